@@ -1,0 +1,50 @@
+"""mobile_ssl: self-supervised audio representations for mobile devices.
+
+Version ranges are the ones tested together on Python 3.11 (BUILD.md lists
+the exact set and why each package of the design card is or is not used).
+"""
+
+import setuptools
+
+INSTALL_REQUIRES = [
+    "tensorflow>=2.21,<2.22",  # ships Keras 3; tf.lite converter
+    "keras>=3.15,<4",
+    "tensorflow-datasets>=4.9.10,<4.10",
+    "importlib_resources>=6",  # tfds 4.9.10 imports it but does not declare it
+    "ai-edge-litert>=2.3,<2.4",  # the LiteRT interpreter (tf.lite.Interpreter is deprecated)
+    "soundfile>=0.13,<0.15",  # WAV/FLAC/OGG/MP3 via bundled libsndfile (not tensorflow-io)
+    "scipy>=1.13,<2",  # band-limited resampling
+    "numpy>=2.0,<2.5",
+    "absl-py>=2.1,<3",
+    # apache-beam (the `tfds` CLI imports it) caps protobuf below 7.
+    "protobuf>=6.31.1,<7",
+    "matplotlib>=3.8,<4",
+    "tqdm>=4.60",
+]
+
+EXTRAS = {
+    # `tfds build` in tfds 4.9.10 imports apache_beam and mlcroissant at start-up.
+    "tfds": ["apache-beam>=2.60,<3", "mlcroissant>=1.0,<2"],
+    "dev": ["pytest>=8,<10", "dill>=0.3"],  # dill: tfds.testing imports it
+}
+EXTRAS["dev"] = EXTRAS["dev"] + EXTRAS["tfds"]
+
+setuptools.setup(
+    name="mobile_ssl",
+    version="0.1.0",
+    description="Self-supervised audio representation learning for mobile devices",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10,<3.14",
+    packages=setuptools.find_packages(include=["mobile_ssl*", "tfds_builders*", "export*"]),
+    package_data={"tfds_builders": ["*/dummy_data/**/*", "*/README.md", "*/CITATIONS.bib"]},
+    include_package_data=True,
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS,
+    entry_points={
+        "console_scripts": [
+            "mobile-ssl-slices=mobile_ssl.slices:run",
+        ],
+    },
+)

@@ -1,0 +1,28 @@
+"""Generated test audio: zeros, seeded noise, sines, chirps, written to any format."""
+
+import numpy as np
+
+from mobile_ssl import audio
+
+RATE = 16000
+
+
+def sine(seconds=1.0, freq_hz=440.0, rate=RATE, amplitude=0.5):
+  t = np.arange(int(seconds * rate)) / rate
+  return (amplitude * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+
+
+def noise(seconds=1.0, seed=0, rate=RATE, amplitude=0.1):
+  rng = np.random.default_rng(seed)
+  return (amplitude * rng.standard_normal(int(seconds * rate))).astype(np.float32)
+
+
+def chirp(seconds=1.0, f0=200.0, f1=4000.0, rate=RATE):
+  t = np.arange(int(seconds * rate)) / rate
+  phase = 2 * np.pi * (f0 * t + (f1 - f0) * t ** 2 / (2 * seconds))
+  return (0.5 * np.sin(phase)).astype(np.float32)
+
+
+def write(path, waveform, rate=RATE):
+  audio.write(str(path), waveform, rate)
+  return str(path)

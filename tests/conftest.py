@@ -1,0 +1,32 @@
+"""Fixtures shared by tests/: tiny datasets built once per session in a temp dir."""
+
+import numpy as np
+import pytest
+
+from mobile_ssl import datasets
+from tests import audio_fixtures
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+  return str(tmp_path_factory.mktemp("tfds"))
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic(data_dir):
+  """synthetic_audio/tiny: 12/4/4 clips of 2-3 s, labels event and pitch."""
+  return datasets.builder("synthetic_audio/tiny", data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+def tone_folder(tmp_path_factory):
+  """A folder with two classes of generated clips in several formats and rates."""
+  root = tmp_path_factory.mktemp("tones")
+  rng = np.random.default_rng(0)
+  for label, base_hz in (("low", 300.0), ("high", 2500.0)):
+    (root / label).mkdir()
+    for i in range(6):
+      seconds = [0.4, 1.5, 2.5][i % 3]  # one clip shorter than a slice
+      x = audio_fixtures.sine(seconds, base_hz * rng.uniform(0.9, 1.1), rate=22050)
+      audio_fixtures.write(root / label / f"{label}{i}.{'wav' if i % 2 else 'flac'}", x, 22050)
+  return str(root)

@@ -1,0 +1,123 @@
+"""Tests of the audio_folder builder: dummy_data, FSDD, CSV labels, bad files."""
+
+import os
+import tempfile
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from mobile_ssl import audio
+from tfds_builders import file_decoding
+from tfds_builders.audio_folder import audio_folder_dataset_builder as audio_folder
+
+FSDD_DIR = os.environ.get("FSDD_DIR", os.path.join(
+    os.path.dirname(__file__), "..", "..", "..", "shared", "data", "fsdd", "recordings"))
+
+
+class AudioFolderTest(tfds.testing.DatasetBuilderTestCase):
+  """Sub-folder labels over WAV/FLAC/OGG/MP3 at 8-48 kHz, mono and stereo."""
+  DATASET_CLASS = audio_folder.Builder
+  SPLITS = {"train": 17, "test": 1}
+  SKIP_CHECKSUMS = True
+
+
+def _build(config, data_dir):
+  builder = audio_folder.Builder(config=config, data_dir=data_dir)
+  builder.download_and_prepare()
+  return builder
+
+
+@pytest.mark.skipif(not os.path.isdir(FSDD_DIR), reason=f"FSDD not found at {FSDD_DIR}")
+def test_fsdd_folder_has_3000_clips_10_digits_6_speakers(tmp_path):
+  builder = _build(audio_folder.config_for_folder(FSDD_DIR), str(tmp_path))
+  splits = {name: info.num_examples for name, info in builder.info.splits.items()}
+  assert splits == {"train": 2700, "test": 300}
+  assert builder.info.features["digit"].names == [str(d) for d in range(10)]
+  assert len(builder.info.features["speaker"].names) == 6
+  test = list(tfds.as_numpy(builder.as_dataset(split="test")))
+  assert len({int(e["digit"]) for e in test}) == 10
+  assert len({int(e["speaker"]) for e in test}) == 6
+  # Takes 0-4 are the official test split; labels parse from the file name.
+  for example in test:
+    digit, speaker, take = example["filename"].decode()[:-4].split("_")
+    assert int(take) < 5
+    assert builder.info.features["digit"].int2str(example["digit"]) == digit
+    assert builder.info.features["speaker"].int2str(example["speaker"]) == speaker
+  # 8 kHz input is resampled: a 0.5 s file holds about 8000 samples at 16 kHz.
+  assert all(e["audio"].dtype == np.int16 for e in test)
+
+
+def _write_tone(path, seconds=0.5, rate=16000):
+  t = np.arange(int(seconds * rate)) / rate
+  audio.write(path, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), rate)
+
+
+def test_csv_labels_and_splits(tmp_path):
+  root = tmp_path / "clips"
+  root.mkdir()
+  rows = ["filename,animal,split"]
+  for i in range(6):
+    _write_tone(str(root / f"c{i}.wav"))
+    rows.append(f"c{i}.wav,{'cat' if i % 2 else 'dog'},{'test' if i < 2 else 'train'}")
+  (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+  config = audio_folder.config_for_folder(str(root), labels_csv=str(tmp_path / "labels.csv"))
+  builder = _build(config, str(tmp_path / "data"))
+  assert {k: v.num_examples for k, v in builder.info.splits.items()} == {"train": 4, "test": 2}
+  assert builder.info.features["animal"].names == ["cat", "dog"]
+
+
+def _folder_with_bad_files(root):
+  for i in range(3):
+    _write_tone(os.path.join(root, "good", f"g{i}.wav"))
+  bad = os.path.join(root, "bad")
+  os.makedirs(bad)
+  open(os.path.join(bad, "empty.wav"), "wb").close()
+  with open(os.path.join(bad, "corrupt.flac"), "wb") as f:
+    f.write(b"not audio" * 50)
+  _write_tone(os.path.join(bad, "whole.wav"), seconds=1.0)
+  data = open(os.path.join(bad, "whole.wav"), "rb").read()
+  with open(os.path.join(bad, "truncated.wav"), "wb") as f:
+    f.write(data[: len(data) // 2])
+  os.remove(os.path.join(bad, "whole.wav"))
+
+
+def test_bad_files_are_skipped_counted_and_named(tmp_path, capsys):
+  root = tmp_path / "mixed"
+  (root / "good").mkdir(parents=True)
+  _folder_with_bad_files(str(root))
+  config = audio_folder.config_for_folder(str(root), split_ratios=(1.0, 0.0, 0.0))
+  builder = _build(config, str(tmp_path / "data"))
+  assert builder.info.splits["train"].num_examples == 3
+  err = capsys.readouterr().err
+  assert "skipped 3 unreadable file(s)" in err
+  for name in ("empty.wav", "corrupt.flac", "truncated.wav"):
+    assert name in err
+
+
+def test_bad_files_stop_the_build_when_asked(tmp_path):
+  root = tmp_path / "mixed"
+  (root / "good").mkdir(parents=True)
+  _folder_with_bad_files(str(root))
+  config = audio_folder.config_for_folder(str(root), on_bad_file="raise",
+                                          split_ratios=(1.0, 0.0, 0.0))
+  with pytest.raises(file_decoding.BadFileError, match=r"bad/(corrupt\.flac|empty\.wav|truncated\.wav)"):
+    _build(config, str(tmp_path / "data"))
+
+
+def test_missing_or_empty_folder_is_one_clear_error(tmp_path):
+  with pytest.raises(ValueError, match="audio folder not found"):
+    audio_folder.config_for_folder(str(tmp_path / "nope"))
+  with pytest.raises(ValueError, match="no audio files"):
+    audio_folder.config_for_folder(str(tmp_path))
+
+
+def test_changed_folder_gets_a_new_config_name(tmp_path):
+  _write_tone(str(tmp_path / "a.wav"))
+  first = audio_folder.config_for_folder(str(tmp_path)).name
+  _write_tone(str(tmp_path / "b.wav"))
+  assert audio_folder.config_for_folder(str(tmp_path)).name != first
+
+
+if __name__ == "__main__":
+  tfds.testing.test_main()
