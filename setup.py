@@ -44,7 +44,11 @@ setuptools.setup(
     extras_require=EXTRAS,
     entry_points={
         "console_scripts": [
-            "mobile-ssl-slices=mobile_ssl.slices:run",
+            "mobile-ssl-train=mobile_ssl.train:run",
+            "mobile-ssl-eval=mobile_ssl.evaluate:run",
+            "mobile-ssl-quickstart=mobile_ssl.quickstart:run",
+            "export_tflite=export.tflite:run",
+            "mobile-ssl-bench=export.benchmark:run",
         ],
     },
 )

@@ -1,0 +1,50 @@
+"""Atomic file writes: a file is either its old self or complete, never half-written.
+
+Everything is written to a temporary file in the destination's folder and
+moved into place with `os.replace` (atomic on POSIX), so a crash or `kill -9`
+leaves no partial checkpoint, encoder or .tflite behind.
+"""
+
+import contextlib
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def replacing(path: str, suffix: str = ""):
+  """Yields a temporary path; on success it replaces `path`, on error it is removed.
+
+  Args:
+    path: the final file.
+    suffix: extension for the temporary file (some writers check it, e.g. '.keras').
+
+  Raises:
+    ValueError: the destination folder does not exist or is not writable.
+  """
+  folder = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(folder):
+    raise ValueError(f"{folder}: output folder does not exist")
+  if not os.access(folder, os.W_OK):
+    raise ValueError(f"{folder}: output folder is not writable")
+  fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp" + suffix,
+                             dir=folder)
+  os.close(fd)
+  os.remove(tmp)  # The writer creates it; some writers refuse existing files.
+  try:
+    yield tmp
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def write_bytes(path: str, data: bytes) -> None:
+  with replacing(path) as tmp:
+    with open(tmp, "wb") as f:
+      f.write(data)
+      f.flush()
+      os.fsync(f.fileno())
+
+
+def write_text(path: str, text: str) -> None:
+  write_bytes(path, text.encode("utf-8"))

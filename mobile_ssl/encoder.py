@@ -1,0 +1,113 @@
+"""The small conv encoder: a 96x64 log-mel slice -> a d-dimensional embedding.
+
+Built from a layer table (one row per layer) so that variants are data, not
+code. The 'paper' variant (../shared/PAPER.md): five blocks of Conv 3x1 (time)
+-> BN -> ReLU -> Conv 1x3 (frequency) -> BN -> ReLU -> MaxPool 2x2 with
+8/16/32/64/128 channels times `width`, global max pooling, and a dense layer to
+the embedding. At width 1.0 that is 116,632 parameters and 8.4 M multiply-adds.
+
+The encoder knows nothing of tasks; tasks wrap the Keras model named
+`encoder`, and evaluation and export only ever touch that model.
+"""
+
+import typing
+
+import keras
+import numpy as np
+
+from mobile_ssl import params as params_lib
+
+NAME = "encoder"
+
+# One row per layer: (name, kind, options); names are hierarchical with '_'
+# because Keras 3 forbids '/' in layer names. Kinds: conv (kernel, channel
+# index into EncoderParams.channels(), stride), bn, relu, maxpool (pool size),
+# global_max, dense (embedding).
+LayerRow = typing.Tuple[str, str, dict]
+
+
+def _paper_table(num_blocks: int) -> typing.List[LayerRow]:
+  rows = []
+  for b in range(num_blocks):
+    block = f"block{b + 1}"
+    rows += [
+        (f"{block}_conv_time", "conv", {"kernel": (3, 1), "channels": b}),
+        (f"{block}_conv_time_bn", "bn", {}),
+        (f"{block}_conv_time_relu", "relu", {}),
+        (f"{block}_conv_freq", "conv", {"kernel": (1, 3), "channels": b}),
+        (f"{block}_conv_freq_bn", "bn", {}),
+        (f"{block}_conv_freq_relu", "relu", {}),
+        (f"{block}_pool", "maxpool", {"pool": (2, 2)}),
+    ]
+  return rows + [("global_pool", "global_max", {}), ("embedding", "dense", {})]
+
+
+def layer_table(params: params_lib.EncoderParams) -> typing.List[LayerRow]:
+  """The rows of the encoder for `params.variant`."""
+  if params.variant == "paper":
+    return _paper_table(len(params.base_channels))
+  raise ValueError(f"unknown encoder variant {params.variant!r}; valid: {VARIANTS}")
+
+
+VARIANTS = ("paper",)
+
+
+def build_encoder(encoder_params: params_lib.EncoderParams,
+                  feature_params: params_lib.FeatureParams = params_lib.FeatureParams(),
+                  seed: typing.Optional[int] = None) -> keras.Model:
+  """Builds the Keras model named 'encoder': [B, 96, 64, 1] -> [B, embedding_dim].
+
+  Args:
+    encoder_params: width, embedding size, variant.
+    feature_params: gives the input size (slice_frames x num_mel_bins).
+    seed: seeds the initializers (reproducible untrained baselines).
+  """
+  encoder_params.validate()
+  channels = encoder_params.channels()
+  init = lambda i: keras.initializers.GlorotUniform(seed=None if seed is None else seed + i)
+  inputs = keras.Input((feature_params.slice_frames, feature_params.num_mel_bins, 1),
+                       name="log_mel")
+  x = inputs
+  for i, (name, kind, options) in enumerate(layer_table(encoder_params)):
+    if kind == "conv":
+      x = keras.layers.Conv2D(channels[options["channels"]], options["kernel"],
+                              strides=options.get("stride", 1), padding="same",
+                              use_bias=False, kernel_initializer=init(i), name=name)(x)
+    elif kind == "bn":
+      x = keras.layers.BatchNormalization(name=name)(x)
+    elif kind == "relu":
+      x = keras.layers.ReLU(name=name)(x)
+    elif kind == "maxpool":
+      x = keras.layers.MaxPooling2D(options["pool"], padding="same", name=name)(x)
+    elif kind == "global_max":
+      x = keras.layers.GlobalMaxPooling2D(name=name)(x)
+    elif kind == "dense":
+      x = keras.layers.Dense(encoder_params.embedding_dim, kernel_initializer=init(i),
+                             name=name)(x)
+    else:
+      raise ValueError(f"layer {name}: unknown kind {kind!r}")
+  return keras.Model(inputs, x, name=NAME)
+
+
+def complexity(model: keras.Model) -> typing.Dict[str, int]:
+  """Parameters and multiply-adds for one input slice, from the layer shapes.
+
+  Counts convolutions (output positions x kernel area x input channels x
+  output channels / groups) and dense layers (inputs x outputs); BN, ReLU and
+  pooling are not multiply-adds. Parameters include BN's moving statistics,
+  as Keras counts them.
+  """
+  macs = 0
+  for layer in model.layers:
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+      out_h, out_w, out_c = layer.output.shape[1:]
+      kh, kw = layer.kernel_size
+      macs += out_h * out_w * kh * kw * out_c
+    elif isinstance(layer, keras.layers.Conv2D):
+      out_h, out_w, out_c = layer.output.shape[1:]
+      kh, kw = layer.kernel_size
+      in_c = layer.input.shape[-1]
+      macs += out_h * out_w * kh * kw * (in_c // layer.groups) * out_c
+    elif isinstance(layer, keras.layers.Dense):
+      macs += int(np.prod(layer.input.shape[1:])) * layer.units
+  return {"params": int(model.count_params()), "macs": int(macs)}

@@ -1,0 +1,118 @@
+"""Linear probe: a softmax classifier on frozen window embeddings, clip-level accuracy.
+
+The classifier is multinomial logistic regression with L2 weight decay, fitted
+to convergence by L-BFGS (the problem is convex, so there is no learning-rate
+or epoch budget to tune). The decay is picked from a small grid on a held-out
+tenth of the training clips, then the model is refitted on all of them.
+Features are standardized with training statistics. A clip's prediction is the
+mean of its windows' class probabilities (../shared/PAPER.md); accuracy comes
+with a 95 % bootstrap interval over test clips.
+"""
+
+import dataclasses
+import typing
+
+import numpy as np
+from scipy import optimize
+
+L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
+
+
+@dataclasses.dataclass
+class LinearModel:
+  weights: np.ndarray  # [d, classes]
+  bias: np.ndarray  # [classes]
+  mean: np.ndarray  # [d]
+  scale: np.ndarray  # [d]
+
+  def probabilities(self, x: np.ndarray) -> np.ndarray:
+    logits = ((x - self.mean) / self.scale) @ self.weights + self.bias
+    logits -= logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def _fit(x: np.ndarray, y: np.ndarray, num_classes: int, l2: float,
+         max_iterations: int = 500) -> typing.Tuple[np.ndarray, np.ndarray]:
+  n, d = x.shape
+  onehot = np.eye(num_classes)[y]
+
+  def loss_and_grad(theta):
+    w = theta[:d * num_classes].reshape(d, num_classes)
+    b = theta[d * num_classes:]
+    logits = x @ w + b
+    logits -= logits.max(axis=1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    loss = -np.sum(onehot * log_p) / n + 0.5 * l2 * np.sum(w * w)
+    delta = (np.exp(log_p) - onehot) / n
+    grad_w = x.T @ delta + l2 * w
+    return loss, np.concatenate([grad_w.ravel(), delta.sum(axis=0)])
+
+  theta0 = np.zeros(d * num_classes + num_classes)
+  result = optimize.minimize(loss_and_grad, theta0, jac=True, method="L-BFGS-B",
+                             options={"maxiter": max_iterations})
+  return (result.x[:d * num_classes].reshape(d, num_classes), result.x[d * num_classes:])
+
+
+def clip_predictions(model: LinearModel, x: np.ndarray, clips: np.ndarray):
+  """(clip ids [m], predicted class [m]) from window embeddings and their clip ids."""
+  p = model.probabilities(x)
+  ids, inverse = np.unique(clips, return_inverse=True)
+  summed = np.zeros((len(ids), p.shape[1]))
+  np.add.at(summed, inverse, p)
+  return ids, summed.argmax(axis=1)
+
+
+def _clip_labels(clips: np.ndarray, labels: np.ndarray):
+  ids, first = np.unique(clips, return_index=True)
+  return ids, labels[first]
+
+
+def train(x: np.ndarray, y: np.ndarray, clips: np.ndarray, num_classes: int,
+          seed: int = 0) -> LinearModel:
+  """Fits the probe on window embeddings x [n, d], labels y [n], clip ids [n]."""
+  if num_classes < 2 or len(np.unique(y)) < 2:
+    raise ValueError(f"a probe needs at least 2 classes in the training data, got "
+                     f"{len(np.unique(y))}")
+  x = np.asarray(x, np.float64)
+  mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+  z = (x - mean) / scale
+  rng = np.random.default_rng(seed)
+  clip_ids = np.unique(clips)
+  held = set(rng.choice(clip_ids, size=max(1, len(clip_ids) // 10), replace=False).tolist())
+  is_held = np.array([c in held for c in clips])
+  best_l2, best_acc = L2_GRID[0], -1.0
+  if len(clip_ids) >= 10 and is_held.any() and (~is_held).any():
+    for l2 in L2_GRID:
+      w, b = _fit(z[~is_held], y[~is_held], num_classes, l2, max_iterations=200)
+      model = LinearModel(w, b, np.zeros_like(mean), np.ones_like(scale))
+      ids, pred = clip_predictions(model, z[is_held], clips[is_held])
+      _, truth = _clip_labels(clips[is_held], y[is_held])
+      acc = float(np.mean(pred == truth))
+      if acc > best_acc:
+        best_l2, best_acc = l2, acc
+  w, b = _fit(z, y, num_classes, best_l2)
+  return LinearModel(w, b, mean, scale)
+
+
+def bootstrap_interval(correct: np.ndarray, seed: int = 0, samples: int = 1000,
+                       level: float = 0.95) -> typing.Tuple[float, float]:
+  """Percentile bootstrap interval of the mean of a 0/1 vector."""
+  correct = np.asarray(correct, np.float64)
+  rng = np.random.default_rng(seed)
+  means = rng.choice(correct, size=(samples, len(correct)), replace=True).mean(axis=1)
+  tail = (1 - level) / 2 * 100
+  return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
+def evaluate(model: LinearModel, x: np.ndarray, y: np.ndarray, clips: np.ndarray,
+             seed: int = 0) -> dict:
+  """Clip-level accuracy, its 95 % bootstrap interval and the number of clips."""
+  if len(x) == 0:
+    raise ValueError("the test split is empty")
+  ids, pred = clip_predictions(model, np.asarray(x, np.float64), clips)
+  _, truth = _clip_labels(clips, y)
+  correct = pred == truth
+  low, high = bootstrap_interval(correct, seed)
+  return {"accuracy": float(correct.mean()), "ci_low": low, "ci_high": high,
+          "clips": int(len(ids))}
