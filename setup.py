@@ -18,6 +18,7 @@ INSTALL_REQUIRES = [
     "absl-py>=2.1,<3",
     # apache-beam (the `tfds` CLI imports it) caps protobuf below 7.
     "protobuf>=6.31.1,<7",
+    "tensorboard>=2.20,<2.22",  # tf.summary needs it; TF 2.21 no longer installs it
     "matplotlib>=3.8,<4",
     "tqdm>=4.60",
 ]

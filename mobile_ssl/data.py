@@ -149,6 +149,21 @@ def slice_dataset(builder: tfds.core.DatasetBuilder, split: str, *, batch_size: 
   return ds.batch(batch_size).prefetch(AUTOTUNE)
 
 
+def long_enough(builder: tfds.core.DatasetBuilder, split: str, min_frames: int,
+                params: params_lib.Params, sample: int = 200) -> typing.Tuple[int, int]:
+  """(clips long enough for a task, clips examined) among the first `sample`.
+
+  A task stream whose clips are all too short would wait forever for an
+  example; the training CLI checks each source with this first.
+  """
+  ds = concatenate_clips(clips(builder, split, feature_params=params.features),
+                         params.train.concat_clips)
+  slice_samples = params.features.slice_samples
+  lengths = ds.take(sample).map(lambda x: tf.maximum(tf.shape(x["waveform"])[0], slice_samples))
+  frames = [int(features.num_frames(n, params.features)) for n in lengths.as_numpy_iterator()]
+  return sum(f >= min_frames for f in frames), len(frames)
+
+
 class SkipCounter:
   """Counts clips too short for a task; read it while the pipeline runs."""
 
@@ -182,7 +197,8 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
     batch_size: global batch size; the last partial batch is dropped.
     seed: seeds file order, shuffling, mixing and every example's randomness.
     skip_counter: where skipped clips are counted.
-    cache_dir: if set, each source's log-mels are cached to a file there.
+    cache_dir: 'memory' caches each source's log-mels in RAM; a folder caches
+      them to files there; None caches nothing.
     label_key: label to keep (supervised task).
   """
   streams, weights = [], []
@@ -191,7 +207,9 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
                feature_params=params.features)
     ds = concatenate_clips(ds, params.train.concat_clips)
     ds = log_mels(ds, params.features)
-    if cache_dir:
+    if cache_dir == "memory":
+      ds = ds.cache()
+    elif cache_dir:
       tag = f"{builder.name}_{builder.builder_config.name if builder.builder_config else ''}"
       ds = cache(ds, os.path.join(cache_dir, f"{tag}_{split}".replace("/", "_")))
     if skip_counter is not None:

@@ -91,6 +91,8 @@ class TaskParams:
   """Pretext-task knobs; each task reads the fields it needs (tasks/)."""
 
   name: str = "temporal_gap"
+  # TemporalGap: 'concat_abs_diff' ([e1, e2, |e1 - e2|]) or the paper's 'concat'.
+  gap_features: str = "concat_abs_diff"
   # Audio2Vec: P past and P future context slices, separated by G frames.
   context_slices: int = 2
   gap_frames: int = 0

@@ -30,3 +30,14 @@ def tone_folder(tmp_path_factory):
       x = audio_fixtures.sine(seconds, base_hz * rng.uniform(0.9, 1.1), rate=22050)
       audio_fixtures.write(root / label / f"{label}{i}.{'wav' if i % 2 else 'flac'}", x, 22050)
   return str(root)
+
+
+@pytest.fixture(scope="session")
+def long_synthetic(data_dir):
+  """24 synthetic clips of 5.5-7 s: long enough for every task's context."""
+  from tfds_builders.synthetic_audio import synthetic_audio_dataset_builder as builder_lib
+  config = builder_lib.SyntheticConfig(name="test_long", num_train=24, num_validation=0,
+                                       num_test=0, min_seconds=5.5, max_seconds=7.0)
+  builder = builder_lib.Builder(config=config, data_dir=data_dir)
+  builder.download_and_prepare()
+  return builder

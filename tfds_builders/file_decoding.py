@@ -34,6 +34,12 @@ class Int16Audio(tfds.features.Audio):
   int64 (4x the disk). This routes arrays through the tensor encoder.
   """
 
+  def __init__(self, **kwargs):
+    super().__init__(**kwargs)
+    # tfds' own decoder reads the deprecated `.dtype` (a cached property) and
+    # logs a deprecation warning on every load; cache the value up front.
+    self.__dict__["dtype"] = self.tf_dtype
+
   def encode_example(self, audio_or_path_or_fobj):
     if isinstance(audio_or_path_or_fobj, np.ndarray):
       return tfds.features.Tensor.encode_example(self, audio_or_path_or_fobj)

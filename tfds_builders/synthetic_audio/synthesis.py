@@ -4,7 +4,7 @@ Each clip is a sequence of sound events of one class (melody notes, chords,
 chirps, noise bursts, drum rhythms, vibrato tones, harmonic notes, tremolo
 tones) built on one root pitch, with onsets, decays and silences between
 events, a slow loudness trend over the clip, occasional quieter events of
-another class, and a coloured-noise floor. Two labels: `event` (8 classes) and
+another class, and a coloured-noise floor that slowly rises or falls. Two labels: `event` (8 classes) and
 `pitch` (8 half-octave bins of the root, 110-1760 Hz). Neighbouring slices
 share class and pitch but differ in detail, so temporal-context pretext tasks
 have something to learn and a linear probe has something to measure.
@@ -181,9 +181,11 @@ def make_clip(seed: int, index: int, min_seconds=2.0, max_seconds=10.0):
   out *= gain
   peak = np.max(np.abs(out)) or 1.0
   out *= rng.uniform(0.3, 0.9) / peak
-  # Coloured noise floor, 35-55 dB below the peak.
+  # Coloured noise floor, 35-55 dB below the peak, rising or falling by up to
+  # 15 dB over the clip: a slow change that tells how far apart two slices are.
   tilt = rng.uniform(0.0, 0.98)
   floor = signal.lfilter([1.0], [1.0, -tilt], rng.standard_normal(n))
-  floor *= 10 ** (-rng.uniform(35, 55) / 20) / (np.std(floor) + 1e-9)
+  ramp_db = rng.uniform(-15.0, 15.0) * (t - 0.5)
+  floor *= 10 ** ((ramp_db - rng.uniform(35, 55)) / 20) / (np.std(floor) + 1e-9)
   out = np.clip(out + floor, -1.0, 1.0)
   return out.astype(np.float32), event, pitch

@@ -1,0 +1,115 @@
+"""Tests of the task registry: example samplers, models and losses of each task."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mobile_ssl import encoder as encoder_lib
+from mobile_ssl import params as params_lib
+from mobile_ssl import tasks
+from mobile_ssl.tasks import contrastive
+from mobile_ssl.tasks import temporal_gap
+from mobile_ssl.tasks import triplet
+
+PARAMS = dataclasses.replace(
+    params_lib.tiny(), task=dataclasses.replace(params_lib.tiny().task, num_classes=3))
+
+
+def _clip(frames=700, label=2, seed=0):
+  # Frame index in every bin: a crop's first value tells where it came from.
+  ramp = tf.tile(tf.range(frames, dtype=tf.float32)[:, None], [1, 64])
+  return {"log_mel": ramp, "label": tf.constant(label, tf.int64)}
+
+
+def _seed(i):
+  return tf.constant([i, 7], tf.int64)
+
+
+def test_registry_lists_every_task_and_rejects_unknown():
+  assert set(tasks.PRETEXT) <= set(tasks.TASKS)
+  assert "untrained" in tasks.ALL and "supervised" in tasks.TASKS
+  with pytest.raises(ValueError, match="unknown task 'nope'.*temporal_gap"):
+    tasks.get("nope")
+
+
+def test_temporal_gap_target_is_the_normalized_gap():
+  clip = _clip(500)
+  deltas = []
+  for i in range(50):
+    inputs, delta = temporal_gap.make_examples(clip, PARAMS, _seed(i))
+    a, b = float(inputs["first"][0, 0, 0]), float(inputs["second"][0, 0, 0])
+    assert inputs["first"].shape == (96, 64, 1)
+    np.testing.assert_allclose(float(delta), abs(a - b) / (500 - 96), atol=1e-6)
+    deltas.append(float(delta))
+  assert 0.0 <= min(deltas) and max(deltas) <= 1.0 and np.std(deltas) > 0.15
+  assert temporal_gap.min_frames(PARAMS) == 192
+
+
+def test_cbow_context_surrounds_the_target_in_order():
+  p = dataclasses.replace(PARAMS, task=dataclasses.replace(PARAMS.task, gap_frames=10))
+  inputs, target = tasks.get("audio2vec_cbow").make_examples(_clip(), p, _seed(1))
+  starts = [float(x[0, 0, 0]) for x in inputs["context"]]
+  centre = float(target[0, 0, 0])
+  assert inputs["context"].shape == (4, 96, 64, 1) and target.shape == (96, 64, 1)
+  assert np.allclose(np.diff(starts[:2] + [centre] + starts[2:]), 106)  # 96 + G
+  assert tasks.get("audio2vec_cbow").min_frames(p) == 5 * 96 + 4 * 10
+
+
+def test_skipgram_targets_are_the_context_channels():
+  inputs, targets = tasks.get("audio2vec_skipgram").make_examples(_clip(), PARAMS, _seed(2))
+  centre = float(inputs["centre"][0, 0, 0])
+  assert targets.shape == (96, 64, 4)
+  np.testing.assert_allclose(targets[0, 0].numpy(), centre + np.array([-192, -96, 96, 192]))
+
+
+def test_triplet_positive_is_near_the_anchor():
+  p = dataclasses.replace(PARAMS, task=dataclasses.replace(PARAMS.task, positive_max_offset_frames=20))
+  for i in range(20):
+    inputs, _ = triplet.make_examples(_clip(), p, _seed(i))
+    assert abs(float(inputs["anchor"][0, 0, 0]) - float(inputs["positive"][0, 0, 0])) <= 20
+
+
+def test_samplers_are_deterministic_per_seed():
+  make = tasks.get("contrastive").make_examples
+  a, _ = make(_clip(), PARAMS, _seed(3))
+  b, _ = make(_clip(), PARAMS, _seed(3))
+  c, _ = make(_clip(), PARAMS, _seed(4))
+  np.testing.assert_array_equal(a["anchor"], b["anchor"])
+  assert not np.array_equal(a["anchor"], c["anchor"])
+
+
+def test_semi_hard_mining_picks_the_closest_farther_negative():
+  params = dataclasses.replace(PARAMS, task=dataclasses.replace(PARAMS.task, triplet_margin=0.5))
+  a = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], np.float32)
+  p = np.array([[0.8, 0.6], [0.6, 0.8], [-0.6, 0.8]], np.float32)  # d(a0, p0) = 0.4
+  outputs = tf.constant(np.stack([a, p], axis=1))
+  semi = triplet.loss(None, outputs, params).numpy()
+  # Anchor 0: negatives p1 (d=0.8) and p2 (d=3.2); semi-hard picks p1: 0.4 - 0.8 + 0.5.
+  np.testing.assert_allclose(semi[0], 0.1, atol=1e-5)
+  random = dataclasses.replace(params, task=dataclasses.replace(params.task, triplet_mining="random"))
+  # Random mining uses the next clip's positive: for anchor 0 that is p2 (rolled).
+  np.testing.assert_allclose(triplet.loss(None, outputs, random).numpy()[0], 0.0, atol=1e-5)
+
+
+def test_contrastive_loss_prefers_matching_pairs():
+  rng = np.random.default_rng(0)
+  a = rng.standard_normal((6, 8)).astype(np.float32)
+  matched = tf.constant(np.stack([a, a], axis=1))
+  shuffled = tf.constant(np.stack([a, np.roll(a, 1, axis=0)], axis=1))
+  assert contrastive.loss(None, matched, PARAMS).numpy().mean() < contrastive.loss(
+      None, shuffled, PARAMS).numpy().mean()
+
+
+@pytest.mark.parametrize("name", sorted(tasks.TASKS))
+def test_model_wraps_the_named_encoder_and_loss_is_per_example(name):
+  task = tasks.get(name)
+  encoder = encoder_lib.build_encoder(PARAMS.encoder, seed=0)
+  model = task.build_model(encoder, PARAMS)
+  assert model.get_layer(encoder_lib.NAME) is encoder
+  inputs, targets = task.make_examples(_clip(), PARAMS, _seed(5))
+  batch = lambda t: tf.stack([t] * 4)
+  outputs = model(tf.nest.map_structure(batch, inputs))
+  loss = task.loss(batch(tf.convert_to_tensor(targets)), outputs, PARAMS)
+  assert loss.shape == (4,) and np.all(np.isfinite(loss.numpy()))
