@@ -104,8 +104,9 @@ class TaskParams:
   positive_noise_stddev: float = 0.0
   # Contrastive (COLA): bilinear similarity, softmax over the batch.
   contrastive_temperature: float = 1.0
-  # Supervised baseline: which label of the dataset to predict.
-  label_key: str = "label"
+  # Supervised baseline: which label of the dataset to predict ('' = 'label'
+  # or the dataset's first class label); filled in when the run starts.
+  label_key: str = ""
   num_classes: int = 0
 
 

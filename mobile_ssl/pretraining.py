@@ -1,0 +1,162 @@
+"""A training run from Params: pretext tasks and the supervised/untrained baselines.
+
+`run` is what `mobile-ssl-train` (and the quickstart) execute: resolve the
+datasets (building offline ones on first use), refuse to mix a different
+configuration into an existing run directory, write params.json, train with
+the one loop (mobile_ssl/trainer.py) and save the encoder as encoder.keras.
+"""
+
+import dataclasses
+import json
+import os
+import sys
+import typing
+
+from mobile_ssl import data
+from mobile_ssl import datasets
+from mobile_ssl import encoder as encoder_lib
+from mobile_ssl import model_dir as model_dir_lib
+from mobile_ssl import params as params_lib
+from mobile_ssl import tasks
+from mobile_ssl import trainer
+
+# Params that may change between a run and its resumption.
+RESUMABLE_CHANGES = ("train.steps", "train.log_every_steps", "train.checkpoint_every_steps",
+                     "train.strategy")
+
+
+def _flatten(values: dict, prefix: str = "") -> dict:
+  out = {}
+  for key, value in values.items():
+    if isinstance(value, dict):
+      out.update(_flatten(value, f"{prefix}{key}."))
+    else:
+      out[f"{prefix}{key}"] = value
+  return out
+
+
+def check_resumable(model_dir: str, params: params_lib.Params, force: bool = False) -> None:
+  """Refuses to mix a new configuration into an existing run (unless forced)."""
+  path = model_dir_lib.params_path(model_dir)
+  if not os.path.exists(path):
+    return
+  old = _flatten(json.loads(open(path, encoding="utf-8").read()))
+  new = _flatten(json.loads(params.to_json()))
+  changed = sorted(k for k in set(old) | set(new)
+                   if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
+  if changed and not force:
+    details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:4])
+    raise ValueError(f"{model_dir} holds a run with other params ({details}); use another "
+                     "--model_dir, or --force to resume it with the new params")
+
+
+def resolve_sources(specs: typing.Sequence[str], split: str = "train",
+                    data_dir: typing.Optional[str] = None):
+  """[(prepared builder, split)] for dataset specs ('name', 'name@split', folders)."""
+  if not specs:
+    raise ValueError("--dataset is empty")
+  out = []
+  for spec in specs:
+    name, own_split = datasets.parse_spec(spec)
+    builder = datasets.builder(name, data_dir=data_dir)
+    chosen = own_split or split
+    if chosen not in builder.info.splits:
+      raise ValueError(f"dataset {name!r} has no split {chosen!r}; it has "
+                       f"{', '.join(builder.info.splits)}")
+    out.append((builder, chosen))
+  return out
+
+
+def resolve_label(sources, label_key: str = "") -> typing.Tuple[str, int]:
+  """(label key, class count) for supervised training: 'label' or the first class label."""
+  builder = sources[0][0]
+  key = label_key
+  if not key:
+    labelled = [k for k in builder.info.features.keys() if datasets.label_names(builder, k)]
+    key = "label" if "label" in labelled else (labelled[0] if labelled else "")
+  if not key:
+    raise ValueError(f"--task=supervised: dataset {builder.name!r} has no class label")
+  names = datasets.label_names(builder, key)
+  if len(names) < 2:
+    raise ValueError(f"--task=supervised: label {key!r} of {builder.name!r} has "
+                     f"{len(names)} class(es); at least 2 are needed")
+  for other, _ in sources[1:]:
+    if datasets.label_names(other, key) != names:
+      raise ValueError(f"--task=supervised: the datasets disagree on the classes of {key!r}")
+  return key, len(names)
+
+
+def seconds_of(frames: int, feature_params: params_lib.FeatureParams) -> float:
+  return (frames - 1) * feature_params.stft_hop_seconds + feature_params.stft_window_seconds
+
+
+def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[str] = None,
+        split: str = "train", force: bool = False, cache_dir: str = "",
+        progress: bool = True) -> dict:
+  """Trains `params.task.name` on `params.datasets` into `model_dir`.
+
+  Returns:
+    {'encoder_path', 'params' (as written), 'history' (None for 'untrained'),
+    'skipped_short_clips'}; 'encoder_path' is '' on non-chief workers.
+
+  Raises:
+    ValueError: bad datasets, labels, clips all too short, or a run directory
+      holding other params; trainer.TrainingError: a NaN loss.
+  """
+  if params.train.steps < 1 or params.train.batch_size < 1:
+    raise ValueError("--steps and --batch_size must be >= 1")
+  if params.train.learning_rate <= 0:
+    raise ValueError("--learning_rate must be > 0")
+  params.features.validate()
+  task = None if params.task.name == "untrained" else tasks.get(params.task.name)
+  sources = resolve_sources(params.datasets, split, data_dir) if task else []
+  if task and task.needs_labels:
+    key, count = resolve_label(sources, params.task.label_key)
+    params = dataclasses.replace(params, task=dataclasses.replace(
+        params.task, label_key=key, num_classes=count))
+  check_resumable(model_dir, params, force)
+  strategy = trainer.make_strategy(params.train.strategy)
+  chief = trainer.is_chief(strategy)
+  if chief:
+    model_dir_lib.write_params(model_dir, params)
+  if task is None:  # the 'untrained' baseline: the seeded random initialization
+    encoder = encoder_lib.build_encoder(params.encoder, params.features, seed=params.train.seed)
+    return {"encoder_path": model_dir_lib.save_encoder(model_dir, encoder, params),
+            "params": params, "history": None, "skipped_short_clips": 0}
+
+  need = task.min_frames(params)
+  for builder, source_split in sources:
+    enough, examined = data.long_enough(builder, source_split, need, params)
+    if not enough:
+      raise ValueError(
+          f"none of the first {examined} clips of {builder.name}/{source_split} lasts the "
+          f"{seconds_of(need, params.features):.2f} s that --task={task.name} needs; join short "
+          "clips with --concat_clips=N or use a task with less context")
+  counter = data.SkipCounter()
+  if cache_dir and cache_dir != "memory":
+    cache_dir = os.path.join(cache_dir, f"concat{params.train.concat_clips}")
+  label_key = params.task.label_key if task.needs_labels else None
+
+  def dataset(batch_size, pipeline_id, start_step):
+    # A new seed after each resumption: fresh examples rather than a replay.
+    seed = params.train.seed + 7919 * start_step + 104729 * pipeline_id
+    return data.task_dataset(sources, task.make_examples, need, params, batch_size=batch_size,
+                             seed=seed, skip_counter=counter, cache_dir=cache_dir or None,
+                             label_key=label_key)
+
+  def build():
+    encoder = encoder_lib.build_encoder(params.encoder, params.features, seed=params.train.seed)
+    return task.build_model(encoder, params)
+
+  history = trainer.fit(build, lambda t, o: task.loss(t, o, params), dataset, params,
+                        model_dir=model_dir, strategy=strategy, progress=progress,
+                        status=lambda: {"skipped_short_clips": counter.count})
+  if progress and chief:
+    print(f"{counter.count} clips shorter than --task={task.name} needs "
+          f"({seconds_of(need, params.features):.2f} s) were skipped", file=sys.stderr)
+  path = ""
+  if chief:
+    encoder = history["model"].get_layer(encoder_lib.NAME)
+    path = model_dir_lib.save_encoder(model_dir, encoder, params)
+  return {"encoder_path": path, "params": params, "history": history,
+          "skipped_short_clips": counter.count}
