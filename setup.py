@@ -13,7 +13,8 @@ INSTALL_REQUIRES = [
     "importlib_resources>=6",  # tfds 4.9.10 imports it but does not declare it
     "ai-edge-litert>=2.3,<2.4",  # the LiteRT interpreter (tf.lite.Interpreter is deprecated)
     "soundfile>=0.13,<0.15",  # WAV/FLAC/OGG/MP3 via bundled libsndfile (not tensorflow-io)
-    "scipy>=1.13,<2",  # band-limited resampling
+    "scipy>=1.13,<2",  # band-limited resampling, the probe's L-BFGS
+    "threadpoolctl>=3.5,<4",  # one BLAS thread for the probe (see mobile_ssl/probe.py)
     "numpy>=2.0,<2.5",
     "absl-py>=2.1,<3",
     # apache-beam (the `tfds` CLI imports it) caps protobuf below 7.

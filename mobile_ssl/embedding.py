@@ -1,6 +1,7 @@
 """Embedding API: audio of any length -> (timestamps, embeddings), batched.
 
-One framing and batching loop (`Embedder.embed`) serves every backend: the
+One framing and batching loop (`Embedder.embed_batch`, behind `embed`,
+`embed_files` and `scene_embeddings`) serves every backend: the
 Keras encoder here (`KerasEmbedder`) and the .tflite runner in
 export/embedder.py. A backend only implements `embed_windows`, which maps
 975 ms waveform windows [n, 15600] to embeddings [n, d].
@@ -67,16 +68,67 @@ class Embedder:
     Returns:
       (timestamps [n] float64 seconds (window centres), embeddings [n, d] float32).
     """
-    waveform = self._waveform(audio_or_path, sample_rate_hz)
-    windows, timestamps = features.frame_waveform(waveform, hop_seconds, self.feature_params,
-                                                  centre=centre)
-    outputs = [self.embed_windows(windows[i:i + batch_size])
-               for i in range(0, len(windows), batch_size)]
-    return timestamps, np.concatenate(outputs).astype(np.float32)
+    return self.embed_batch([audio_or_path], sample_rate_hz, hop_seconds=hop_seconds,
+                            centre=centre, batch_size=batch_size)[0]
+
+  def embed_batch(self, items: typing.Sequence, sample_rate_hz: typing.Optional[int] = None, *,
+                  hop_seconds: float = 0.5, centre: bool = False, batch_size: int = 64
+                  ) -> typing.List[typing.Tuple[np.ndarray, np.ndarray]]:
+    """Embeds several files or waveforms, their windows sharing backend batches.
+
+    Short items do not each cost a partly filled batch: windows of consecutive
+    items are packed into the same `embed_windows` call, and the result is
+    exactly what `embed` gives for each item alone.
+
+    Args:
+      items: paths and/or waveforms (as for `embed`), of any lengths.
+      sample_rate_hz: rate of the waveform arrays (all the same).
+      hop_seconds, centre, batch_size: as for `embed`.
+
+    Returns:
+      one (timestamps [n_i] float64 s, embeddings [n_i, d] float32) per item.
+    """
+    if batch_size < 1:
+      raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    counts, timestamps, pending, outputs = [], [], [], []
+    pending_size = 0
+    for item in items:
+      windows, stamps = features.frame_waveform(
+          self._waveform(item, sample_rate_hz), hop_seconds, self.feature_params, centre=centre)
+      counts.append(len(windows))
+      timestamps.append(stamps)
+      pending.append(windows)
+      pending_size += len(windows)
+      # Embed full batches as soon as they exist: memory stays at one item.
+      if pending_size >= batch_size:
+        windows = np.concatenate(pending)
+        full = len(windows) - len(windows) % batch_size
+        outputs += [self.embed_windows(windows[i:i + batch_size])
+                    for i in range(0, full, batch_size)]
+        pending, pending_size = [windows[full:]], len(windows) - full
+    if pending_size:
+      outputs.append(self.embed_windows(np.concatenate(pending)))
+    embeddings = (np.concatenate(outputs).astype(np.float32) if outputs
+                  else np.zeros((0, self.embedding_dim), np.float32))
+    bounds = np.cumsum([0] + counts)
+    return [(stamps, embeddings[start:end])
+            for stamps, start, end in zip(timestamps, bounds[:-1], bounds[1:])]
+
+  def embed_files(self, paths: typing.Sequence[str], **kwargs):
+    """`embed_batch` over audio files: one (timestamps, embeddings) per file."""
+    return self.embed_batch(list(paths), **kwargs)
 
   def scene_embedding(self, audio_or_path, sample_rate_hz=None, **kwargs) -> np.ndarray:
     """The mean over time of `embed`: one [d] vector per clip."""
     return self.embed(audio_or_path, sample_rate_hz, **kwargs)[1].mean(axis=0)
+
+  def scene_embeddings(self, items: typing.Sequence, sample_rate_hz=None, **kwargs) -> np.ndarray:
+    """Scene embeddings [len(items), d] float32 of several files or waveforms."""
+    results = self.embed_batch(items, sample_rate_hz, **kwargs)
+    scenes = np.zeros((len(results), self.embedding_dim), np.float32)
+    for i, (_, embeddings) in enumerate(results):
+      scenes[i] = embeddings.mean(axis=0)
+    return scenes
 
 
 class KerasEmbedder(Embedder):

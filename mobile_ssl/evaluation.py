@@ -1,0 +1,291 @@
+"""Downstream evaluation: encoders x tasks x label budgets -> accuracy with 95 % intervals.
+
+Two modes, as in the papers (../shared/PAPER.md, 'Downstream evaluation'):
+  * linear: the encoder is frozen; every 975 ms window of a task's train and
+    test splits is embedded once (cached as .npz, keyed by the encoder's
+    weights, the front end, the dataset version, split, label and hop) and a
+    softmax classifier is fitted on the train windows (`probe.train`);
+  * finetune: the encoder and a linear head are trained end to end on the
+    train windows (`tasks.supervised` model, the project's one loop
+    `trainer.fit`) for a fixed budget of steps, batch size and learning rate.
+A clip's prediction averages its windows' class probabilities in both modes
+(`probe.score`). The baselines are 'untrained' (the seeded random init of the
+same architecture, frozen) and 'supervised' (the random init trained end to
+end with the fine-tuning budget, in either mode).
+"""
+
+import dataclasses
+import hashlib
+import os
+import sys
+import time
+import typing
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tqdm
+
+from mobile_ssl import atomic
+from mobile_ssl import data
+from mobile_ssl import downstream
+from mobile_ssl import encoder as encoder_lib
+from mobile_ssl import features
+from mobile_ssl import model_dir as model_dir_lib
+from mobile_ssl import params as params_lib
+from mobile_ssl import probe
+from mobile_ssl import trainer
+from mobile_ssl.tasks import supervised
+
+UNTRAINED = "untrained"
+SUPERVISED = "supervised"
+MODES = ("linear", "finetune")
+# Stored (int16) audio of the clips a fine-tuning budget allows, up to which
+# their log-mels (about as large, more for clips padded to 975 ms) stay in memory.
+MEMORY_CACHE_BYTES = 512 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalParams:
+  """How windows are cut and how end-to-end models are trained."""
+  hop_seconds: float = 0.5
+  batch_size: int = 64
+  finetune_steps: int = 1000
+  learning_rate: float = 1e-3
+  shuffle_buffer: int = 2000  # windows
+  seed: int = 0
+
+  def validate(self, feature_params=params_lib.FeatureParams()) -> "EvalParams":
+    features.hop_frames(self.hop_seconds, feature_params)  # Whole STFT hops only.
+    if self.batch_size < 1 or self.finetune_steps < 1 or self.learning_rate <= 0:
+      raise ValueError("--batch_size and --finetune_steps must be >= 1, --learning_rate > 0")
+    return self
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+  """An encoder to evaluate: a run directory, or a baseline built from `params`."""
+  name: str
+  kind: str  # 'run' | UNTRAINED | SUPERVISED
+  params: params_lib.Params
+  model_dir: str = ""
+
+  def encoder(self, seed: int) -> keras.Model:
+    """A fresh copy (fine-tuning changes the weights it is given)."""
+    if self.kind == "run":
+      return model_dir_lib.load_encoder(self.model_dir)[0]
+    return encoder_lib.build_encoder(self.params.encoder, self.params.features, seed=seed)
+
+
+def methods(specs: typing.Sequence[str], names: typing.Sequence[str] = (),
+            baseline_params: typing.Optional[params_lib.Params] = None) -> typing.List[Method]:
+  """Run directories and the baselines 'untrained'/'supervised', checked up front.
+
+  Baselines take the architecture of the first run directory listed, else
+  `baseline_params` (default: `Params()`, width 1.0).
+  """
+  if names and len(names) != len(specs):
+    raise ValueError(f"--names has {len(names)} names for {len(specs)} --encoders")
+  runs = {}
+  for spec in specs:
+    if spec not in (UNTRAINED, SUPERVISED):
+      model_dir_lib.load_encoder(spec)  # A clear error now rather than after hours.
+      runs[spec] = model_dir_lib.read_params(spec)
+  base = next(iter(runs.values()), None) or baseline_params or params_lib.Params()
+  out = []
+  for i, spec in enumerate(specs):
+    name = names[i] if names else os.path.basename(os.path.normpath(spec))
+    kind = spec if spec in (UNTRAINED, SUPERVISED) else "run"
+    out.append(Method(name, kind, runs.get(spec, base), "" if kind != "run" else spec))
+  if len({m.name for m in out}) != len(out):
+    raise ValueError(f"method names must be unique, got {[m.name for m in out]}; use --names")
+  return out
+
+
+def fingerprint(model: keras.Model, feature_params: params_lib.FeatureParams) -> str:
+  """A hash of the weights and the front end: what an embedding depends on."""
+  digest = hashlib.sha1(repr(dataclasses.asdict(feature_params)).encode())
+  for weight in model.weights:
+    digest.update(weight.path.encode())
+    digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+  return digest.hexdigest()
+
+
+def _progress(total: int, desc: str):
+  return tqdm.tqdm(total=total, desc=desc, unit="clip", file=sys.stderr,
+                   disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False)
+
+
+def embed_split(encoder: keras.Model, params: params_lib.Params, task: downstream.TaskData,
+                split: str, eval_params: EvalParams, cache_dir: str = "",
+                desc: str = "embed") -> dict:
+  """Frozen embeddings of every window of a split, from the cache when present.
+
+  Returns:
+    {'embeddings' [n, d] float32, 'labels' [n] int64 (dataset values),
+     'clips' [n] int64 (clip index in the split), 'cached': bool}.
+  """
+  spec, builder = task.spec, task.builder
+  key = hashlib.sha1(repr((fingerprint(encoder, params.features), builder.name,
+                           builder.builder_config.name if builder.builder_config else "",
+                           str(builder.version), split, spec.label_key, spec.audio_key,
+                           eval_params.hop_seconds)).encode()).hexdigest()[:16]
+  path = os.path.join(cache_dir, f"embeddings_{key}.npz") if cache_dir else ""
+  if path and os.path.exists(path):
+    with np.load(path) as cached:
+      return {k: cached[k] for k in ("embeddings", "labels", "clips")} | {"cached": True}
+  ds = data.slice_dataset(builder, split, batch_size=eval_params.batch_size,
+                          feature_params=params.features, hop_seconds=eval_params.hop_seconds,
+                          label_key=spec.label_key, audio_key=spec.audio_key)
+  fp = params.features
+  # One trace whatever the batch size (the last batch is smaller).
+  run = tf.function(lambda x: encoder(tf.expand_dims(x, -1), training=False), input_signature=[
+      tf.TensorSpec([None, fp.slice_frames, fp.num_mel_bins], tf.float32)])
+  parts = {"embeddings": [], "labels": [], "clips": []}
+  with _progress(len(task.split_labels(split)), desc) as bar:
+    for batch in ds:
+      parts["embeddings"].append(run(batch["log_mel"]).numpy())
+      parts["labels"].append(batch["label"].numpy())
+      parts["clips"].append(batch["clip"].numpy())
+      bar.update(int(parts["clips"][-1][-1]) + 1 - bar.n)
+  out = {k: np.concatenate(v) for k, v in parts.items()}
+  out["embeddings"] = out["embeddings"].astype(np.float32)
+  if path:
+    os.makedirs(cache_dir, exist_ok=True)
+    with atomic.replacing(path, suffix=".npz") as tmp:
+      np.savez(tmp, **out)
+  return out | {"cached": False}
+
+
+def linear(train: dict, test: dict, task: downstream.TaskData, budget: downstream.Budget,
+           seed: int = 0) -> dict:
+  """Linear probe on the train windows the budget allows; scores on all test clips."""
+  allowed = downstream.select_clips(task.train_labels, budget, seed)
+  keep = allowed[train["clips"]]
+  model = probe.train(train["embeddings"][keep], task.index(train["labels"][keep]),
+                      train["clips"][keep], task.num_classes, seed=seed)
+  result = probe.score(model.probabilities(test["embeddings"].astype(np.float64)),
+                       task.index(test["labels"]), test["clips"], seed)
+  return result | {"train_clips": int(allowed.sum())}
+
+
+def _train_stream(task: downstream.TaskData, params: params_lib.Params, allowed: np.ndarray,
+                  eval_params: EvalParams) -> tf.data.Dataset:
+  """Endless shuffled batches ({'log_mel': [B, 96, 64, 1]}, class index [B]) of allowed clips."""
+  spec, fp, seed = task.spec, params.features, eval_params.seed
+  table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+      tf.constant(task.classes, tf.int64), tf.range(task.num_classes, dtype=tf.int64)), -1)
+  allowed_mask = tf.constant(allowed)
+
+  def is_allowed(index, clip):
+    del clip
+    return tf.gather(allowed_mask, index)
+
+  def drop_index(index, clip):
+    del index
+    return clip
+
+  def example(window):
+    return {"log_mel": tf.expand_dims(window["log_mel"], -1)}, table.lookup(window["label"])
+
+  ds = data.clips(task.builder, spec.train_split, label_key=spec.label_key,
+                  audio_key=spec.audio_key, feature_params=fp)
+  ds = data.log_mels(ds.enumerate().filter(is_allowed).map(drop_index), fp)
+  # Keep the allowed clips' log-mels in memory when they fit: with 10 shots
+  # per class, every epoch would otherwise read and filter the whole split.
+  stored = task.builder.info.splits[spec.train_split].num_bytes * float(np.mean(allowed))
+  if 0 < stored <= MEMORY_CACHE_BYTES:
+    ds = ds.cache()
+  ds = ds.repeat().shuffle(min(1000, int(np.sum(allowed))), seed=seed)
+  ds = data.slices(ds, fp, eval_params.hop_seconds)
+  ds = ds.shuffle(eval_params.shuffle_buffer, seed=seed)
+  ds = ds.map(example, num_parallel_calls=data.AUTOTUNE)
+  return ds.batch(eval_params.batch_size, drop_remainder=True).prefetch(data.AUTOTUNE)
+
+
+def finetune(encoder: keras.Model, params: params_lib.Params, task: downstream.TaskData,
+             budget: downstream.Budget, eval_params: EvalParams, progress: bool = True) -> dict:
+  """Trains encoder + linear head end to end, then scores its clip predictions."""
+  allowed = downstream.select_clips(task.train_labels, budget, eval_params.seed)
+  run_params = dataclasses.replace(
+      params,
+      task=dataclasses.replace(params.task, name="supervised", label_key=task.spec.label_key,
+                               num_classes=task.num_classes),
+      train=dataclasses.replace(params.train, steps=eval_params.finetune_steps,
+                                batch_size=eval_params.batch_size,
+                                learning_rate=eval_params.learning_rate, seed=eval_params.seed,
+                                log_every_steps=max(1, eval_params.finetune_steps // 10)))
+  keras.utils.set_random_seed(eval_params.seed)  # The head's initialization.
+  model = supervised.build_model(encoder, run_params)
+  trainer.fit(model, lambda t, o: supervised.loss(t, o, run_params),
+              _train_stream(task, run_params, allowed, eval_params), run_params,
+              progress=progress)
+  ds = data.slice_dataset(task.builder, task.spec.test_split, batch_size=eval_params.batch_size,
+                          feature_params=params.features, hop_seconds=eval_params.hop_seconds,
+                          label_key=task.spec.label_key, audio_key=task.spec.audio_key)
+  fp = params.features
+  predict = tf.function(
+      lambda x: tf.nn.softmax(model({"log_mel": tf.expand_dims(x, -1)}, training=False)),
+      input_signature=[tf.TensorSpec([None, fp.slice_frames, fp.num_mel_bins], tf.float32)])
+  probabilities, labels, clips = [], [], []
+  for batch in ds:
+    probabilities.append(predict(batch["log_mel"]).numpy())
+    labels.append(batch["label"].numpy())
+    clips.append(batch["clip"].numpy())
+  result = probe.score(np.concatenate(probabilities), task.index(np.concatenate(labels)),
+                       np.concatenate(clips), eval_params.seed)
+  return result | {"train_clips": int(allowed.sum())}
+
+
+def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[downstream.TaskData],
+             mode: str = "linear", budget_list: typing.Sequence[downstream.Budget] = (
+                 downstream.Budget(),),
+             eval_params: EvalParams = EvalParams(), cache_dir: str = "",
+             log: typing.Callable[[str], None] = lambda line: print(line, file=sys.stderr)
+             ) -> typing.List[dict]:
+  """Every method on every task under every budget -> one result row each.
+
+  Returns:
+    dicts with task, method, mode, label_fraction, shots_per_class,
+    accuracy, ci_low, ci_high, clips (test), classes, train_clips,
+    unseen_test_clips and seconds.
+  """
+  if mode not in MODES:
+    raise ValueError(f"--mode must be one of {MODES}, got {mode!r}")
+  rows = []
+  for task in task_list:
+    for method in method_list:
+      eval_params.validate(method.params.features)
+      end_to_end = mode == "finetune" or method.kind == SUPERVISED
+      frozen = {}
+      if not end_to_end:
+        encoder = method.encoder(eval_params.seed)
+        for split in (task.spec.train_split, task.spec.test_split):
+          started = time.time()
+          frozen[split] = embed_split(encoder, method.params, task, split, eval_params,
+                                      cache_dir, desc=f"{method.name} {task.name} {split}")
+          log(f"{method.name} / {task.name} / {split}: {len(frozen[split]['clips'])} windows "
+              f"{'from the cache' if frozen[split]['cached'] else 'embedded'} in "
+              f"{time.time() - started:.1f} s")
+      for budget in budget_list:
+        started = time.time()
+        if end_to_end:
+          result = finetune(method.encoder(eval_params.seed), method.params, task, budget,
+                            eval_params)
+        else:
+          result = linear(frozen[task.spec.train_split], frozen[task.spec.test_split], task,
+                          budget, eval_params.seed)
+        row = {"task": task.name, "method": method.name,
+               "mode": "finetune" if end_to_end else "linear",
+               "label_fraction": budget.label_fraction if not budget.shots_per_class else "",
+               "shots_per_class": budget.shots_per_class or "",
+               "accuracy": result["accuracy"], "ci_low": result["ci_low"],
+               "ci_high": result["ci_high"], "clips": result["clips"],
+               "classes": task.num_classes, "train_clips": result["train_clips"],
+               "unseen_test_clips": task.unseen_test_clips,
+               "seconds": round(time.time() - started, 1)}
+        rows.append(row)
+        log(f"{method.name} / {task.name} / {row['mode']} {budget.label or 'all labels'}: "
+            f"accuracy {row['accuracy']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}] "
+            f"on {row['clips']} clips ({row['seconds']} s)")
+  return rows

@@ -1,0 +1,279 @@
+"""Tests of downstream evaluation: mobile_ssl.{downstream, evaluation, report, evaluate}.
+
+The data is a generated mini Free Spoken Digit Dataset: files named
+{digit}_{speaker}_{take}.wav (takes 0-4 are test), where the "digit" is the
+kind of sound (tone, buzz, noise) and the "speaker" its level, so even an
+untrained encoder separates the digits and the checks on accuracy can fail.
+"""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mobile_ssl import data
+from mobile_ssl import downstream
+from mobile_ssl import encoder as encoder_lib
+from mobile_ssl import evaluation
+from mobile_ssl import model_dir
+from mobile_ssl import params as params_lib
+from mobile_ssl import probe
+from mobile_ssl import report
+from tests import audio_fixtures
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = params_lib.tiny()
+FAST = evaluation.EvalParams(batch_size=16, finetune_steps=8, shuffle_buffer=64)
+
+
+def _digit_sound(digit, seconds, rng):
+  """Three sound kinds a frequency-shift-invariant encoder still tells apart."""
+  freq_hz = 600.0 * rng.uniform(0.9, 1.1)
+  tone = audio_fixtures.sine(seconds, freq_hz, rate=8000)
+  if digit == 0:
+    return tone
+  if digit == 1:  # a buzz: odd harmonics
+    return (0.3 * np.sign(tone)).astype(np.float32)
+  return audio_fixtures.noise(seconds, seed=int(rng.integers(1 << 30)), rate=8000, amplitude=0.2)
+
+
+def _write_digits(root, digits=(0, 1, 2), speakers=("alice", "bob"), takes=range(8)):
+  os.makedirs(root, exist_ok=True)
+  rng = np.random.default_rng(0)
+  for d in digits:
+    for s, speaker in enumerate(speakers):
+      for take in takes:
+        seconds = [0.5, 1.2, 1.7][take % 3]  # 0.5 s: shorter than one 975 ms window
+        x = _digit_sound(d, seconds, rng) * [1.0, 0.1][s]  # the speakers: loud and quiet
+        audio_fixtures.write(os.path.join(root, f"{d}_{speaker}_{take}.wav"), x, 8000)
+  return root
+
+
+@pytest.fixture(scope="module")
+def digits_dir(tmp_path_factory):
+  return _write_digits(str(tmp_path_factory.mktemp("digits") / "recordings"))
+
+
+@pytest.fixture(scope="module")
+def digit_task(digits_dir, data_dir):
+  return downstream.load_task(f"{digits_dir}:digit", data_dir)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+  run = str(tmp_path_factory.mktemp("runs") / "tiny_run")
+  model_dir.save_encoder(run, encoder_lib.build_encoder(TINY.encoder, TINY.features, seed=2), TINY)
+  return run
+
+
+class TestTasks:
+
+  def test_fsdd_naming_gives_the_official_split_and_labels(self, digit_task):
+    assert digit_task.num_classes == 3 and digit_task.class_names == ["0", "1", "2"]
+    # Takes 0-4 are test: 3 digits x 2 speakers x 5 takes; takes 5-7 train.
+    assert len(digit_task.test_labels) == 30 and len(digit_task.train_labels) == 18
+    assert digit_task.unseen_test_clips == 0
+
+  def test_clip_labels_follow_the_pipeline_order(self, digit_task):
+    ds = data.clips(digit_task.builder, "train", label_key="digit")
+    labels = [int(x["label"]) for x in ds.as_numpy_iterator()]
+    np.testing.assert_array_equal(labels, digit_task.train_labels)
+
+  def test_sparse_labels_map_to_classes_and_unseen_ones_to_minus_one(self, digit_task):
+    task = downstream.TaskData(digit_task.spec, digit_task.builder, np.array([3, 17, 250]),
+                               ["3", "17", "250"], np.array([3, 17, 250]), np.array([17, 5, 250]))
+    np.testing.assert_array_equal(task.index([250, 3, 17, 5, 1000]), [2, 0, 1, -1, -1])
+    assert task.unseen_test_clips == 1
+    # A clip of an unseen class is an error even when the classifier is confident.
+    p = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    result = probe.score(p, task.index(task.test_labels), np.arange(3))
+    assert result["accuracy"] == pytest.approx(2 / 3)
+
+  def test_budgets_select_stratified_seeded_clips(self):
+    labels = np.repeat([0, 1, 2], [10, 20, 4])
+    half = downstream.select_clips(labels, downstream.Budget(label_fraction=0.5), seed=0)
+    assert [int(half[labels == c].sum()) for c in range(3)] == [5, 10, 2]
+    shots = downstream.select_clips(labels, downstream.Budget(shots_per_class=6), seed=0)
+    assert [int(shots[labels == c].sum()) for c in range(3)] == [6, 6, 4]
+    again = downstream.select_clips(labels, downstream.Budget(shots_per_class=6), seed=0)
+    other = downstream.select_clips(labels, downstream.Budget(shots_per_class=6), seed=1)
+    np.testing.assert_array_equal(shots, again)
+    assert not np.array_equal(shots, other)
+    assert downstream.select_clips(labels, downstream.Budget()).all()
+    with pytest.raises(ValueError, match="label_fraction"):
+      downstream.budgets([1.5])
+    with pytest.raises(ValueError, match="shots_per_class"):
+      downstream.budgets([], [-2])
+
+  def test_single_class_and_missing_split_are_clear_errors(self, tmp_path, data_dir):
+    one = _write_digits(str(tmp_path / "one"), digits=(1,), takes=range(6))
+    with pytest.raises(ValueError, match=r"1 class \(1\); a classifier needs at least 2"):
+      downstream.load_task(f"{one}:digit", data_dir)
+    # Only takes 0-4: every file is a test file, the train split is empty.
+    test_only = _write_digits(str(tmp_path / "test_only"), takes=range(5))
+    with pytest.raises(ValueError, match="no train split 'train'; it has test"):
+      downstream.load_task(f"{test_only}:digit", data_dir)
+
+  def test_unknown_label_or_task_is_a_clear_error(self, digits_dir, data_dir):
+    with pytest.raises(ValueError, match="no label 'colour'.*digit"):
+      downstream.load_task(f"{digits_dir}:colour", data_dir)
+    with pytest.raises(ValueError, match="unknown task"):
+      downstream.load_task("NOPE", data_dir)
+
+
+class TestEvaluation:
+
+  def test_methods_check_run_directories_up_front(self, tiny_run, tmp_path):
+    methods = evaluation.methods(["untrained", tiny_run, "supervised"])
+    assert [m.name for m in methods] == ["untrained", "tiny_run", "supervised"]
+    # Baselines take the architecture of the run directory.
+    assert methods[0].params.encoder == TINY.encoder
+    bad = str(tmp_path / "old_run")
+    model_dir.save_encoder(bad, encoder_lib.build_encoder(TINY.encoder, TINY.features), TINY)
+    values = json.load(open(model_dir.params_path(bad)))
+    values["version"] = 99
+    json.dump(values, open(model_dir.params_path(bad), "w"))
+    with pytest.raises(ValueError, match="old_run.*format version 99"):
+      evaluation.methods([bad])
+    with pytest.raises(ValueError, match="not found"):
+      evaluation.methods([str(tmp_path / "missing")])
+    with pytest.raises(ValueError, match="--names"):
+      evaluation.methods(["untrained", tiny_run], ["only_one"])
+
+  def test_embeddings_are_cached_by_encoder_and_hop(self, digit_task, tiny_run, tmp_path):
+    encoder, params = model_dir.load_encoder(tiny_run)
+    cache = str(tmp_path / "cache")
+    first = evaluation.embed_split(encoder, params, digit_task, "test", FAST, cache)
+    again = evaluation.embed_split(encoder, params, digit_task, "test", FAST, cache)
+    assert not first["cached"] and again["cached"]
+    np.testing.assert_array_equal(first["embeddings"], again["embeddings"])
+    # One window per clip (<= 1.7 s at a 0.5 s hop: 1-2 windows), clip ids 0..29.
+    assert sorted(set(first["clips"])) == list(range(30))
+    assert first["embeddings"].shape[1] == TINY.encoder.embedding_dim
+    other = encoder_lib.build_encoder(TINY.encoder, TINY.features, seed=9)
+    assert not evaluation.embed_split(other, params, digit_task, "test", FAST, cache)["cached"]
+    hop = dataclasses.replace(FAST, hop_seconds=0.25)
+    assert not evaluation.embed_split(encoder, params, digit_task, "test", hop, cache)["cached"]
+    assert len(os.listdir(cache)) == 3
+
+  def test_linear_probe_and_finetuning_rows(self, digit_task, tiny_run, tmp_path):
+    methods = evaluation.methods(["untrained", tiny_run])
+    budgets = downstream.budgets([1.0], [2])
+    lines = []
+    rows = evaluation.evaluate(methods, [digit_task], "linear", budgets, FAST,
+                               str(tmp_path / "cache"), log=lines.append)
+    assert [(r["method"], r["shots_per_class"]) for r in rows] == [
+        ("untrained", ""), ("untrained", 2), ("tiny_run", ""), ("tiny_run", 2)]
+    for r in rows:
+      assert r["clips"] == 30 and r["classes"] == 3 and r["mode"] == "linear"
+      assert r["ci_low"] <= r["accuracy"] <= r["ci_high"]
+    assert rows[0]["train_clips"] == 18 and rows[1]["train_clips"] == 6
+    assert any("embedded" in line for line in lines)
+    tuned = evaluation.evaluate(methods[1:], [digit_task], "finetune", budgets[1:], FAST)
+    assert tuned[0]["mode"] == "finetune" and tuned[0]["train_clips"] == 6
+    assert 0.0 <= tuned[0]["accuracy"] <= 1.0 and tuned[0]["clips"] == 30
+    # Fine-tuning trains a copy: the run directory's encoder is unchanged.
+    fresh = evaluation.methods([tiny_run])[0].encoder(0)
+    saved = model_dir.load_encoder(tiny_run)[0]
+    for a, b in zip(fresh.get_weights(), saved.get_weights()):
+      np.testing.assert_array_equal(a, b)
+
+  def test_random_width_one_embeddings_separate_the_sounds(self, digit_task):
+    # A broken window/label/clip alignment would give chance (1/3).
+    method = evaluation.methods(["untrained"])[0]
+    assert method.params.encoder.width == 1.0
+    row = evaluation.evaluate([method], [digit_task], "linear", [downstream.Budget()], FAST,
+                              log=lambda line: None)[0]
+    assert row["accuracy"] >= 0.8
+
+  def test_training_stream_keeps_the_budget_and_maps_labels(self, digit_task):
+    allowed = np.isin(digit_task.train_labels, [1, 2])
+    ds = evaluation._train_stream(digit_task, TINY, allowed, FAST)  # pylint: disable=protected-access
+    labels = np.concatenate([y.numpy() for _, y in ds.take(6)])
+    inputs = next(iter(ds))[0]["log_mel"]
+    assert inputs.shape == (FAST.batch_size, 96, 64, 1)
+    assert set(labels) == {1, 2}  # digits 1 and 2 are classes 1 and 2; class 0 filtered out
+
+  @pytest.mark.slow
+  def test_supervised_baseline_learns_the_task(self, digit_task):
+    # Long enough for BatchNorm's moving statistics (momentum 0.99) to settle.
+    params = dataclasses.replace(FAST, finetune_steps=300, learning_rate=1e-2)
+    method = evaluation.Method("supervised", evaluation.SUPERVISED, TINY)
+    row = evaluation.evaluate([method], [digit_task], "linear", [downstream.Budget()], params)[0]
+    assert row["mode"] == "finetune"
+    assert row["accuracy"] > 0.5  # chance is 1/3
+
+
+class TestReport:
+  ROWS = [
+      {"task": "A", "method": "m1", "mode": "linear", "label_fraction": 1.0, "shots_per_class": "",
+       "accuracy": 0.9, "ci_low": 0.85, "ci_high": 0.95, "clips": 100, "classes": 4,
+       "train_clips": 400, "unseen_test_clips": 0, "seconds": 1.0},
+      {"task": "A", "method": "m1", "mode": "linear", "label_fraction": 0.1, "shots_per_class": "",
+       "accuracy": 0.6, "ci_low": 0.5, "ci_high": 0.7, "clips": 100, "classes": 4,
+       "train_clips": 40, "unseen_test_clips": 0, "seconds": 1.0},
+      {"task": "B", "method": "m1", "mode": "finetune", "label_fraction": "", "shots_per_class": 10,
+       "accuracy": 0.5, "ci_low": 0.4, "ci_high": 0.6, "clips": 50, "classes": 2,
+       "train_clips": 20, "unseen_test_clips": 3, "seconds": 2.0},
+  ]
+
+  def test_markdown_table_has_methods_by_tasks(self):
+    text = report.markdown(self.ROWS)
+    lines = text.splitlines()
+    assert lines[0] == "| method | A | B |"
+    assert "| m1 | 90.0 [85.0, 95.0] | — |" in lines
+    assert "| m1 · 10% labels | 60.0 [50.0, 70.0] | — |" in lines
+    assert "| m1 (fine-tuned) · 10 shots | — | 50.0 [40.0, 60.0] |" in lines
+    assert "3 with a class unseen in training" in text
+
+  def test_files_round_trip_and_plots_are_pngs(self, tmp_path):
+    paths = report.write(self.ROWS, str(tmp_path / "out"))
+    assert set(paths) == {"csv", "markdown", "bars", "fractions"}
+    for key in ("bars", "fractions"):
+      assert open(paths[key], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    back = report.read_csv(paths["csv"])
+    assert [(r["task"], r["accuracy"], r["shots_per_class"]) for r in back] == [
+        ("A", 0.9, ""), ("A", 0.6, ""), ("B", 0.5, 10)]
+    assert report.markdown(back) == report.markdown(self.ROWS)
+    # One fraction only: no label-efficiency plot.
+    assert "fractions" not in report.write(self.ROWS[:1], str(tmp_path / "one"))
+
+
+def _cli(*args):
+  env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+  return subprocess.run([sys.executable, "-m", "mobile_ssl.evaluate", *args], cwd=REPO, env=env,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_cli_writes_the_table_plots_and_csv(digits_dir, tiny_run, data_dir, tmp_path):
+  out = str(tmp_path / "eval")
+  result = _cli("--encoders=untrained," + tiny_run, "--names=random,tiny",
+                f"--tasks={digits_dir}:digit,{digits_dir}:speaker", f"--output_dir={out}",
+                f"--data_dir={data_dir}", "--label_fraction=0.5,1.0", "--shots_per_class=2",
+                "--width=0.25", "--embedding_dim=16")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "| method | recordings:digit | recordings:speaker |" in result.stdout
+  assert "| tiny · 2 shots |" in result.stdout
+  rows = report.read_csv(os.path.join(out, "results.csv"))
+  assert len(rows) == 2 * 2 * 3
+  assert {r["classes"] for r in rows} == {3, 2}
+  for name in ("results.md", "accuracy_by_task.png", "accuracy_vs_label_fraction.png"):
+    assert os.path.getsize(os.path.join(out, name)) > 0
+    assert os.path.join(out, name) in result.stdout
+  assert len(os.listdir(os.path.join(out, "cache"))) == 2 * 2 * 2  # methods x tasks x splits
+
+
+def test_cli_bad_input_is_one_line(tiny_run, tmp_path, digits_dir):
+  result = _cli(f"--encoders={tmp_path / 'nothing_here'}", f"--tasks={digits_dir}:digit",
+                f"--output_dir={tmp_path / 'x'}")
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1].startswith("mobile-ssl-eval: error: ")
+  assert "nothing_here: encoder directory not found" in result.stderr
+  assert "Traceback" not in result.stderr
+  result = _cli("--encoders=untrained", f"--tasks={digits_dir}:digit", "--label_fraction=half",
+                f"--output_dir={tmp_path / 'x'}")
+  assert result.returncode == 2 and "--label_fraction" in result.stderr
