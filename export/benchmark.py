@@ -1,0 +1,290 @@
+"""mobile-ssl-bench: size and latency of .tflite models on host x86, emulated arm64 or Android.
+
+  mobile-ssl-bench MODEL.tflite [MODEL.tflite ...] [--peers] [--target=host]
+  mobile-ssl-bench --build=paper,fast --inputs=log_mel,waveform --precisions=int8,float32 --peers
+  mobile-ssl-bench --build=paper --widths=0.25,0.5,1,2 --inputs=log_mel --precisions=int8
+  mobile-ssl-bench --encoder_dirs=runs/w0.5,runs/w1 --probe_task=SYN_EVENT --peers
+  mobile-ssl-bench ours_int8.tflite --peer_models=yamnet.tflite   # peers you already have
+  mobile-ssl-bench m.tflite --target=emulated-arm64      # after export/setup_emulation.sh
+  mobile-ssl-bench m.tflite --target=android --adb_serial=X --benchmark_binary=benchmark_model
+
+Reports size (bytes), weights and multiply-adds read from the file, the op
+histogram, and latency in the terms of TFLite's benchmark_model (Init, First
+inference, Warmup (avg), Inference (avg); plus p50/p90/p99) for each thread
+count and XNNPACK on/off, and memory; with --peers, YAMNet's MobileNet v1, a
+FRILL-like MobileNetV3-Small and a COLA-like EfficientNet-B0 are built with
+random weights, converted by the same converter at the same precision and
+timed in the same interleaved run, and our models' latency and size are given
+as ratios to each. Writes OUTPUT_DIR/benchmark.{json,md,png} (and
+accuracy_latency.png with --probe_task). docs/benchmark.md explains the
+figures, the emulated target and the Android flows.
+"""
+
+import datetime
+import os
+import sys
+import typing
+
+import numpy as np
+from absl import app
+from absl import flags
+from absl import logging
+
+from export import android
+from export import bench_report
+from export import emulation
+from export import latency
+from export import lineup
+from export import peers as peers_lib
+from export import tflite_graph
+from mobile_ssl import downstream
+from mobile_ssl import encoder as encoder_lib
+
+TARGETS = ("host", "emulated-arm64", "android")
+PRECISIONS = ("float32", "float16", "dynamic", "int8")
+INPUT_KINDS = ("log_mel", "waveform")
+# Emulation is 75-440x slower than native: fewer invokes by default (flag value -1).
+RUN_DEFAULTS = {"host": (20, 200, 5), "emulated-arm64": (3, 10, 3), "android": (5, 50, 1)}
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("target", "host", TARGETS, "Where to run.")
+flags.DEFINE_list("threads", ["1"], "Thread counts to sweep, e.g. 1,2,4.")
+flags.DEFINE_list("xnnpack", ["on"], "XNNPACK settings to sweep: on, off or on,off.")
+flags.DEFINE_integer("warmup_runs", -1, "Warm-up invokes per model and config (-1: per target).")
+flags.DEFINE_integer("num_runs", -1, "Timed invokes per round (-1: 200 host, 10 emulated, 50 "
+                     "android).")
+flags.DEFINE_integer("repeats", -1, "Interleaved timing rounds; the headline is their median.")
+flags.DEFINE_list("build", [], f"Our encoder variants to build and convert: "
+                  f"{', '.join(encoder_lib.VARIANTS)}.")
+flags.DEFINE_list("widths", ["1"], "Encoder widths for --build (a width sweep: 0.25,0.5,1,2).")
+flags.DEFINE_list("encoder_dirs", [], "Trained run directories to convert (instead of --build).")
+flags.DEFINE_list("precisions", ["int8", "float32"], f"Precisions of built models and peers: "
+                  f"{', '.join(PRECISIONS)}.")
+flags.DEFINE_list("inputs", ["log_mel", "waveform"], "Inputs of our built models: log_mel, "
+                  "waveform (front end in the graph).")
+flags.DEFINE_bool("peers", False, "Also build, convert and time the peer architectures.")
+flags.DEFINE_list("peer_names", list(peers_lib.PEERS), "Which peers with --peers.")
+flags.DEFINE_list("peer_models", [], "Peer .tflite files (e.g. a shipped yamnet.tflite, or the "
+                  "models/ of an earlier run): timed and used for ratios like --peers.")
+flags.DEFINE_bool("op_profile", False, "Per-op profile of every model (first config).")
+flags.DEFINE_string("probe_task", "", "Linear-probe accuracy of our log-mel models on this task "
+                    "(a code such as SYN_EVENT, or DATASET:LABEL_KEY).")
+flags.DEFINE_string("calibration_dataset", "synthetic_audio", "Real audio for int8 calibration "
+                    "and the timed input ('' : seeded random input, no int8 builds).")
+flags.DEFINE_string("calibration_split", "train", "Split of --calibration_dataset.")
+flags.DEFINE_integer("calibration_examples", 100, "975 ms windows used to calibrate int8.")
+flags.DEFINE_string("data_dir", None, "TFDS data dir (default: TFDS's, ~/tensorflow_datasets).")
+flags.DEFINE_string("output_dir", "reports/benchmark", "Where benchmark.{json,md,png} and the "
+                    "built models go.")
+flags.DEFINE_integer("seed", 0, "Seeds the random weights of built models.")
+flags.DEFINE_string("arm64_sysroot", "", "emulated-arm64: the sysroot (default $ARM64_SYSROOT "
+                    "or build/arm64-sysroot).")
+flags.DEFINE_string("adb_serial", "", "android: the device serial (adb devices).")
+flags.DEFINE_string("adb", "adb", "android: the adb executable.")
+flags.DEFINE_enum("android_mode", "binary", ["binary", "apk"], "android: benchmark_model binary "
+                  "or the benchmark app.")
+flags.DEFINE_string("benchmark_binary", "", "android: path of an android_aarch64 benchmark_model.")
+flags.DEFINE_string("cpu_mask", android.DEFAULT_CPU_MASK, "android: taskset mask (hex) pinning "
+                    "benchmark_model to the big cores.")
+
+
+def _list(flag: str, values, convert: typing.Callable, allowed=None, minimum=None) -> list:
+  out = []
+  for value in values:
+    try:
+      item = convert(value)
+    except ValueError:
+      raise ValueError(f"--{flag}: {value!r} is not a valid value") from None
+    if allowed is not None and item not in allowed:
+      raise ValueError(f"--{flag}: {value!r} is not one of {', '.join(map(str, allowed))}")
+    if minimum is not None and item < minimum:
+      raise ValueError(f"--{flag}: {value!r} must be >= {minimum}")
+    out.append(item)
+  if not out:
+    raise ValueError(f"--{flag}: give at least one value")
+  return out
+
+
+def _settings() -> dict:
+  """Flags -> validated settings; ValueError naming the flag."""
+  defaults = RUN_DEFAULTS[FLAGS.target]
+  runs = {}
+  for i, name in enumerate(("warmup_runs", "num_runs", "repeats")):
+    value = FLAGS[name].value
+    if value != -1 and value < 1:
+      raise ValueError(f"--{name} must be >= 1 (or -1 for the default), got {value}")
+    runs[name] = defaults[i] if value == -1 else value
+  threads = _list("threads", FLAGS.threads, int, minimum=1)
+  xnnpack = _list("xnnpack", FLAGS.xnnpack, str.lower, ("on", "off"))
+  return dict(
+      runs,
+      configs=[{"threads": t, "xnnpack": x == "on"} for x in xnnpack for t in threads],
+      build=_list("build", FLAGS.build, str, encoder_lib.VARIANTS) if FLAGS.build else [],
+      widths=_list("widths", FLAGS.widths, float, minimum=1e-6),
+      precisions=_list("precisions", FLAGS.precisions, str.lower, PRECISIONS),
+      inputs=_list("inputs", FLAGS.inputs, str.lower, INPUT_KINDS),
+      peer_names=(_list("peer_names", FLAGS.peer_names, str.lower, tuple(peers_lib.PEERS))
+                  if FLAGS.peers else []))
+
+
+def _file_entries(paths: typing.Sequence[str], family: str = "file") -> typing.List[lineup.Entry]:
+  entries = []
+  for path in paths:
+    info = tflite_graph.describe(path)  # ValueError naming the file if it is not a model
+    shape = info["inputs"][0]["shape"] if info["inputs"] else []
+    kind = "waveform" if len(shape) == 2 else "log_mel" if len(shape) == 4 else "other"
+    name = os.path.splitext(os.path.basename(path))[0]
+    entries.append(lineup.Entry(name, family, name, info["precision"], kind,
+                                os.path.abspath(path)))
+  return entries
+
+
+def _measure(entries, settings: dict, inputs: typing.Dict[str, str], op_profile: bool) -> dict:
+  models = [{"name": e.name, "path": e.path,
+             "inputs": [inputs[e.input_kind]] if e.input_kind in inputs else []}
+            for e in entries]
+  request = {"models": models, "configs": settings["configs"],
+             "warmup_runs": settings["warmup_runs"], "num_runs": settings["num_runs"],
+             "repeats": settings["repeats"], "op_profile": op_profile,
+             "op_profile_runs": 200 if FLAGS.target == "host" else 5}
+  if FLAGS.target == "host":
+    return latency.run_in_child(request)
+  if FLAGS.target == "emulated-arm64":
+    result = emulation.run_request(request, FLAGS.arm64_sysroot or None)
+    reference = latency.run_in_child(dict(request, configs=[{"threads": 1, "xnnpack": True}],
+                                          warmup_runs=1, num_runs=1, repeats=1,
+                                          op_profile=False, progress=False))
+    for model, x86 in zip(result["models"], reference["models"]):
+      model["x86_agreement"] = _agreement(model["output"], x86["output"])
+    return result
+  return android.run(FLAGS.adb_serial, [(e.name, e.path) for e in entries],
+                     settings["configs"], warmup_runs=settings["warmup_runs"],
+                     num_runs=settings["num_runs"], benchmark_binary=FLAGS.benchmark_binary,
+                     mode=FLAGS.android_mode, cpu_mask=FLAGS.cpu_mask, adb_path=FLAGS.adb)
+
+
+def _agreement(a: typing.Sequence[float], b: typing.Sequence[float]) -> dict:
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  norms = np.linalg.norm(a) * np.linalg.norm(b)
+  max_abs_diff = float(np.abs(a - b).max()) if a.size else 0.0
+  # Two all-zero outputs (a random-weight int8 peer can give one) agree exactly.
+  cosine = float(a @ b / norms) if norms else float(max_abs_diff == 0.0)
+  return {"max_abs_diff": max_abs_diff, "cosine": cosine}
+
+
+def _front_end(model: dict) -> typing.Optional[dict]:
+  """Time of the ops before the first convolution (the log-mel front end) in the op profile."""
+  profile = model.get("op_profile")
+  if model["input"] != "waveform" or not profile:
+    return None
+  first = next((i for i, o in enumerate(profile) if o["op"] in ("CONV_2D", "DEPTHWISE_CONV_2D")),
+               len(profile))
+  front = sum(o["median_us"] for o in profile[:first])
+  total = sum(o["median_us"] for o in profile)
+  return {"front_end_us": front, "total_us": total, "share": front / total if total else 0.0}
+
+
+def benchmark(paths: typing.Sequence[str]) -> dict:
+  """The whole run for parsed flags; the report dict (see bench_report)."""
+  settings = _settings()
+  entries = _file_entries(paths)
+  given_peers = _file_entries(FLAGS.peer_models, family="peer")
+  builds = bool(settings["build"] or FLAGS.encoder_dirs or settings["peer_names"])
+  if not entries and not builds:
+    raise ValueError("nothing to benchmark: give MODEL.tflite files, --build=paper,fast, "
+                     "--encoder_dirs=DIR,... or --peers")
+  # Target problems surface before minutes of conversion, not after.
+  if FLAGS.target == "emulated-arm64":
+    emulation.check(os.path.abspath(FLAGS.arm64_sysroot or emulation.default_sysroot()))
+  if FLAGS.target == "android":
+    if not FLAGS.adb_serial:
+      raise ValueError("--target=android needs --adb_serial (see `adb devices`)")
+    if FLAGS.android_mode == "binary" and not os.path.isfile(FLAGS.benchmark_binary):
+      raise ValueError(f"--benchmark_binary={FLAGS.benchmark_binary or '(unset)'}: file not found "
+                       "(an android_aarch64 benchmark_model build), or use --android_mode=apk")
+  work_dir = os.path.join(FLAGS.output_dir, "models")
+  os.makedirs(work_dir, exist_ok=True)
+  inputs, calib = {}, None
+  if FLAGS.calibration_dataset:
+    calib = lineup.calibration(FLAGS.calibration_dataset, FLAGS.calibration_split,
+                               FLAGS.calibration_examples, FLAGS.data_dir)
+    inputs = calib.save_inputs(work_dir)
+  elif builds and "int8" in settings["precisions"]:
+    raise ValueError("--calibration_dataset is empty: int8 models need real calibration audio")
+  if settings["build"] or FLAGS.encoder_dirs:
+    entries += lineup.ours(settings["build"], settings["widths"], settings["precisions"],
+                           settings["inputs"], work_dir, calib, FLAGS.encoder_dirs,
+                           seed=FLAGS.seed)
+  if settings["peer_names"]:
+    # Same precision as ours: the built precisions, or those of the given files.
+    ours_built = bool(settings["build"] or FLAGS.encoder_dirs)
+    wanted = settings["precisions"] if ours_built else sorted({e.precision for e in entries})
+    entries += lineup.peer_entries(settings["peer_names"], wanted, work_dir, calib,
+                                   seed=FLAGS.seed)
+  entries += given_peers
+  measured = _measure(entries, settings, inputs, FLAGS.op_profile)
+  models = []
+  for entry, result in zip(entries, measured["models"]):
+    info = tflite_graph.describe(entry.path)
+    model = {"name": entry.name, "family": entry.family, "arch": entry.arch,
+             "width": entry.width, "precision": entry.precision, "input": entry.input_kind,
+             "path": entry.path, "encoder_dir": entry.encoder_dir,
+             "keras_params": entry.keras_params, "keras_macs": entry.keras_macs,
+             "size_bytes": info["size_bytes"], "weights": info["weights"], "macs": info["macs"],
+             "op_histogram": info["op_histogram"], "results": result["results"]}
+    for key in ("op_profile", "x86_agreement"):
+      if key in result:
+        model[key] = result[key]
+    model["front_end"] = _front_end(model)
+    models.append(model)
+  if FLAGS.probe_task:
+    task = downstream.load_task(FLAGS.probe_task, FLAGS.data_dir)
+    # Imported here: it pulls in the training code, which a timing-only run does not need.
+    from export import probe_accuracy  # pylint: disable=g-import-not-at-top
+    for model in models:
+      if model["family"] != "peer" and model["input"] == "log_mel":
+        model["accuracy"] = probe_accuracy.accuracy(model["path"], FLAGS.probe_task, task=task)
+  label = measured["platform"].get("label") or f"host {measured['platform']['machine']}"
+  return {
+      "tool": "mobile-ssl-bench", "created": datetime.datetime.now().isoformat(timespec="seconds"),
+      "target": FLAGS.target, "label": label, "platform": measured["platform"],
+      "settings": dict(settings),
+      "settings_text": (f"{settings['warmup_runs']} warm-up + {settings['repeats']} interleaved "
+                        f"rounds x {settings['num_runs']} invokes per model and config; "
+                        f"calibration: {FLAGS.calibration_dataset or 'none'}."),
+      "models": models, "ratios": bench_report.ratios(models)}
+
+
+def _summary(report: dict) -> str:
+  lines = []
+  for q in report["ratios"]:
+    pace = (f"{q['speedup']:.2f}x faster" if q["speedup"] >= 1 else
+            f"{1 / q['speedup']:.2f}x slower")
+    lines.append(f"{q['ours']} vs {q['peer']}: {pace} ({q['ours_latency_us'] / 1000:.3f} vs "
+                 f"{q['peer_latency_us'] / 1000:.3f} ms), {q['size_ratio']:.3f}x the size")
+  return "\n".join(lines)
+
+
+def main(argv):
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # TFDS logs every file it opens at INFO
+  try:
+    report = benchmark(argv[1:])
+    paths = bench_report.write(report, FLAGS.output_dir)
+  except (ValueError, RuntimeError) as e:  # user errors: one line, no traceback
+    print(f"mobile-ssl-bench: error: {e}", file=sys.stderr)
+    return 2
+  print(bench_report.markdown(report).split("\n## Op histograms")[0])
+  summary = _summary(report)
+  if summary:
+    print(summary)
+  print("wrote " + ", ".join(paths.values()))
+  return 0
+
+
+def run():
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()

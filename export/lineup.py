@@ -1,0 +1,164 @@
+"""The models a benchmark run builds: our encoder (variants, widths, run dirs) and the peers.
+
+Every built model goes through the project's one converter
+(`export.convert.inference_model` + `convert`) at the same precision, with
+int8 calibrated on real audio: windows of a dataset split and their log-mels
+(`calibration`), never noise. The .tflite files land in a work folder and are
+then timed like any user-given file.
+
+Entry names read `<arch>[_w<width>]_<input>_<precision>`, e.g.
+`paper_log_mel_int8`, `fast_w0.5_log_mel_int8`, `yamnet_log_mel_int8`.
+"""
+
+import dataclasses
+import os
+import sys
+import typing
+
+import keras
+import numpy as np
+import tqdm
+
+from export import convert
+from export import peers
+from mobile_ssl import atomic
+from mobile_ssl import data
+from mobile_ssl import datasets
+from mobile_ssl import encoder as encoder_lib
+from mobile_ssl import features
+from mobile_ssl import model_dir as model_dir_lib
+from mobile_ssl import params as params_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+  """One model of the line-up and where its .tflite is."""
+  name: str
+  family: str  # 'ours' | 'peer' | 'file'
+  arch: str  # encoder variant, peer name, or the file name
+  precision: str
+  input_kind: str  # 'log_mel' | 'waveform'
+  path: str
+  width: typing.Optional[float] = None
+  encoder_dir: str = ""
+  keras_params: typing.Optional[int] = None
+  keras_macs: typing.Optional[int] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+  """Real examples: waveform windows [n, 15600] and their log-mels [n, 96, 64, 1], float32."""
+  waveforms: np.ndarray
+  log_mels: np.ndarray
+
+  def examples(self, input_kind: str) -> typing.List[np.ndarray]:
+    """Batch-1 arrays for the converter's representative dataset."""
+    source = self.waveforms if input_kind == "waveform" else self.log_mels
+    return [x[None] for x in source]
+
+  def save_inputs(self, folder: str) -> typing.Dict[str, str]:
+    """One real example per input kind as .npy (the latency runner's input); their paths."""
+    paths = {}
+    for kind, value in (("waveform", self.waveforms[:1]), ("log_mel", self.log_mels[:1])):
+      paths[kind] = os.path.join(folder, f"input_{kind}.npy")
+      with atomic.replacing(paths[kind], suffix=".npy") as tmp:
+        np.save(tmp, value.astype(np.float32))
+    return paths
+
+
+def calibration(dataset: str = "synthetic_audio", split: str = "train", count: int = 200,
+                data_dir: typing.Optional[str] = None,
+                feature_params: params_lib.FeatureParams = params_lib.FeatureParams(),
+                windows_per_clip: int = 2) -> Calibration:
+  """`count` windows of real audio from a dataset (built offline if self-contained).
+
+  Windows are non-overlapping 975 ms slices, at most `windows_per_clip` per
+  clip so that many clips contribute; log-mels use the training front end.
+
+  Raises:
+    ValueError: unknown or unbuilt dataset (datasets.builder's message), or no audio.
+  """
+  builder = datasets.builder(dataset, data_dir=data_dir)
+  windows = []
+  for example in data.clips(builder, split, feature_params=feature_params):
+    frames, _ = features.frame_waveform(example["waveform"].numpy(),
+                                        feature_params.slice_seconds, feature_params)
+    windows.extend(frames[:windows_per_clip])
+    if len(windows) >= count:
+      break
+  if not windows:
+    raise ValueError(f"calibration dataset {dataset!r} split {split!r} has no audio")
+  waveforms = np.stack(windows[:count]).astype(np.float32)
+  log_mels = features.log_mel_spectrogram(waveforms, feature_params).numpy()[..., None]
+  return Calibration(waveforms, log_mels.astype(np.float32))
+
+
+def _keras_counts(model: keras.Model) -> typing.Tuple[int, int]:
+  counts = encoder_lib.complexity(model)
+  return counts["params"], counts["macs"]
+
+
+def _width_tag(width: typing.Optional[float]) -> str:
+  return "" if width is None or width == 1.0 else f"_w{width:g}"
+
+
+def _write(entry_path: str, model: keras.Model, precision: str, input_kind: str,
+           calib: Calibration) -> None:
+  representative = calib.examples(input_kind) if precision == "int8" else None
+  atomic.write_bytes(entry_path, convert.convert(model, precision, representative))
+
+
+def ours(variants: typing.Sequence[str], widths: typing.Sequence[float],
+         precisions: typing.Sequence[str], input_kinds: typing.Sequence[str],
+         work_dir: str, calib: Calibration, encoder_dirs: typing.Sequence[str] = (),
+         feature_params: params_lib.FeatureParams = params_lib.FeatureParams(),
+         seed: int = 0) -> typing.List[Entry]:
+  """Our encoder: every variant x width with random init (seeded), or the given run dirs.
+
+  Args:
+    encoder_dirs: trained run directories (params.json + encoder.keras); when
+      given, these are converted instead of variants x widths.
+  """
+  sources = []  # (arch, width, encoder_dir, keras encoder)
+  if encoder_dirs:
+    for directory in encoder_dirs:
+      model, params = model_dir_lib.load_encoder(directory)
+      sources.append((params.encoder.variant, params.encoder.width, directory, model))
+  else:
+    for variant in variants:
+      for width in widths:
+        encoder_params = params_lib.EncoderParams(variant=variant, width=float(width))
+        sources.append((variant, float(width), "",
+                        encoder_lib.build_encoder(encoder_params, feature_params, seed=seed)))
+  jobs = [(s, p, k) for s in sources for k in input_kinds for p in precisions]
+  entries = []
+  for (arch, width, directory, model), precision, kind in tqdm.tqdm(
+      jobs, desc="convert ours", file=sys.stderr, leave=False, disable=not sys.stderr.isatty()):
+    tag = os.path.basename(os.path.normpath(directory)) if directory else arch + _width_tag(width)
+    name = f"{tag}_{kind}_{precision}"
+    path = os.path.join(work_dir, name + ".tflite")
+    _write(path, convert.inference_model(model, feature_params, kind), precision, kind, calib)
+    params_count, macs = _keras_counts(model)
+    entries.append(Entry(name, "ours", arch, precision, kind, path, width, directory,
+                         params_count, macs))
+  return entries
+
+
+def peer_entries(names: typing.Sequence[str], precisions: typing.Sequence[str], work_dir: str,
+                 calib: Calibration,
+                 feature_params: params_lib.FeatureParams = params_lib.FeatureParams(),
+                 seed: int = 0) -> typing.List[Entry]:
+  """The peers (export/peers.py) on log-mel input, at each precision."""
+  entries = []
+  for name in tqdm.tqdm(names, desc="convert peers", file=sys.stderr, leave=False,
+                        disable=not sys.stderr.isatty()):
+    model = peers.build_peer(name, feature_params, seed=seed)
+    params_count, macs = _keras_counts(model)
+    wrapped = convert.inference_model(model, feature_params, "log_mel")
+    for precision in precisions:
+      entry_name = f"{name}_log_mel_{precision}"
+      path = os.path.join(work_dir, entry_name + ".tflite")
+      _write(path, wrapped, precision, "log_mel", calib)
+      entries.append(Entry(entry_name, "peer", name, precision, "log_mel", path, None, "",
+                           params_count, macs))
+  return entries
