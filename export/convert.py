@@ -9,17 +9,28 @@ that wraps a Keras 3 model silently leaves the weights out (NaN outputs,
 Inference models have batch 1 and named tensors: `waveform` [1, 15600] (the
 log-mel front end inside the graph, builtin ops only: RFFT2D, COMPLEX_ABS, ...)
 or `log_mel` [1, 96, 64, 1], and one output `embedding` [1, d].
+
+Quantization applies to the encoder only; the front end stays float32 in
+every precision. Quantizing the magnitude spectrum before the mel projection
+and the log sends quiet bins to the log floor: that cost the width-1.0
+waveform model a mean cosine of 0.985-0.989, against 0.9999 for the same
+encoder on log-mel input, and float16 constants (the Hann window) cost 0.997.
+See `_int8_with_float_front_end` and `_restore_float_front_end` for how.
 """
 
 import enum
 import os
 import tempfile
 import typing
+import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
+from ai_edge_litert import schema_py_generated as schema
+from ai_edge_litert.tools import flatbuffer_utils
 
+from export import metadata
 from mobile_ssl import features
 from mobile_ssl import params as params_lib
 
@@ -76,10 +87,95 @@ def inference_model(encoder: keras.Model, feature_params: params_lib.FeaturePara
   return keras.Model(inputs, {"embedding": embedding}, name=f"{encoder.name}_{input_kind.value}")
 
 
+def _front_end(model: keras.Model) -> typing.Optional[LogMel]:
+  layers = [layer for layer in model.layers if isinstance(layer, LogMel)]
+  return layers[0] if layers else None
+
+
+def _tensor_names(tflite: bytes) -> typing.List[str]:
+  subgraph = schema.Model.GetRootAs(tflite, 0).Subgraphs(0)
+  return [subgraph.Tensors(i).Name().decode("utf-8") for i in range(subgraph.TensorsLength())]
+
+
+def _int8_with_float_front_end(converter, examples, front_end: LogMel) -> bytes:
+  """Full int8 encoder behind a float front end, via the quantization debugger's denylist.
+
+  Plain int8 conversion quantizes everything it can: the waveform itself
+  (QUANTIZE right after the input: 8-bit audio), the framing, the mel
+  projection and the LOG, so quiet bins collapse to the log floor (measured
+  mean cosine 0.985 at width 1.0). Denylisting the front end's nodes keeps
+  it float32 (only RFFT2D never had an int8 kernel) and quantizes the
+  encoder alone (cosine 0.9999, like the log-mel model).
+  """
+  with warnings.catch_warnings():
+    # The debugger itself runs tf.lite.Interpreter; we never do.
+    warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=converter, debug_dataset=lambda: ([x] for x in examples[:1]))
+    denied = [n for n in _tensor_names(debugger.calibrated_model) if front_end.name in n]
+    debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denied)
+    return debugger.get_nondebug_quantized_model()
+
+
+def _restore_float_front_end(quantized: bytes, reference: bytes, front_end: LogMel) -> bytes:
+  """Puts the front end's constants of a float16/dynamic model back to float32.
+
+  float16 conversion stores every constant as float16 behind a DEQUANTIZE:
+  a float16 Hann window alone lifts the leakage floor of a pure tone from
+  -100 dB to about -66 dB, which the log turns into a mean cosine of 0.997
+  (tiny encoder, tones). Dynamic-range conversion would make a matmul mel
+  projection a hybrid FULLY_CONNECTED that quantizes the magnitude spectrum
+  to int8 at run time, zeroing quiet bins (mean cosine 0.989 at width 1.0);
+  the banded mel projection (GATHER/MUL/SUM, mobile_ssl/features.py) has no
+  weights it quantizes, and any other such tensor is restored here too.
+  Neither mode has a denylist, so each front-end constant gets its exact
+  float32 value from the float32 conversion of the same SavedModel (same
+  tensor names) and the DEQUANTIZE feeding it is dropped. Fails loudly if a
+  front-end constant stays quantized.
+  """
+  exact = {}
+  ref = flatbuffer_utils.read_model_from_bytearray(bytearray(reference))
+  for tensor in ref.subgraphs[0].tensors:
+    if front_end.name in tensor.name.decode("utf-8") and tensor.type == schema.TensorType.FLOAT32:
+      if ref.buffers[tensor.buffer].data is not None:
+        exact[tensor.name] = ref.buffers[tensor.buffer].data
+  model = flatbuffer_utils.read_model_from_bytearray(bytearray(quantized))
+  graph, kept, restored = model.subgraphs[0], [], 0
+  for op in graph.operators:
+    code = flatbuffer_utils.get_builtin_code_from_operator_code(model.operatorCodes[op.opcodeIndex])
+    source = graph.tensors[op.inputs[0]] if op.inputs else None
+    if (code == schema.BuiltinOperator.DEQUANTIZE and source.name in exact
+        and source.type == schema.TensorType.FLOAT16):
+      model.buffers[source.buffer].data = None  # The float16 copy is dropped...
+      source.buffer = 0
+      model.buffers.append(schema.BufferT(data=exact[source.name]))
+      graph.tensors[op.outputs[0]].buffer = len(model.buffers) - 1  # ...its user gets float32.
+      restored += 1
+      continue
+    kept.append(op)
+  graph.operators = kept
+  for tensor in graph.tensors:  # hybrid (dynamic-range) weights
+    if tensor.name in exact and tensor.type == schema.TensorType.INT8:
+      tensor.type, tensor.quantization = schema.TensorType.FLOAT32, None
+      model.buffers[tensor.buffer].data = exact[tensor.name]
+      restored += 1
+  left = [t.name.decode("utf-8") for t in graph.tensors
+          if front_end.name in t.name.decode("utf-8")
+          and t.type in (schema.TensorType.FLOAT16, schema.TensorType.INT8)
+          and model.buffers[t.buffer].data is not None]
+  if left:
+    raise ValueError(f"front-end constants left quantized ({', '.join(left[:3])}); "
+                     "the converter changed")
+  return metadata.serialize(model) if restored else quantized
+
+
 def convert(model: keras.Model, quantization: Quantization,
             representative_data: typing.Optional[typing.Iterable[np.ndarray]] = None,
-            *, int8_io: bool = False) -> bytes:
+            *, int8_io: bool = False, int8_output: bool = False) -> bytes:
   """Converts a Keras model to a TFLite flatbuffer.
+
+  A log-mel front end (`LogMel` layer) stays float32 in every precision;
+  quantization applies to the encoder.
 
   Args:
     model: a Keras model with a single input.
@@ -87,23 +183,39 @@ def convert(model: keras.Model, quantization: Quantization,
     representative_data: for INT8, real input examples, each one batch-1 array
       shaped like the model input (never random noise: calibration sets the
       activation ranges).
-    int8_io: for INT8, make the input int8 too (fully integer graph, for
-      integer-only accelerators). Only sensible for log-mel input.
+    int8_io: for INT8, make the input int8 too (for integer-only
+      accelerators). Only sensible for log-mel input: an int8 waveform would
+      be 8-bit audio.
+    int8_output: for INT8 with `int8_io`, make the output int8 too, so the
+      graph has no float tensor at all. It costs no accuracy: a float output
+      is the same int8 values behind a DEQUANTIZE op.
 
   Returns:
     The .tflite bytes.
   """
   quantization = Quantization(quantization)
+  if int8_output and not (int8_io and quantization == Quantization.INT8):
+    raise ValueError("int8_output needs int8 quantization with int8_io")
+  front_end = _front_end(model)
+  if int8_io and front_end is not None:
+    raise ValueError("int8 input with the waveform front end would be 8-bit audio; "
+                     "use log-mel input for a fully integer model")
   with tempfile.TemporaryDirectory() as tmp:
     saved = os.path.join(tmp, "saved_model")
-    model.export(saved, verbose=False)
+    # The model's own input shape, batch included: `export()` alone makes the
+    # batch dynamic ([-1, 15600]), which leaves SHAPE/RANGE/GATHER ops for
+    # the STFT framing in the graph and a dynamic tensor delegates dislike.
+    spec = tf.TensorSpec(model.inputs[0].shape, model.inputs[0].dtype, name=model.inputs[0].name)
+    model.export(saved, verbose=False, input_signature=[spec])
     converter = tf.lite.TFLiteConverter.from_saved_model(saved)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if quantization == Quantization.FLOAT16:
+    if quantization in (Quantization.FLOAT16, Quantization.DYNAMIC):
+      reference = converter.convert() if front_end else None  # float32
       converter.optimizations = [tf.lite.Optimize.DEFAULT]
-      converter.target_spec.supported_types = [tf.float16]
-    elif quantization == Quantization.DYNAMIC:
-      converter.optimizations = [tf.lite.Optimize.DEFAULT]
+      if quantization == Quantization.FLOAT16:
+        converter.target_spec.supported_types = [tf.float16]
+      tflite = converter.convert()
+      return _restore_float_front_end(tflite, reference, front_end) if front_end else tflite
     elif quantization == Quantization.INT8:
       if representative_data is None:
         raise ValueError("int8 quantization needs representative data (real audio)")
@@ -112,7 +224,11 @@ def convert(model: keras.Model, quantization: Quantization,
         raise ValueError("int8 quantization: the representative data is empty")
       converter.optimizations = [tf.lite.Optimize.DEFAULT]
       converter.representative_dataset = lambda: ([x] for x in examples)
+      if front_end is not None:
+        return _int8_with_float_front_end(converter, examples, front_end)
       if int8_io:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
+        if int8_output:
+          converter.inference_output_type = tf.int8
     return converter.convert()

@@ -1,0 +1,335 @@
+"""`export_tflite`: a run's encoder -> a validated .tflite with metadata.
+
+  export_tflite --encoder=DIR --output=PATH --quantization=float32|float16|dynamic|int8
+      --input=waveform|log_mel [--representative_data=DATASET_OR_FOLDER]
+      [--num_representative=N] [--validation_data=...] [--probe_task=TASK]
+
+One command converts (export/convert.py), adds metadata (export/metadata.py),
+writes the file to a temporary path beside `--output`, runs that very file in
+LiteRT on held-out audio against the Keras encoder (export/validation.py),
+and only then moves it into place; below a threshold it exits non-zero and
+leaves nothing at `--output`.
+
+Precisions and tensors (signature `serving_default`, the converter's and
+LiteRT's default name, so `get_signature_runner()` needs no argument):
+* `waveform` [1, 15600] float32 -> `embedding` [1, d] float32. The log-mel
+  front end is in the graph (RFFT2D, LOG, ...: builtins only) and stays
+  float32 in every precision; dynamic and int8 quantize the encoder only
+  (export/convert.py says why). An int8 waveform input would be 8-bit audio.
+* `log_mel` [1, 96, 64, 1] -> `embedding` [1, d]. With int8 the graph is fully
+  integer: int8 in and int8 out (scale/zero point in the tensor and the
+  metadata) for integer-only accelerators; an int8 output costs nothing, the
+  float variant only appends a DEQUANTIZE of the same values (measured).
+int8 is calibrated on real windows of the train split of
+`--representative_data` (default: the run's first pretraining dataset).
+"""
+
+import dataclasses
+import json
+import os
+import sys
+import typing
+
+import numpy as np
+from absl import app
+from absl import flags
+
+from export import convert
+from export import embedder as embedder_lib
+from export import metadata
+from export import validation
+from mobile_ssl import atomic
+from mobile_ssl import datasets
+from mobile_ssl import embedding
+from mobile_ssl import model_dir as model_dir_lib
+
+QUANTIZATIONS = tuple(q.value for q in convert.Quantization)
+INPUT_KINDS = tuple(k.value for k in convert.InputKind)
+# (min mean cosine, min minimum cosine) to the Keras float encoder on held-out
+# windows, per precision: 15-1000x the error (1 - cosine) measured on width-1.0
+# encoders (docs/export.md), yet tight enough to catch a quantized front end
+# (mean 0.985-0.989).
+DEFAULT_THRESHOLDS = {
+    "float32": (0.9999, 0.999),
+    "float16": (0.999, 0.99),
+    "dynamic": (0.995, 0.98),
+    "int8": (0.99, 0.95),
+}
+CALIBRATION_HOP_SECONDS = 0.975  # Non-overlapping: more distinct audio per window.
+VALIDATION_HOP_SECONDS = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportParams:
+  """What `export_encoder` makes and how strictly it checks it."""
+
+  quantization: str = "float32"
+  input_kind: str = "waveform"
+  # Dataset name, NAME@SPLIT or audio folder; '' = the run's first dataset.
+  representative_data: str = ""
+  num_representative: int = 200
+  # Held-out audio for the cosine check; '' = the test split of the same data.
+  validation_data: str = ""
+  num_validation: int = 100
+  # A task code or DATASET:LABEL_KEY: compare linear-probe accuracies.
+  probe_task: str = ""
+  # None = DEFAULT_THRESHOLDS[quantization].
+  min_mean_cosine: typing.Optional[float] = None
+  min_min_cosine: typing.Optional[float] = None
+  max_probe_drop: float = 0.03
+  data_dir: typing.Optional[str] = None
+
+  def validate(self) -> "ExportParams":
+    if self.quantization not in QUANTIZATIONS:
+      raise ValueError(f"unknown quantization {self.quantization!r}; valid: "
+                       f"{', '.join(QUANTIZATIONS)}")
+    if self.input_kind not in INPUT_KINDS:
+      raise ValueError(f"unknown input kind {self.input_kind!r}; valid: {', '.join(INPUT_KINDS)}")
+    if self.num_representative < 1 or self.num_validation < 1:
+      raise ValueError("--num_representative and --num_validation must be >= 1")
+    for name in ("min_mean_cosine", "min_min_cosine"):
+      value = getattr(self, name)
+      if value is not None and not -1.0 <= value <= 1.0:
+        raise ValueError(f"--{name}={value}: a cosine threshold must lie in [-1, 1]")
+    if not 0.0 <= self.max_probe_drop <= 1.0:
+      raise ValueError(f"--max_probe_drop={self.max_probe_drop}: must lie in [0, 1]")
+    return self
+
+  def thresholds(self) -> typing.Tuple[float, float]:
+    mean, minimum = DEFAULT_THRESHOLDS[self.quantization]
+    return (mean if self.min_mean_cosine is None else self.min_mean_cosine,
+            minimum if self.min_min_cosine is None else self.min_min_cosine)
+
+
+class ValidationError(ValueError):
+  """The exported model is not close enough to the Keras encoder; `.report` says how."""
+
+  def __init__(self, message: str, report: dict):
+    super().__init__(message)
+    self.report = report
+
+
+def check_output_path(path: str) -> None:
+  """Fails early (before any conversion) on an output that cannot be written."""
+  if not path:
+    raise ValueError("--output: no path given")
+  if os.path.isdir(path):
+    raise ValueError(f"{path}: output is a folder; give a file path such as {path}/encoder.tflite")
+  folder = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(folder):
+    raise ValueError(f"{folder}: output folder does not exist")
+  if not os.access(folder, os.W_OK):
+    raise ValueError(f"{folder}: output folder is not writable")
+
+
+def export_encoder(encoder_dir: str, output: str,
+                   export_params: ExportParams = ExportParams(), *,
+                   progress: bool = False) -> dict:
+  """Converts, validates and atomically writes a run's encoder as .tflite.
+
+  Args:
+    encoder_dir: a run directory (params.json + encoder.keras).
+    output: the .tflite path; its folder must exist.
+    export_params: precision, input kind, data and thresholds.
+    progress: show progress bars.
+
+  Returns:
+    the report: {'encoder', 'path', 'quantization', 'input_kind', 'signature',
+    'size_bytes', 'input'/'output' (name, shape, dtype, quantization), 'ops'
+    (op histogram), 'representative' (int8), 'validation' (cosines and
+    thresholds), 'probe' (with `probe_task`), 'passed'}.
+
+  Raises:
+    ValueError: bad encoder dir, output, data or parameters (one line).
+    ValidationError: the file failed a check; nothing was written.
+  """
+  export_params.validate()
+  check_output_path(output)
+  encoder, params = model_dir_lib.load_encoder(encoder_dir)
+  fp, kind, quantization = params.features, export_params.input_kind, export_params.quantization
+  data_spec = export_params.representative_data or params.datasets[0]
+  report = {"encoder": encoder_dir, "path": output, "quantization": quantization,
+            "input_kind": kind, "signature": embedder_lib.SIGNATURE}
+
+  representative = None
+  if quantization == "int8":
+    builder, split = validation.dataset_split(data_spec, "train", export_params.data_dir)
+    windows = validation.windows(builder, split, export_params.num_representative, fp,
+                                 hop_seconds=CALIBRATION_HOP_SECONDS, progress=progress)
+    representative = [x[None] for x in embedder_lib.model_inputs(windows, kind, fp)]
+    report["representative"] = {"dataset": data_spec, "split": split, "windows": len(windows)}
+  integer_io = quantization == "int8" and kind == "log_mel"
+  tflite = convert.convert(convert.inference_model(encoder, fp, kind), quantization,
+                           representative, int8_io=integer_io, int8_output=integer_io)
+  runner = embedder_lib.TFLiteEmbedder(tflite)
+  tflite = metadata.add(tflite, metadata.describe(
+      params, kind, quantization, embedder_lib.SIGNATURE, runner.input_details,
+      runner.output_details))
+
+  with atomic.replacing(output, suffix=".tflite") as tmp:
+    with open(tmp, "wb") as f:
+      f.write(tflite)
+    _validate(tmp, encoder, params, export_params, data_spec, report, progress)
+  return report
+
+
+def _validate(path, encoder, params, export_params, data_spec, report, progress) -> None:
+  """Runs the written file against Keras; raises ValidationError (the file is then removed)."""
+  with open(path, "rb") as f:
+    tflite = f.read()
+  lite = embedder_lib.TFLiteEmbedder(path)
+  keras = embedding.KerasEmbedder(encoder=encoder, params=params)
+  report["size_bytes"] = len(tflite)
+  report["input"] = {"name": lite.input_name, **metadata.tensor_summary(lite.input_details)}
+  report["output"] = {"name": lite.output_name, **metadata.tensor_summary(lite.output_details)}
+  report["ops"] = validation.op_histogram(tflite)
+  failures = []
+  bad_ops = validation.forbidden_ops(report["ops"])
+  if bad_ops:
+    failures.append(f"forbidden ops {bad_ops}")
+  expected = (export_params.input_kind, "embedding")
+  if (lite.input_name, lite.output_name) != expected:
+    failures.append(f"tensors {lite.input_name}->{lite.output_name}, expected {expected}")
+
+  # By default the held-out split of the calibration data, whatever split that named.
+  spec = export_params.validation_data or datasets.parse_spec(data_spec)[0]
+  builder, split = validation.dataset_split(spec, "test", export_params.data_dir)
+  windows = validation.windows(builder, split, export_params.num_validation, params.features,
+                               hop_seconds=VALIDATION_HOP_SECONDS, progress=progress)
+  lite_embeddings, keras_embeddings = lite.embed_windows(windows), keras.embed_windows(windows)
+  cos = validation.cosines(lite_embeddings, keras_embeddings)
+  # Embeddings share a large mean, which makes plain cosines look better than
+  # the probe sees them; the centred cosine (mean over these windows removed)
+  # is reported beside them (docs/export.md).
+  mean = keras_embeddings.mean(axis=0)
+  centred = validation.cosines(lite_embeddings - mean, keras_embeddings - mean)
+  min_mean, min_min = export_params.thresholds()
+  report["validation"] = {
+      "dataset": spec, "split": split, "windows": len(windows),
+      "mean_cosine": float(np.mean(cos)), "min_cosine": float(np.min(cos)),
+      "min_mean_cosine": min_mean, "min_min_cosine": min_min,
+      "mean_centred_cosine": float(np.mean(centred)),
+      "min_centred_cosine": float(np.min(centred))}
+  # `not >=`: a NaN cosine fails too.
+  if not np.mean(cos) >= min_mean:
+    failures.append(f"mean cosine {np.mean(cos):.5f} < {min_mean}")
+  if not np.min(cos) >= min_min:
+    failures.append(f"min cosine {np.min(cos):.5f} < {min_min}")
+
+  if export_params.probe_task:
+    result = validation.probe_report({"keras": keras, "tflite": lite}, export_params.probe_task,
+                                     params.features, data_dir=export_params.data_dir,
+                                     progress=progress)
+    keras_accuracy, tflite_accuracy = result["accuracy"]["keras"], result["accuracy"]["tflite"]
+    drop = keras_accuracy - tflite_accuracy
+    report["probe"] = {"task": result["task"], "keras_accuracy": keras_accuracy,
+                       "tflite_accuracy": tflite_accuracy, "drop": drop,
+                       "max_drop": export_params.max_probe_drop,
+                       "test_clips": result["test_clips"]}
+    if not drop <= export_params.max_probe_drop:
+      failures.append(f"probe accuracy {tflite_accuracy:.4f} vs Keras {keras_accuracy:.4f} "
+                      f"(drop {drop:.4f} > {export_params.max_probe_drop})")
+  report["passed"] = not failures
+  if failures:
+    raise ValidationError(f"{report['path']}: validation failed, not written: "
+                          + "; ".join(failures), report)
+
+
+def summary(report: dict) -> str:
+  """One line of a report's figures."""
+  v = report["validation"]
+  line = (f"{report['quantization']} {report['input_kind']}, cosine to Keras mean "
+          f"{v['mean_cosine']:.5f} min {v['min_cosine']:.5f} (centred mean "
+          f"{v['mean_centred_cosine']:.4f}) over {v['windows']} windows")
+  if "probe" in report:
+    p = report["probe"]
+    line += f", probe accuracy {p['tflite_accuracy']:.4f} (Keras {p['keras_accuracy']:.4f})"
+  return line
+
+
+# --- CLI ---
+
+def define_flags(flag_values=None, module_name=None) -> None:
+  """Defines the CLI flags (here, not at import: library users import this module).
+
+  Args:
+    flag_values: where (default: the global FLAGS).
+    module_name: the module the flags belong to for --helpshort (the
+      console script's sys.argv[0]); default: this one.
+  """
+  fv = flags.FLAGS if flag_values is None else flag_values
+  if "quantization" in fv:
+    return
+  where = {"flag_values": fv, "module_name": module_name}
+  flags.DEFINE_string("encoder", None, "Run directory with params.json and encoder.keras.",
+                      **where)
+  flags.DEFINE_string("output", None, "The .tflite to write (atomically).", **where)
+  flags.DEFINE_enum("quantization", "float32", QUANTIZATIONS, "Precision.", **where)
+  flags.DEFINE_enum("input", "waveform", INPUT_KINDS,
+                    "waveform: [1, 15600] audio with the log-mel front end in the graph; "
+                    "log_mel: [1, 96, 64, 1] (fully integer with int8).", **where)
+  flags.DEFINE_string("representative_data", "",
+                      "int8 calibration audio: TFDS name[@split] or audio folder "
+                      "(default: the run's first dataset, train split).", **where)
+  flags.DEFINE_integer("num_representative", 200, "Calibration windows.", **where)
+  flags.DEFINE_string("validation_data", "", "Held-out audio (default: the test split of "
+                      "the representative data).", **where)
+  flags.DEFINE_integer("num_validation", 100, "Validation windows.", **where)
+  flags.DEFINE_string("probe_task", "", "Also compare linear-probe accuracy: a task code or "
+                      "DATASET:LABEL_KEY, e.g. ../fsdd/recordings:digit.", **where)
+  flags.DEFINE_float("min_mean_cosine", None, "Default per precision: " + ", ".join(
+      f"{q} {t[0]}" for q, t in DEFAULT_THRESHOLDS.items()), **where)
+  flags.DEFINE_float("min_min_cosine", None, "Default per precision: " + ", ".join(
+      f"{q} {t[1]}" for q, t in DEFAULT_THRESHOLDS.items()), **where)
+  flags.DEFINE_float("max_probe_drop", ExportParams.max_probe_drop,
+                     "Largest allowed probe accuracy drop (fraction).", **where)
+  flags.DEFINE_string("data_dir", None, "TFDS data dir.", **where)
+  flags.DEFINE_string("report", "", "Also write the JSON report here.", **where)
+
+
+def main(argv, flag_values=None) -> int:
+  """Runs the export for parsed flags; user errors print one line and exit 1 (2: validation)."""
+  fv = flags.FLAGS if flag_values is None else flag_values
+  if len(argv) > 1:
+    print(f"export_tflite: unexpected arguments {argv[1:]}", file=sys.stderr)
+    sys.exit(1)
+  try:
+    if not fv.encoder:
+      raise ValueError("--encoder is required (a run directory)")
+    export_params = ExportParams(
+        quantization=fv.quantization, input_kind=fv.input,
+        representative_data=fv.representative_data, num_representative=fv.num_representative,
+        validation_data=fv.validation_data, num_validation=fv.num_validation,
+        probe_task=fv.probe_task, min_mean_cosine=fv.min_mean_cosine,
+        min_min_cosine=fv.min_min_cosine, max_probe_drop=fv.max_probe_drop,
+        data_dir=fv.data_dir)
+    if fv.report:
+      check_output_path(fv.report)
+    report = export_encoder(fv.encoder, fv.output or "", export_params, progress=True)
+    code = 0
+  except ValidationError as e:
+    report, code = e.report, 2
+    print(f"export_tflite: {e}", file=sys.stderr)
+  except ValueError as e:
+    print(f"export_tflite: {e}", file=sys.stderr)
+    sys.exit(1)
+  text = json.dumps(report, indent=2, sort_keys=True)
+  print(text)
+  if not code:
+    print(f"export_tflite: wrote {report['path']} ({report['size_bytes']} bytes): " +
+          summary(report), file=sys.stderr)
+  if fv.report:
+    atomic.write_text(fv.report, text + "\n")
+  if code:
+    sys.exit(code)
+  return 0
+
+
+def run():
+  define_flags(module_name=sys.argv[0])
+  flags.mark_flags_as_required(["encoder", "output"])
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,328 @@
+"""Tests of export_tflite: 4 precisions x 2 inputs, metadata, validation, CLI, TFLiteEmbedder."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from absl import flags
+from ai_edge_litert import interpreter as litert
+from ai_edge_litert import schema_py_generated as schema
+
+from export import convert
+from export import embedder as embedder_lib
+from export import metadata
+from export import tflite
+from export import validation
+from mobile_ssl import data
+from mobile_ssl import embedding
+from mobile_ssl import encoder as encoder_lib
+from mobile_ssl import features
+from mobile_ssl import model_dir
+from mobile_ssl import params as params_lib
+from tests import audio_fixtures
+
+DATASET = "synthetic_audio/tiny"
+PARAMS = dataclasses.replace(params_lib.tiny(), datasets=(DATASET,))
+DIM = PARAMS.encoder.embedding_dim
+COMBINATIONS = [(q, k) for q in tflite.QUANTIZATIONS for k in tflite.INPUT_KINDS]
+INPUT_SHAPES = {"waveform": [1, 15600], "log_mel": [1, 96, 64, 1]}
+_TYPES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+
+
+@pytest.fixture(scope="module")
+def encoder_dir(tmp_path_factory):
+  path = str(tmp_path_factory.mktemp("run"))
+  model_dir.save_encoder(path, encoder_lib.build_encoder(PARAMS.encoder, PARAMS.features, seed=0),
+                         PARAMS)
+  return path
+
+
+@pytest.fixture(scope="module")
+def exported(encoder_dir, tiny_synthetic, data_dir, tmp_path_factory):
+  """(quantization, input kind) -> (path, report), all 8 made once."""
+  folder = tmp_path_factory.mktemp("tflite")
+  out = {}
+  for quantization, kind in COMBINATIONS:
+    path = str(folder / f"{quantization}_{kind}.tflite")
+    report = tflite.export_encoder(encoder_dir, path, tflite.ExportParams(
+        quantization=quantization, input_kind=kind, data_dir=data_dir))
+    out[quantization, kind] = (path, report)
+  return out
+
+
+@pytest.fixture(scope="module")
+def keras_embedder(encoder_dir):
+  return embedding.KerasEmbedder(encoder_dir)
+
+
+def _op_tensor_types(path):
+  """[(op name, [input types], [output types])] from the flatbuffer."""
+  model = schema.Model.GetRootAs(open(path, "rb").read(), 0)
+  graph = model.Subgraphs(0)
+  names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+  ops = []
+  for i in range(graph.OperatorsLength()):
+    op = graph.Operators(i)
+    code = model.OperatorCodes(op.OpcodeIndex())
+    types = lambda idx: [_TYPES[graph.Tensors(t).Type()] for t in idx if t >= 0]
+    ops.append((names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())],
+                types(op.InputsAsNumpy()), types(op.OutputsAsNumpy())))
+  return ops
+
+
+class TestPrecisionsAndInputs:
+
+  @pytest.mark.parametrize("quantization,kind", COMBINATIONS)
+  def test_signature_tensors_and_ops(self, exported, quantization, kind):
+    path, report = exported[quantization, kind]
+    interpreter = litert.Interpreter(model_path=path)
+    assert interpreter.get_signature_list() == {
+        "serving_default": {"inputs": [kind], "outputs": ["embedding"]}}
+    runner = interpreter.get_signature_runner()
+    inp, out = runner.get_input_details()[kind], runner.get_output_details()["embedding"]
+    fully_integer = quantization == "int8" and kind == "log_mel"
+    assert list(inp["shape"]) == INPUT_SHAPES[kind] == list(inp["shape_signature"])  # batch 1
+    assert list(out["shape"]) == [1, DIM]
+    assert inp["dtype"] == out["dtype"] == (np.int8 if fully_integer else np.float32)
+    assert report["size_bytes"] == os.path.getsize(path) and report["passed"]
+    assert report["input"]["dtype"] == np.dtype(inp["dtype"]).name
+    ops = validation.op_histogram(open(path, "rb").read())
+    assert ops == report["ops"] and ops["CONV_2D"] == 10
+    assert not validation.forbidden_ops(ops) and not any(op.startswith("CUSTOM") for op in ops)
+    assert ("RFFT2D" in ops) == (kind == "waveform")
+    if fully_integer:  # no float tensor anywhere: int8 activations, int32 biases/shapes
+      kinds = {t for _, ins, outs in _op_tensor_types(path) for t in ins + outs}
+      assert kinds <= {"INT8", "INT32"} and "QUANTIZE" not in ops
+      assert report["input"]["quantization"]["scale"] > 0
+
+  @pytest.mark.parametrize("quantization", ["dynamic", "int8"])
+  def test_waveform_front_end_stays_float(self, exported, quantization):
+    ops = _op_tensor_types(exported[quantization, "waveform"][0])
+    by_name = {}
+    for name, ins, outs in ops:
+      by_name.setdefault(name, []).append((ins, outs))
+    assert by_name["LOG"] == [(["FLOAT32"], ["FLOAT32"])]
+    # The mel projection (features.mel_spectrogram: GATHER, MUL, SUM) is float.
+    for op in ("GATHER", "MUL", "SUM"):
+      for ins, outs in by_name[op]:
+        assert ins[0] == "FLOAT32" and outs == ["FLOAT32"], (op, ins, outs)
+    assert by_name["MUL"][0][0][1] == "FLOAT32"  # its weights too
+    conv_weights = [ins[1] for ins, _ in by_name["CONV_2D"]]
+    if quantization == "int8":  # ...while the encoder is quantized
+      assert set(conv_weights) == {"INT8"}
+    else:  # dynamic range leaves tensors under 1024 weights float
+      assert conv_weights[-1] == "INT8"
+
+  @pytest.mark.parametrize("quantization,kind", COMBINATIONS)
+  def test_cosine_to_keras_on_new_audio(self, exported, keras_embedder, quantization, kind):
+    path, report = exported[quantization, kind]
+    x = np.concatenate([audio_fixtures.chirp(1.5), audio_fixtures.noise(1.0, seed=5),
+                        audio_fixtures.sine(1.0, 880.0)])
+    windows, _ = features.frame_waveform(x, 0.25, PARAMS.features)
+    cos = validation.cosines(embedder_lib.TFLiteEmbedder(path).embed_windows(windows),
+                             keras_embedder.embed_windows(windows))
+    min_mean, min_min = tflite.DEFAULT_THRESHOLDS[quantization]
+    assert cos.mean() >= min_mean and cos.min() >= min_min
+    if quantization == "float32":
+      assert cos.min() > 0.99999
+    v = report["validation"]
+    assert v["split"] == "test" and v["windows"] > 0
+    assert min_min <= v["min_cosine"] <= v["mean_cosine"] <= 1.0 + 1e-9
+    assert -1.0 <= v["min_centred_cosine"] <= v["mean_centred_cosine"] <= 1.0 + 1e-9
+    if quantization in ("float32", "float16"):
+      assert v["min_centred_cosine"] > 0.999
+
+  def test_int8_calibrates_on_real_train_windows(self, exported, tiny_synthetic):
+    report = exported["int8", "waveform"][1]
+    assert report["representative"] == {"dataset": DATASET, "split": "train",
+                                         "windows": report["representative"]["windows"]}
+    first = next(data.clips(tiny_synthetic, "train").as_numpy_iterator())["waveform"]
+    windows = validation.windows(tiny_synthetic, "train", 5, PARAMS.features,
+                                 hop_seconds=tflite.CALIBRATION_HOP_SECONDS)
+    np.testing.assert_array_equal(windows[0], first[:PARAMS.features.slice_samples])
+    assert len(windows) == 5
+
+
+class TestMetadata:
+
+  @pytest.mark.parametrize("quantization,kind", COMBINATIONS)
+  def test_round_trip(self, exported, encoder_dir, quantization, kind):
+    path, report = exported[quantization, kind]
+    info = metadata.read_metadata(path)
+    assert info["sample_rate_hz"] == 16000 and info["channels"] == 1
+    assert info["slice_samples"] == 15600 and info["slice_frames"] == 96
+    assert info["stft_window_samples"] == 400 and info["stft_hop_samples"] == 160
+    assert info["embedding_dim"] == DIM and info["num_mel_bins"] == 64
+    assert (info["input_kind"], info["quantization"]) == (kind, quantization)
+    assert info["input"] == report["input"] and info["output"] == report["output"]
+    assert info["params"] == json.load(open(model_dir.params_path(encoder_dir)))
+    standard = metadata.read_tflite_metadata(path)
+    (tensor,), (output,) = standard["inputs"], standard["outputs"]
+    assert tensor["name"] == kind and output["name"] == "embedding"
+    assert output["content"] == "FeatureProperties"
+    if kind == "waveform":
+      assert (tensor["content"], tensor["sample_rate"], tensor["channels"]) == (
+          "AudioProperties", 16000, 1)
+      assert standard["min_parser_version"] == "1.3.0"
+    else:
+      assert tensor["content"] == "FeatureProperties"
+
+  def test_adding_metadata_keeps_the_model(self, tmp_path):
+    encoder = encoder_lib.build_encoder(PARAMS.encoder, PARAMS.features, seed=1)
+    raw = convert.convert(convert.inference_model(encoder, PARAMS.features, "log_mel"), "float32")
+    with pytest.raises(ValueError, match="no 'mobile_ssl' metadata"):
+      metadata.read_metadata(raw)
+    bare = embedder_lib.TFLiteEmbedder(raw)  # a .tflite from elsewhere still runs
+    assert bare.input_kind == "log_mel" and bare.embedding_dim == DIM
+    details = (bare.input_details, bare.output_details)
+    info = metadata.describe(PARAMS, "log_mel", "float32", "serving_default", *details)
+    once = metadata.add(raw, info)
+    twice = metadata.add(once, dict(info, quantization="changed"))
+    assert metadata.read_metadata(twice)["quantization"] == "changed"
+    names = [schema.Model.GetRootAs(twice, 0).Metadata(i).Name()
+             for i in range(schema.Model.GetRootAs(twice, 0).MetadataLength())]
+    assert names.count(b"mobile_ssl") == names.count(b"TFLITE_METADATA") == 1
+    assert abs(len(twice) - len(once)) < 64  # the replaced entries' bytes are gone
+    windows, _ = features.frame_waveform(audio_fixtures.chirp(2.0), 0.5, PARAMS.features)
+    np.testing.assert_array_equal(bare.embed_windows(windows),
+                                  embedder_lib.TFLiteEmbedder(twice).embed_windows(windows))
+    model = schema.Model.GetRootAs(twice, 0)
+    for i in range(model.BuffersLength()):  # weights stay 16-byte aligned
+      buffer = model.Buffers(i)
+      if buffer.DataLength():
+        assert buffer._tab.Vector(4) % 16 == 0
+
+
+class TestEmbedder:
+
+  @pytest.mark.parametrize("quantization,kind", [("float32", "waveform"), ("float16", "waveform"),
+                                                 ("dynamic", "log_mel"), ("int8", "waveform"),
+                                                 ("int8", "log_mel")])
+  def test_same_timestamps_as_keras(self, exported, keras_embedder, quantization, kind):
+    lite = embedder_lib.TFLiteEmbedder(exported[quantization, kind][0])
+    x = audio_fixtures.chirp(2.3)
+    for centre in (False, True):
+      stamps, emb = lite.embed(x, 16000, hop_seconds=0.25, centre=centre, batch_size=3)
+      ref_stamps, ref = keras_embedder.embed(x, 16000, hop_seconds=0.25, centre=centre)
+      np.testing.assert_array_equal(stamps, ref_stamps)
+      assert emb.shape == (len(stamps), DIM) and emb.dtype == np.float32
+      cos = validation.cosines(emb, ref)
+      if quantization == "int8":  # a tiny encoder calibrated on 24 windows, tones unseen
+        assert cos.mean() > tflite.DEFAULT_THRESHOLDS["int8"][0] and cos.min() > 0.95
+      else:
+        assert cos.min() > 0.99
+
+  def test_files_of_any_rate(self, exported, tmp_path):
+    lite = embedder_lib.TFLiteEmbedder(exported["dynamic", "log_mel"][0])
+    path = audio_fixtures.write(tmp_path / "tone.wav", audio_fixtures.sine(1.2, 500, rate=8000),
+                                8000)
+    stamps, emb = lite.embed(path)
+    assert len(stamps) == 1 and emb.shape == (1, DIM)
+
+  def test_bad_files(self, tmp_path):
+    with pytest.raises(ValueError, match="missing.tflite: file not found"):
+      embedder_lib.TFLiteEmbedder(str(tmp_path / "missing.tflite"))
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"not a flatbuffer at all")
+    with pytest.raises(ValueError, match="junk.tflite: not a TFLite model"):
+      embedder_lib.TFLiteEmbedder(str(junk))
+
+
+def _run_cli(args, capsys):
+  values = flags.FlagValues()
+  tflite.define_flags(values)
+  values(["export_tflite"] + args)
+  try:
+    code = tflite.main(["export_tflite"], values)
+  except SystemExit as e:
+    code = e.code
+  out, err = capsys.readouterr()
+  return code, out, err
+
+
+class TestCommand:
+
+  def test_end_to_end_with_probe(self, encoder_dir, data_dir, tiny_synthetic, tmp_path, capsys):
+    output, report_path = tmp_path / "enc.tflite", tmp_path / "report.json"
+    code, out, err = _run_cli([f"--encoder={encoder_dir}", f"--output={output}",
+                               "--quantization=int8", "--input=log_mel", f"--data_dir={data_dir}",
+                               f"--representative_data={DATASET}@train", "--num_representative=9",
+                               # 4 test clips: one flipped clip is a 0.25 drop.
+                               f"--probe_task={DATASET}:event", "--max_probe_drop=0.5",
+                               f"--report={report_path}"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["representative"] == {"dataset": f"{DATASET}@train", "split": "train",
+                                        "windows": 9}
+    assert (report["validation"]["dataset"], report["validation"]["split"]) == (DATASET, "test")
+    assert report == json.load(open(report_path)) and report["path"] == str(output)
+    assert os.path.getsize(output) == report["size_bytes"]
+    probe = report["probe"]
+    assert probe["test_clips"] == 4 and 0 <= probe["tflite_accuracy"] <= 1
+    assert probe["drop"] == pytest.approx(probe["keras_accuracy"] - probe["tflite_accuracy"])
+    assert probe["drop"] <= probe["max_drop"] == 0.5
+    assert f"wrote {output}" in err
+    assert [f for f in os.listdir(tmp_path) if f.startswith(".")] == []
+
+  def test_failed_validation_writes_nothing(self, encoder_dir, data_dir, tiny_synthetic,
+                                            tmp_path, capsys):
+    output = tmp_path / "enc.tflite"
+    with pytest.raises(tflite.ValidationError, match="mean cosine .* < 1.0") as failure:
+      tflite.export_encoder(encoder_dir, str(output), tflite.ExportParams(
+          quantization="dynamic", input_kind="log_mel", data_dir=data_dir, min_mean_cosine=1.0))
+    assert not failure.value.report["passed"] and os.listdir(tmp_path) == []
+    output.write_bytes(b"older export")  # a failed export leaves an older file alone
+    code, out, err = _run_cli([f"--encoder={encoder_dir}", f"--output={output}",
+                               "--quantization=float16", "--input=log_mel",
+                               f"--data_dir={data_dir}",
+                               "--min_min_cosine=1.0"], capsys)
+    assert code == 2 and "validation failed, not written: min cosine" in err
+    assert json.loads(out)["passed"] is False
+    assert os.listdir(tmp_path) == ["enc.tflite"] and output.read_bytes() == b"older export"
+
+  def test_bad_input_is_one_clear_line(self, encoder_dir, tmp_path, capsys):
+    not_run = tmp_path / "not_a_run"
+    not_run.mkdir()
+    old_run = tmp_path / "old_run"
+    old_run.mkdir()
+    (old_run / "params.json").write_text(json.dumps(dict(PARAMS.to_dict(), version=99)))
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0o555)
+    if os.access(locked, os.W_OK):  # root ignores modes; no one may create files here
+      locked = "/proc/self"
+    out_file = str(tmp_path / "x.tflite")
+    cases = [
+        ([f"--encoder={tmp_path / 'missing'}", f"--output={out_file}"],
+         "missing: encoder directory not found"),
+        ([f"--encoder={not_run}", f"--output={out_file}"], "not a mobile_ssl run directory"),
+        ([f"--encoder={old_run}", f"--output={out_file}"], "format version 99"),
+        ([f"--encoder={encoder_dir}", f"--output={tmp_path / 'nowhere' / 'x.tflite'}"],
+         "nowhere: output folder does not exist"),
+        ([f"--encoder={encoder_dir}", f"--output={locked}/x.tflite"],
+         f"{locked}: output folder is not writable"),
+        ([f"--encoder={encoder_dir}", f"--output={tmp_path}"], "output is a folder"),
+        ([f"--encoder={encoder_dir}", f"--output={out_file}", "--min_mean_cosine=1.5"],
+         "--min_mean_cosine=1.5"),
+    ]
+    for args, message in cases:
+      code, out, err = _run_cli(args, capsys)
+      assert code == 1 and out == ""
+      assert len(err.strip().splitlines()) == 1 and message in err, (args, err)
+    assert not os.path.exists(out_file)
+    with pytest.raises(ValueError, match="unknown quantization 'int4'; valid: float32"):
+      tflite.ExportParams(quantization="int4").validate()
+
+  def test_unknown_precision_from_the_shell(self, encoder_dir, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "export.tflite", f"--encoder={encoder_dir}",
+         f"--output={tmp_path / 'x.tflite'}", "--quantization=int4"],
+        capture_output=True, text=True, timeout=120,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "--quantization=int4: value should be one of <float32|float16|dynamic|int8>" in (
+        result.stderr)
