@@ -20,6 +20,7 @@ accuracy_latency.png with --probe_task). docs/benchmark.md explains the
 figures, the emulated target and the Android flows.
 """
 
+import dataclasses
 import datetime
 import os
 import sys
@@ -46,46 +47,111 @@ INPUT_KINDS = ("log_mel", "waveform")
 # Emulation is 75-440x slower than native: fewer invokes by default (flag value -1).
 RUN_DEFAULTS = {"host": (20, 200, 5), "emulated-arm64": (3, 10, 3), "android": (5, 50, 1)}
 
+@dataclasses.dataclass(frozen=True)
+class BenchParams:
+  """Everything a benchmark run needs; the CLI maps its flags onto this."""
+  target: str = "host"
+  threads: typing.Tuple[str, ...] = ("1",)
+  xnnpack: typing.Tuple[str, ...] = ("on",)
+  warmup_runs: int = -1  # -1: the target's default (RUN_DEFAULTS)
+  num_runs: int = -1
+  repeats: int = -1
+  build: typing.Tuple[str, ...] = ()
+  widths: typing.Tuple[str, ...] = ("1",)
+  encoder_dirs: typing.Tuple[str, ...] = ()
+  precisions: typing.Tuple[str, ...] = ("int8", "float32")
+  inputs: typing.Tuple[str, ...] = ("log_mel", "waveform")
+  peers: bool = False
+  peer_names: typing.Tuple[str, ...] = tuple(peers_lib.PEERS)
+  peer_models: typing.Tuple[str, ...] = ()
+  op_profile: bool = False
+  probe_task: str = ""
+  calibration_dataset: str = "synthetic_audio"
+  calibration_split: str = "train"
+  calibration_examples: int = 100
+  data_dir: typing.Optional[str] = None
+  output_dir: str = "reports/benchmark"
+  seed: int = 0
+  arm64_sysroot: str = ""
+  adb_serial: str = ""
+  adb: str = "adb"
+  android_mode: str = "binary"
+  benchmark_binary: str = ""
+  cpu_mask: str = android.DEFAULT_CPU_MASK
+
+
+_D = BenchParams()
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("target", "host", TARGETS, "Where to run.")
-flags.DEFINE_list("threads", ["1"], "Thread counts to sweep, e.g. 1,2,4.")
-flags.DEFINE_list("xnnpack", ["on"], "XNNPACK settings to sweep: on, off or on,off.")
-flags.DEFINE_integer("warmup_runs", -1, "Warm-up invokes per model and config (-1: per target).")
-flags.DEFINE_integer("num_runs", -1, "Timed invokes per round (-1: 200 host, 10 emulated, 50 "
-                     "android).")
-flags.DEFINE_integer("repeats", -1, "Interleaved timing rounds; the headline is their median.")
-flags.DEFINE_list("build", [], f"Our encoder variants to build and convert: "
-                  f"{', '.join(encoder_lib.VARIANTS)}.")
-flags.DEFINE_list("widths", ["1"], "Encoder widths for --build (a width sweep: 0.25,0.5,1,2).")
-flags.DEFINE_list("encoder_dirs", [], "Trained run directories to convert (instead of --build).")
-flags.DEFINE_list("precisions", ["int8", "float32"], f"Precisions of built models and peers: "
-                  f"{', '.join(PRECISIONS)}.")
-flags.DEFINE_list("inputs", ["log_mel", "waveform"], "Inputs of our built models: log_mel, "
-                  "waveform (front end in the graph).")
-flags.DEFINE_bool("peers", False, "Also build, convert and time the peer architectures.")
-flags.DEFINE_list("peer_names", list(peers_lib.PEERS), "Which peers with --peers.")
-flags.DEFINE_list("peer_models", [], "Peer .tflite files (e.g. a shipped yamnet.tflite, or the "
-                  "models/ of an earlier run): timed and used for ratios like --peers.")
-flags.DEFINE_bool("op_profile", False, "Per-op profile of every model (first config).")
-flags.DEFINE_string("probe_task", "", "Linear-probe accuracy of our log-mel models on this task "
-                    "(a code such as SYN_EVENT, or DATASET:LABEL_KEY).")
-flags.DEFINE_string("calibration_dataset", "synthetic_audio", "Real audio for int8 calibration "
-                    "and the timed input ('' : seeded random input, no int8 builds).")
-flags.DEFINE_string("calibration_split", "train", "Split of --calibration_dataset.")
-flags.DEFINE_integer("calibration_examples", 100, "975 ms windows used to calibrate int8.")
-flags.DEFINE_string("data_dir", None, "TFDS data dir (default: TFDS's, ~/tensorflow_datasets).")
-flags.DEFINE_string("output_dir", "reports/benchmark", "Where benchmark.{json,md,png} and the "
-                    "built models go.")
-flags.DEFINE_integer("seed", 0, "Seeds the random weights of built models.")
-flags.DEFINE_string("arm64_sysroot", "", "emulated-arm64: the sysroot (default $ARM64_SYSROOT "
-                    "or build/arm64-sysroot).")
-flags.DEFINE_string("adb_serial", "", "android: the device serial (adb devices).")
-flags.DEFINE_string("adb", "adb", "android: the adb executable.")
-flags.DEFINE_enum("android_mode", "binary", ["binary", "apk"], "android: benchmark_model binary "
-                  "or the benchmark app.")
-flags.DEFINE_string("benchmark_binary", "", "android: path of an android_aarch64 benchmark_model.")
-flags.DEFINE_string("cpu_mask", android.DEFAULT_CPU_MASK, "android: taskset mask (hex) pinning "
-                    "benchmark_model to the big cores.")
+
+
+def define_flags(module_name=None) -> None:
+  """Defines the flags (in `run`, not at import: CLIs share flag names, and absl
+  refuses a name defined twice; `module_name` makes --helpshort list them)."""
+  if "target" in FLAGS:
+    return
+  where = {"module_name": module_name or __name__}
+  flags.DEFINE_enum("target", _D.target, TARGETS, "Where to run.", **where)
+  flags.DEFINE_list("threads", list(_D.threads), "Thread counts to sweep, e.g. 1,2,4.", **where)
+  flags.DEFINE_list("xnnpack", list(_D.xnnpack), "XNNPACK settings to sweep: on, off or on,off.",
+                    **where)
+  flags.DEFINE_integer("warmup_runs", _D.warmup_runs,
+                       "Warm-up invokes per model and config (-1: per target).", **where)
+  flags.DEFINE_integer("num_runs", _D.num_runs, "Timed invokes per round (-1: 200 host, 10 "
+                       "emulated, 50 android).", **where)
+  flags.DEFINE_integer("repeats", _D.repeats, "Interleaved timing rounds; the headline is their "
+                       "median.", **where)
+  flags.DEFINE_list("build", list(_D.build), f"Our encoder variants to build and convert: "
+                    f"{', '.join(encoder_lib.VARIANTS)}.", **where)
+  flags.DEFINE_list("widths", list(_D.widths), "Encoder widths for --build (a width sweep: "
+                    "0.25,0.5,1,2).", **where)
+  flags.DEFINE_list("encoder_dirs", list(_D.encoder_dirs), "Trained run directories to convert "
+                    "(instead of --build).", **where)
+  flags.DEFINE_list("precisions", list(_D.precisions), f"Precisions of built models and peers: "
+                    f"{', '.join(PRECISIONS)}.", **where)
+  flags.DEFINE_list("inputs", list(_D.inputs), "Inputs of our built models: log_mel, "
+                    "waveform (front end in the graph).", **where)
+  flags.DEFINE_bool("peers", _D.peers, "Also build, convert and time the peer architectures.",
+                    **where)
+  flags.DEFINE_list("peer_names", list(_D.peer_names), "Which peers with --peers.", **where)
+  flags.DEFINE_list("peer_models", list(_D.peer_models), "Peer .tflite files (e.g. a shipped "
+                    "yamnet.tflite, or the models/ of an earlier run): timed and used for ratios "
+                    "like --peers.", **where)
+  flags.DEFINE_bool("op_profile", _D.op_profile, "Per-op profile of every model (first config).",
+                    **where)
+  flags.DEFINE_string("probe_task", _D.probe_task, "Linear-probe accuracy of our log-mel models on "
+                      "this task (a code such as SYN_EVENT, or DATASET:LABEL_KEY).", **where)
+  flags.DEFINE_string("calibration_dataset", _D.calibration_dataset, "Real audio for int8 "
+                      "calibration and the timed input ('' : seeded random input, no int8 builds).",
+                      **where)
+  flags.DEFINE_string("calibration_split", _D.calibration_split, "Split of --calibration_dataset.",
+                      **where)
+  flags.DEFINE_integer("calibration_examples", _D.calibration_examples,
+                       "975 ms windows used to calibrate int8.", **where)
+  flags.DEFINE_string("data_dir", _D.data_dir, "TFDS data dir (default: TFDS's, "
+                      "~/tensorflow_datasets).", **where)
+  flags.DEFINE_string("output_dir", _D.output_dir, "Where benchmark.{json,md,png} and the "
+                      "built models go.", **where)
+  flags.DEFINE_integer("seed", _D.seed, "Seeds the random weights of built models.", **where)
+  flags.DEFINE_string("arm64_sysroot", _D.arm64_sysroot, "emulated-arm64: the sysroot (default "
+                      "$ARM64_SYSROOT or build/arm64-sysroot).", **where)
+  flags.DEFINE_string("adb_serial", _D.adb_serial, "android: the device serial (adb devices).",
+                      **where)
+  flags.DEFINE_string("adb", _D.adb, "android: the adb executable.", **where)
+  flags.DEFINE_enum("android_mode", _D.android_mode, ["binary", "apk"], "android: "
+                    "benchmark_model binary or the benchmark app.", **where)
+  flags.DEFINE_string("benchmark_binary", _D.benchmark_binary, "android: path of an "
+                      "android_aarch64 benchmark_model.", **where)
+  flags.DEFINE_string("cpu_mask", _D.cpu_mask, "android: taskset mask (hex) pinning "
+                      "benchmark_model to the big cores.", **where)
+
+
+def params_from_flags() -> BenchParams:
+  """The flags as BenchParams (only the CLI calls this)."""
+  values = {}
+  for field in dataclasses.fields(BenchParams):
+    value = FLAGS[field.name].value
+    values[field.name] = tuple(value) if isinstance(value, list) else value
+  return BenchParams(**values)
 
 
 def _list(flag: str, values, convert: typing.Callable, allowed=None, minimum=None) -> list:
@@ -105,26 +171,28 @@ def _list(flag: str, values, convert: typing.Callable, allowed=None, minimum=Non
   return out
 
 
-def _settings() -> dict:
-  """Flags -> validated settings; ValueError naming the flag."""
-  defaults = RUN_DEFAULTS[FLAGS.target]
+def _settings(bp: BenchParams) -> dict:
+  """BenchParams -> validated settings; ValueError naming the flag."""
+  if bp.target not in TARGETS:
+    raise ValueError(f"--target={bp.target}: not one of {', '.join(TARGETS)}")
+  defaults = RUN_DEFAULTS[bp.target]
   runs = {}
   for i, name in enumerate(("warmup_runs", "num_runs", "repeats")):
-    value = FLAGS[name].value
+    value = getattr(bp, name)
     if value != -1 and value < 1:
       raise ValueError(f"--{name} must be >= 1 (or -1 for the default), got {value}")
     runs[name] = defaults[i] if value == -1 else value
-  threads = _list("threads", FLAGS.threads, int, minimum=1)
-  xnnpack = _list("xnnpack", FLAGS.xnnpack, str.lower, ("on", "off"))
+  threads = _list("threads", bp.threads, int, minimum=1)
+  xnnpack = _list("xnnpack", bp.xnnpack, str.lower, ("on", "off"))
   return dict(
       runs,
       configs=[{"threads": t, "xnnpack": x == "on"} for x in xnnpack for t in threads],
-      build=_list("build", FLAGS.build, str, encoder_lib.VARIANTS) if FLAGS.build else [],
-      widths=_list("widths", FLAGS.widths, float, minimum=1e-6),
-      precisions=_list("precisions", FLAGS.precisions, str.lower, PRECISIONS),
-      inputs=_list("inputs", FLAGS.inputs, str.lower, INPUT_KINDS),
-      peer_names=(_list("peer_names", FLAGS.peer_names, str.lower, tuple(peers_lib.PEERS))
-                  if FLAGS.peers else []))
+      build=_list("build", bp.build, str, encoder_lib.VARIANTS) if bp.build else [],
+      widths=_list("widths", bp.widths, float, minimum=1e-6),
+      precisions=_list("precisions", bp.precisions, str.lower, PRECISIONS),
+      inputs=_list("inputs", bp.inputs, str.lower, INPUT_KINDS),
+      peer_names=(_list("peer_names", bp.peer_names, str.lower, tuple(peers_lib.PEERS))
+                  if bp.peers else []))
 
 
 def _file_entries(paths: typing.Sequence[str], family: str = "file") -> typing.List[lineup.Entry]:
@@ -139,28 +207,28 @@ def _file_entries(paths: typing.Sequence[str], family: str = "file") -> typing.L
   return entries
 
 
-def _measure(entries, settings: dict, inputs: typing.Dict[str, str], op_profile: bool) -> dict:
+def _measure(entries, settings: dict, inputs: typing.Dict[str, str], bp: BenchParams) -> dict:
   models = [{"name": e.name, "path": e.path,
              "inputs": [inputs[e.input_kind]] if e.input_kind in inputs else []}
             for e in entries]
   request = {"models": models, "configs": settings["configs"],
              "warmup_runs": settings["warmup_runs"], "num_runs": settings["num_runs"],
-             "repeats": settings["repeats"], "op_profile": op_profile,
-             "op_profile_runs": 200 if FLAGS.target == "host" else 5}
-  if FLAGS.target == "host":
+             "repeats": settings["repeats"], "op_profile": bp.op_profile,
+             "op_profile_runs": 200 if bp.target == "host" else 5}
+  if bp.target == "host":
     return latency.run_in_child(request)
-  if FLAGS.target == "emulated-arm64":
-    result = emulation.run_request(request, FLAGS.arm64_sysroot or None)
+  if bp.target == "emulated-arm64":
+    result = emulation.run_request(request, bp.arm64_sysroot or None)
     reference = latency.run_in_child(dict(request, configs=[{"threads": 1, "xnnpack": True}],
                                           warmup_runs=1, num_runs=1, repeats=1,
                                           op_profile=False, progress=False))
     for model, x86 in zip(result["models"], reference["models"]):
       model["x86_agreement"] = _agreement(model["output"], x86["output"])
     return result
-  return android.run(FLAGS.adb_serial, [(e.name, e.path) for e in entries],
+  return android.run(bp.adb_serial, [(e.name, e.path) for e in entries],
                      settings["configs"], warmup_runs=settings["warmup_runs"],
-                     num_runs=settings["num_runs"], benchmark_binary=FLAGS.benchmark_binary,
-                     mode=FLAGS.android_mode, cpu_mask=FLAGS.cpu_mask, adb_path=FLAGS.adb)
+                     num_runs=settings["num_runs"], benchmark_binary=bp.benchmark_binary,
+                     mode=bp.android_mode, cpu_mask=bp.cpu_mask, adb_path=bp.adb)
 
 
 def _agreement(a: typing.Sequence[float], b: typing.Sequence[float]) -> dict:
@@ -184,45 +252,45 @@ def _front_end(model: dict) -> typing.Optional[dict]:
   return {"front_end_us": front, "total_us": total, "share": front / total if total else 0.0}
 
 
-def benchmark(paths: typing.Sequence[str]) -> dict:
-  """The whole run for parsed flags; the report dict (see bench_report)."""
-  settings = _settings()
+def benchmark(paths: typing.Sequence[str], bp: BenchParams = BenchParams()) -> dict:
+  """The whole run: the report dict (see bench_report); ValueError for bad input."""
+  settings = _settings(bp)
   entries = _file_entries(paths)
-  given_peers = _file_entries(FLAGS.peer_models, family="peer")
-  builds = bool(settings["build"] or FLAGS.encoder_dirs or settings["peer_names"])
+  given_peers = _file_entries(bp.peer_models, family="peer")
+  builds = bool(settings["build"] or bp.encoder_dirs or settings["peer_names"])
   if not entries and not builds:
     raise ValueError("nothing to benchmark: give MODEL.tflite files, --build=paper,fast, "
                      "--encoder_dirs=DIR,... or --peers")
   # Target problems surface before minutes of conversion, not after.
-  if FLAGS.target == "emulated-arm64":
-    emulation.check(os.path.abspath(FLAGS.arm64_sysroot or emulation.default_sysroot()))
-  if FLAGS.target == "android":
-    if not FLAGS.adb_serial:
+  if bp.target == "emulated-arm64":
+    emulation.check(os.path.abspath(bp.arm64_sysroot or emulation.default_sysroot()))
+  if bp.target == "android":
+    if not bp.adb_serial:
       raise ValueError("--target=android needs --adb_serial (see `adb devices`)")
-    if FLAGS.android_mode == "binary" and not os.path.isfile(FLAGS.benchmark_binary):
-      raise ValueError(f"--benchmark_binary={FLAGS.benchmark_binary or '(unset)'}: file not found "
+    if bp.android_mode == "binary" and not os.path.isfile(bp.benchmark_binary):
+      raise ValueError(f"--benchmark_binary={bp.benchmark_binary or '(unset)'}: file not found "
                        "(an android_aarch64 benchmark_model build), or use --android_mode=apk")
-  work_dir = os.path.join(FLAGS.output_dir, "models")
+  work_dir = os.path.join(bp.output_dir, "models")
   os.makedirs(work_dir, exist_ok=True)
   inputs, calib = {}, None
-  if FLAGS.calibration_dataset:
-    calib = lineup.calibration(FLAGS.calibration_dataset, FLAGS.calibration_split,
-                               FLAGS.calibration_examples, FLAGS.data_dir)
+  if bp.calibration_dataset:
+    calib = lineup.calibration(bp.calibration_dataset, bp.calibration_split,
+                               bp.calibration_examples, bp.data_dir)
     inputs = calib.save_inputs(work_dir)
   elif builds and "int8" in settings["precisions"]:
     raise ValueError("--calibration_dataset is empty: int8 models need real calibration audio")
-  if settings["build"] or FLAGS.encoder_dirs:
+  if settings["build"] or bp.encoder_dirs:
     entries += lineup.ours(settings["build"], settings["widths"], settings["precisions"],
-                           settings["inputs"], work_dir, calib, FLAGS.encoder_dirs,
-                           seed=FLAGS.seed)
+                           settings["inputs"], work_dir, calib, bp.encoder_dirs,
+                           seed=bp.seed)
   if settings["peer_names"]:
     # Same precision as ours: the built precisions, or those of the given files.
-    ours_built = bool(settings["build"] or FLAGS.encoder_dirs)
+    ours_built = bool(settings["build"] or bp.encoder_dirs)
     wanted = settings["precisions"] if ours_built else sorted({e.precision for e in entries})
     entries += lineup.peer_entries(settings["peer_names"], wanted, work_dir, calib,
-                                   seed=FLAGS.seed)
+                                   seed=bp.seed)
   entries += given_peers
-  measured = _measure(entries, settings, inputs, FLAGS.op_profile)
+  measured = _measure(entries, settings, inputs, bp)
   models = []
   for entry, result in zip(entries, measured["models"]):
     info = tflite_graph.describe(entry.path)
@@ -237,21 +305,21 @@ def benchmark(paths: typing.Sequence[str]) -> dict:
         model[key] = result[key]
     model["front_end"] = _front_end(model)
     models.append(model)
-  if FLAGS.probe_task:
-    task = downstream.load_task(FLAGS.probe_task, FLAGS.data_dir)
+  if bp.probe_task:
+    task = downstream.load_task(bp.probe_task, bp.data_dir)
     # Imported here: it pulls in the training code, which a timing-only run does not need.
     from export import probe_accuracy  # pylint: disable=g-import-not-at-top
     for model in models:
       if model["family"] != "peer" and model["input"] == "log_mel":
-        model["accuracy"] = probe_accuracy.accuracy(model["path"], FLAGS.probe_task, task=task)
+        model["accuracy"] = probe_accuracy.accuracy(model["path"], bp.probe_task, task=task)
   label = measured["platform"].get("label") or f"host {measured['platform']['machine']}"
   return {
       "tool": "mobile-ssl-bench", "created": datetime.datetime.now().isoformat(timespec="seconds"),
-      "target": FLAGS.target, "label": label, "platform": measured["platform"],
+      "target": bp.target, "label": label, "platform": measured["platform"],
       "settings": dict(settings),
       "settings_text": (f"{settings['warmup_runs']} warm-up + {settings['repeats']} interleaved "
                         f"rounds x {settings['num_runs']} invokes per model and config; "
-                        f"calibration: {FLAGS.calibration_dataset or 'none'}."),
+                        f"calibration: {bp.calibration_dataset or 'none'}."),
       "models": models, "ratios": bench_report.ratios(models)}
 
 
@@ -269,8 +337,9 @@ def main(argv):
   if not FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # TFDS logs every file it opens at INFO
   try:
-    report = benchmark(argv[1:])
-    paths = bench_report.write(report, FLAGS.output_dir)
+    bp = params_from_flags()
+    report = benchmark(argv[1:], bp)
+    paths = bench_report.write(report, bp.output_dir)
   except (ValueError, RuntimeError) as e:  # user errors: one line, no traceback
     print(f"mobile-ssl-bench: error: {e}", file=sys.stderr)
     return 2
@@ -283,6 +352,7 @@ def main(argv):
 
 
 def run():
+  define_flags(module_name=sys.argv[0])
   app.run(main)
 
 

@@ -149,6 +149,16 @@ def slice_dataset(builder: tfds.core.DatasetBuilder, split: str, *, batch_size: 
   return ds.batch(batch_size).prefetch(AUTOTUNE)
 
 
+def sample_frames(builder: tfds.core.DatasetBuilder, split: str, params: params_lib.Params,
+                  sample: int = 200) -> typing.List[int]:
+  """Log-mel frames of the first `sample` clips (after padding and `concat_clips`)."""
+  ds = concatenate_clips(clips(builder, split, feature_params=params.features),
+                         params.train.concat_clips)
+  slice_samples = params.features.slice_samples
+  lengths = ds.take(sample).map(lambda x: tf.maximum(tf.shape(x["waveform"])[0], slice_samples))
+  return [int(features.num_frames(n, params.features)) for n in lengths.as_numpy_iterator()]
+
+
 def long_enough(builder: tfds.core.DatasetBuilder, split: str, min_frames: int,
                 params: params_lib.Params, sample: int = 200) -> typing.Tuple[int, int]:
   """(clips long enough for a task, clips examined) among the first `sample`.
@@ -156,11 +166,7 @@ def long_enough(builder: tfds.core.DatasetBuilder, split: str, min_frames: int,
   A task stream whose clips are all too short would wait forever for an
   example; the training CLI checks each source with this first.
   """
-  ds = concatenate_clips(clips(builder, split, feature_params=params.features),
-                         params.train.concat_clips)
-  slice_samples = params.features.slice_samples
-  lengths = ds.take(sample).map(lambda x: tf.maximum(tf.shape(x["waveform"])[0], slice_samples))
-  frames = [int(features.num_frames(n, params.features)) for n in lengths.as_numpy_iterator()]
+  frames = sample_frames(builder, split, params, sample)
   return sum(f >= min_frames for f in frames), len(frames)
 
 

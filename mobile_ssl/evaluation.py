@@ -15,6 +15,7 @@ end with the fine-tuning budget, in either mode).
 """
 
 import dataclasses
+import functools
 import hashlib
 import os
 import sys
@@ -116,6 +117,13 @@ def _progress(total: int, desc: str):
                    disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False)
 
 
+@functools.lru_cache(maxsize=8)
+def _embed_function(encoder: keras.Model, fp: params_lib.FeatureParams):
+  """One traced function per encoder, whatever the batch size (the last batch is smaller)."""
+  return tf.function(lambda x: encoder(tf.expand_dims(x, -1), training=False), input_signature=[
+      tf.TensorSpec([None, fp.slice_frames, fp.num_mel_bins], tf.float32)])
+
+
 def embed_split(encoder: keras.Model, params: params_lib.Params, task: downstream.TaskData,
                 split: str, eval_params: EvalParams, cache_dir: str = "",
                 desc: str = "embed") -> dict:
@@ -137,10 +145,7 @@ def embed_split(encoder: keras.Model, params: params_lib.Params, task: downstrea
   ds = data.slice_dataset(builder, split, batch_size=eval_params.batch_size,
                           feature_params=params.features, hop_seconds=eval_params.hop_seconds,
                           label_key=spec.label_key, audio_key=spec.audio_key)
-  fp = params.features
-  # One trace whatever the batch size (the last batch is smaller).
-  run = tf.function(lambda x: encoder(tf.expand_dims(x, -1), training=False), input_signature=[
-      tf.TensorSpec([None, fp.slice_frames, fp.num_mel_bins], tf.float32)])
+  run = _embed_function(encoder, params.features)
   parts = {"embeddings": [], "labels": [], "clips": []}
   with _progress(len(task.split_labels(split)), desc) as bar:
     for batch in ds:
@@ -253,13 +258,16 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
   if mode not in MODES:
     raise ValueError(f"--mode must be one of {MODES}, got {mode!r}")
   rows = []
+  frozen_encoders = {}  # loaded once per method: frozen encoders are not modified
   for task in task_list:
     for method in method_list:
       eval_params.validate(method.params.features)
       end_to_end = mode == "finetune" or method.kind == SUPERVISED
       frozen = {}
       if not end_to_end:
-        encoder = method.encoder(eval_params.seed)
+        if method.name not in frozen_encoders:
+          frozen_encoders[method.name] = method.encoder(eval_params.seed)
+        encoder = frozen_encoders[method.name]
         for split in (task.spec.train_split, task.spec.test_split):
           started = time.time()
           frozen[split] = embed_split(encoder, method.params, task, split, eval_params,

@@ -160,3 +160,17 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
     path = model_dir_lib.save_encoder(model_dir, encoder, params)
   return {"encoder_path": path, "params": params, "history": history,
           "skipped_short_clips": counter.count}
+
+
+def is_complete(model_dir: str, params: params_lib.Params) -> bool:
+  """True when `model_dir` holds a finished run of exactly these params."""
+  if not os.path.exists(model_dir_lib.encoder_path(model_dir)):
+    return False
+  try:
+    check_resumable(model_dir, params)
+    written = model_dir_lib.read_params(model_dir)
+  except ValueError:
+    return False
+  if written.train.steps != params.train.steps:
+    return False
+  return params.task.name == "untrained" or trainer.latest_step(model_dir) >= params.train.steps

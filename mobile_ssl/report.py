@@ -174,3 +174,36 @@ def read_csv(path: str) -> typing.List[dict]:
     row["shots_per_class"] = int(row["shots_per_class"]) if row["shots_per_class"] else ""
     row["label_fraction"] = float(row["label_fraction"]) if row["label_fraction"] else ""
   return rows
+
+
+def loss_curves(runs: typing.Dict[str, str], path: str) -> bool:
+  """Training loss against step, one panel per run (from each run's train_log.csv).
+
+  Args:
+    runs: {label: run directory}.
+    path: the PNG to write.
+
+  Returns:
+    False when no run has a log (e.g. only 'untrained').
+  """
+  logs = {}
+  for label, run_dir in runs.items():
+    log = os.path.join(run_dir, "train_log.csv")
+    if os.path.exists(log):
+      with open(log, newline="", encoding="utf-8") as f:
+        # A resumed run logs the steps after its checkpoint again: keep the last.
+        points = {int(r["step"]): float(r["loss"]) for r in csv.DictReader(f)}
+      if points:
+        logs[label] = sorted(points.items())
+  if not logs:
+    return False
+  figure, axes = pyplot.subplots(1, len(logs), figsize=(4.5 * len(logs), 3.5), squeeze=False)
+  for ax, (label, points) in zip(axes[0], logs.items()):
+    steps, losses = zip(*points)
+    ax.plot(steps, losses, linewidth=1)
+    ax.set_title(label)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    ax.grid(alpha=0.3)
+  _save(figure, path)
+  return True

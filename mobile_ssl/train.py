@@ -24,43 +24,66 @@ from mobile_ssl import trainer
 
 _DEFAULTS = params_lib.Params()
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("task", None, list(tasks.ALL), "What to train.")
-flags.DEFINE_string("dataset", "synthetic_audio",
-                    "TFDS name(s) or audio folder(s), comma-separated; 'name@split' picks a split.")
-flags.DEFINE_string("split", "train", "Split to read when a dataset does not name one.")
-flags.DEFINE_string("model_dir", None, "Run directory: params.json, checkpoints, encoder.keras.")
-flags.DEFINE_string("data_dir", None, "TFDS data dir (default: TFDS's, ~/tensorflow_datasets).")
-flags.DEFINE_integer("steps", _DEFAULTS.train.steps, "Training steps.")
-flags.DEFINE_integer("batch_size", _DEFAULTS.train.batch_size, "Global batch size.")
-flags.DEFINE_float("learning_rate", _DEFAULTS.train.learning_rate, "Adam learning rate.")
-flags.DEFINE_integer("seed", _DEFAULTS.train.seed, "Seeds the initialization and the data.")
-flags.DEFINE_float("width", _DEFAULTS.encoder.width, "Encoder width multiplier.")
-flags.DEFINE_integer("embedding_dim", _DEFAULTS.encoder.embedding_dim, "Embedding size.")
-flags.DEFINE_string("encoder_variant", _DEFAULTS.encoder.variant, "Encoder layer table.")
-flags.DEFINE_integer("checkpoint_every_steps", _DEFAULTS.train.checkpoint_every_steps,
-                     "Checkpoint interval.")
-flags.DEFINE_integer("log_every_steps", _DEFAULTS.train.log_every_steps, "Log interval.")
-flags.DEFINE_integer("shuffle_buffer", _DEFAULTS.train.shuffle_buffer, "Clips in the shuffle buffer.")
-flags.DEFINE_integer("concat_clips", _DEFAULTS.train.concat_clips,
-                     "Join this many shuffled clips into one recording (for very short clips).")
-flags.DEFINE_string("cache_dir", "", "Cache clip log-mels: a folder, 'memory', or '' for none.")
-flags.DEFINE_enum("strategy", _DEFAULTS.train.strategy, ["default", "mirrored", "multi_worker"],
-                  "tf.distribute strategy; multi_worker reads TF_CONFIG.")
-flags.DEFINE_enum("gap_features", _DEFAULTS.task.gap_features, ["concat_abs_diff", "concat"],
-                  "TemporalGap pair features ('concat' is the paper's; see tasks/temporal_gap.py).")
-flags.DEFINE_integer("context_slices", _DEFAULTS.task.context_slices, "Audio2Vec: P.")
-flags.DEFINE_integer("gap_frames", _DEFAULTS.task.gap_frames, "Audio2Vec: G frames between slices.")
-flags.DEFINE_float("triplet_margin", _DEFAULTS.task.triplet_margin, "Triplet margin.")
-flags.DEFINE_enum("triplet_mining", _DEFAULTS.task.triplet_mining, ["semi_hard", "random"],
-                  "Triplet negatives.")
-flags.DEFINE_integer("positive_max_offset_frames", _DEFAULTS.task.positive_max_offset_frames,
-                     "Triplet: max distance of the positive from the anchor.")
-flags.DEFINE_float("positive_noise_stddev", _DEFAULTS.task.positive_noise_stddev,
-                   "Triplet: noise added to the positive's log-mel.")
-flags.DEFINE_float("contrastive_temperature", _DEFAULTS.task.contrastive_temperature,
-                   "Contrastive: softmax temperature.")
-flags.DEFINE_string("label_key", "", "Supervised: label feature (default: 'label' or the first).")
-flags.DEFINE_bool("force", False, "Resume even though MODEL_DIR holds a run with other params.")
+
+
+def define_flags(module_name=None) -> None:
+  """Defines the flags (in `run`, not at import: CLIs share flag names, and absl
+  refuses a name defined twice; `module_name` makes --helpshort list them)."""
+  if "model_dir" in FLAGS:
+    return
+  where = {"module_name": module_name or __name__}
+  flags.DEFINE_enum("task", None, list(tasks.ALL), "What to train.", **where)
+  flags.DEFINE_string("dataset", "synthetic_audio",
+                      "TFDS name(s) or audio folder(s), comma-separated; 'name@split' picks "
+                      "a split.",
+                      **where)
+  flags.DEFINE_string("split", "train", "Split to read when a dataset does not name one.", **where)
+  flags.DEFINE_string("model_dir", None, "Run directory: params.json, checkpoints, encoder.keras.",
+                      **where)
+  flags.DEFINE_string("data_dir", None, "TFDS data dir (default: TFDS's, ~/tensorflow_datasets).",
+                      **where)
+  flags.DEFINE_integer("steps", _DEFAULTS.train.steps, "Training steps.", **where)
+  flags.DEFINE_integer("batch_size", _DEFAULTS.train.batch_size, "Global batch size.", **where)
+  flags.DEFINE_float("learning_rate", _DEFAULTS.train.learning_rate, "Adam learning rate.", **where)
+  flags.DEFINE_integer("seed", _DEFAULTS.train.seed, "Seeds the initialization and the data.",
+                       **where)
+  flags.DEFINE_float("width", _DEFAULTS.encoder.width, "Encoder width multiplier.", **where)
+  flags.DEFINE_integer("embedding_dim", _DEFAULTS.encoder.embedding_dim, "Embedding size.", **where)
+  flags.DEFINE_string("encoder_variant", _DEFAULTS.encoder.variant, "Encoder layer table.", **where)
+  flags.DEFINE_integer("checkpoint_every_steps", _DEFAULTS.train.checkpoint_every_steps,
+                       "Checkpoint interval.", **where)
+  flags.DEFINE_integer("log_every_steps", _DEFAULTS.train.log_every_steps, "Log interval.", **where)
+  flags.DEFINE_integer("shuffle_buffer", _DEFAULTS.train.shuffle_buffer,
+                       "Clips in the shuffle buffer.",
+                       **where)
+  flags.DEFINE_integer("concat_clips", _DEFAULTS.train.concat_clips,
+                       "Join this many shuffled clips into one recording (for very short clips).",
+                       **where)
+  flags.DEFINE_string("cache_dir", "", "Cache clip log-mels: a folder, 'memory', or '' for none.",
+                      **where)
+  flags.DEFINE_enum("strategy", _DEFAULTS.train.strategy, ["default", "mirrored", "multi_worker"],
+                    "tf.distribute strategy; multi_worker reads TF_CONFIG.", **where)
+  flags.DEFINE_enum("gap_features", _DEFAULTS.task.gap_features, ["concat_abs_diff", "concat"],
+                    "TemporalGap pair features ('concat' is the paper's; see "
+                    "tasks/temporal_gap.py).",
+                    **where)
+  flags.DEFINE_integer("context_slices", _DEFAULTS.task.context_slices, "Audio2Vec: P.", **where)
+  flags.DEFINE_integer("gap_frames", _DEFAULTS.task.gap_frames,
+                       "Audio2Vec: G frames between slices.",
+                       **where)
+  flags.DEFINE_float("triplet_margin", _DEFAULTS.task.triplet_margin, "Triplet margin.", **where)
+  flags.DEFINE_enum("triplet_mining", _DEFAULTS.task.triplet_mining, ["semi_hard", "random"],
+                    "Triplet negatives.", **where)
+  flags.DEFINE_integer("positive_max_offset_frames", _DEFAULTS.task.positive_max_offset_frames,
+                       "Triplet: max distance of the positive from the anchor.", **where)
+  flags.DEFINE_float("positive_noise_stddev", _DEFAULTS.task.positive_noise_stddev,
+                     "Triplet: noise added to the positive's log-mel.", **where)
+  flags.DEFINE_float("contrastive_temperature", _DEFAULTS.task.contrastive_temperature,
+                     "Contrastive: softmax temperature.", **where)
+  flags.DEFINE_string("label_key", "", "Supervised: label feature (default: 'label' or the first).",
+                      **where)
+  flags.DEFINE_bool("force", False, "Resume even though MODEL_DIR holds a run with other params.",
+                    **where)
 
 
 def params_from_flags() -> params_lib.Params:
@@ -111,6 +134,7 @@ def main(argv):
 
 
 def run():
+  define_flags(module_name=sys.argv[0])
   flags.mark_flags_as_required(["task", "model_dir"])
   app.run(main)
 

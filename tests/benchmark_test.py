@@ -304,6 +304,7 @@ class TestAndroid:
 
 def _cli(args, capsys):
   """Runs mobile-ssl-bench's main() in-process; (exit code, stdout, stderr)."""
+  benchmark.define_flags()
   with flagsaver.flagsaver():
     rest = flags.FLAGS(["mobile-ssl-bench", *args])
     code = benchmark.main(rest)

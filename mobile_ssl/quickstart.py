@@ -1,0 +1,266 @@
+r"""mobile-ssl-quickstart: pretrain, probe, export and benchmark in one command.
+
+  mobile-ssl-quickstart                                   # the embedded default, offline
+  mobile-ssl-quickstart --dataset=/data/my_audio --output_dir=my_quickstart
+
+Stages, each skipped when a previous run of the same command finished it:
+  1 data       build the dataset if needed (synthetic_audio is generated offline)
+  2 pretrain   the pretext task (--task) for --steps steps
+  3 baselines  'supervised' (the dataset's first label, the same budget) and 'untrained'
+  4 probe      a linear probe of each encoder on each label of the dataset
+  5 export     the pretrained encoder as an int8 waveform-input .tflite, validated
+  6 benchmark  its size and latency against YAMNet's architecture at int8
+  7 report     OUTPUT_DIR/report/README.md with PNGs; a summary on stdout
+It only calls the other modules' public functions (pretraining, evaluation,
+export.tflite, export.benchmark). If the clips are too short for the task's
+context (e.g. FSDD's half-second digits), consecutive clips are joined into
+longer recordings (`--concat_clips` of mobile-ssl-train), and the report says so.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+import typing
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+
+from export import bench_report
+from export import benchmark as benchmark_lib
+from export import peers
+from export import tflite
+from mobile_ssl import atomic
+from mobile_ssl import data
+from mobile_ssl import datasets
+from mobile_ssl import downstream
+from mobile_ssl import evaluation
+from mobile_ssl import params as params_lib
+from mobile_ssl import pretraining
+from mobile_ssl import quickstart_report
+from mobile_ssl import tasks
+from mobile_ssl import trainer
+
+
+@dataclasses.dataclass(frozen=True)
+class QuickstartParams:
+  dataset: str = "synthetic_audio"
+  task: str = "temporal_gap"
+  steps: int = 600
+  width: float = 1.0
+  batch_size: int = 64
+  seed: int = 0
+  output_dir: str = "quickstart"
+  data_dir: typing.Optional[str] = None
+  peer: str = "yamnet"
+
+
+STAGES = ("data", "pretrain", "baselines", "probe", "export", "benchmark", "report")
+_STATE_FILE = "stages.json"
+_MAX_CONCAT = 32
+
+
+class Stages:
+  """Progress lines per stage, and a record of finished ones (stages.json)."""
+
+  def __init__(self, output_dir: str):
+    self.path = os.path.join(output_dir, _STATE_FILE)
+    self.state = json.load(open(self.path)) if os.path.exists(self.path) else {}
+    self.started = time.time()
+
+  def begin(self, name: str, what: str) -> float:
+    print(f"[{STAGES.index(name) + 1}/{len(STAGES)}] {name}: {what}", file=sys.stderr, flush=True)
+    return time.time()
+
+  def done(self, name: str, started: float, key: str = "", **result) -> dict:
+    record = dict(result, key=key, seconds=round(time.time() - started, 1))
+    self.state[name] = record
+    atomic.write_text(self.path, json.dumps(self.state, indent=2, default=str))
+    return record
+
+  def finished(self, name: str, key: str) -> typing.Optional[dict]:
+    record = self.state.get(name)
+    return record if record and record.get("key") == key else None
+
+
+def _mtime(path: str) -> str:
+  return f"{os.path.getmtime(path):.6f}" if os.path.exists(path) else "missing"
+
+
+def _concat_for(builder, params: params_lib.Params) -> int:
+  """1 if most clips are long enough for the task, else how many to join."""
+  need = tasks.get(params.task.name).min_frames(params)
+  frames = data.sample_frames(builder, "train", params)
+  if np.mean([f >= need for f in frames]) >= 0.5:
+    return 1
+  return int(min(_MAX_CONCAT, math.ceil(need / max(1.0, np.median(frames))) + 1))
+
+
+def _run_params(qp: QuickstartParams, task: str, **task_fields) -> params_lib.Params:
+  d = params_lib.Params()
+  return dataclasses.replace(
+      d, datasets=(qp.dataset,),
+      encoder=dataclasses.replace(d.encoder, width=qp.width),
+      task=dataclasses.replace(d.task, name=task, **task_fields),
+      train=dataclasses.replace(d.train, steps=qp.steps, batch_size=qp.batch_size, seed=qp.seed,
+                                log_every_steps=20, checkpoint_every_steps=100))
+
+
+def _train(params: params_lib.Params, model_dir: str, qp: QuickstartParams) -> str:
+  if pretraining.is_complete(model_dir, params):
+    print(f"  {model_dir}: already trained", file=sys.stderr)
+  else:
+    pretraining.run(params, model_dir, data_dir=qp.data_dir, cache_dir="memory")
+  return model_dir
+
+
+def quickstart(qp: QuickstartParams) -> dict:
+  """Runs (or resumes) every stage; returns the summary that the report shows."""
+  if qp.steps < 1 or qp.width <= 0 or qp.batch_size < 1:
+    raise ValueError("--steps and --batch_size must be >= 1 and --width > 0")
+  tasks.get(qp.task)  # An unknown task fails before any work.
+  os.makedirs(qp.output_dir, exist_ok=True)
+  stages = Stages(qp.output_dir)
+  out = lambda *parts: os.path.join(qp.output_dir, *parts)
+
+  started = stages.begin("data", f"dataset {qp.dataset}")
+  builder = datasets.builder(qp.dataset, data_dir=qp.data_dir)
+  labels = [k for k in builder.info.features.keys() if len(datasets.label_names(builder, k)) > 1]
+  for split in ("train", "test"):
+    if split not in builder.info.splits:
+      raise ValueError(f"dataset {qp.dataset!r} has no {split!r} split; it has "
+                       f"{', '.join(builder.info.splits)}")
+  clips = {s: builder.info.splits[s].num_examples for s in builder.info.splits}
+  pretext = _run_params(qp, qp.task)
+  concat = _concat_for(builder, pretext)
+  pretext = dataclasses.replace(pretext, train=dataclasses.replace(pretext.train,
+                                                                   concat_clips=concat))
+  stages.done("data", started, clips=clips, labels=labels, concat_clips=concat)
+  if concat > 1:
+    print(f"  clips are shorter than {qp.task} needs: joining {concat} clips per recording",
+          file=sys.stderr)
+
+  started = stages.begin("pretrain", f"{qp.task}, {qp.steps} steps of {qp.batch_size}, "
+                                     f"width {qp.width:g}")
+  pretext_dir = _train(pretext, out(f"pretrain_{qp.task}"), qp)
+  stages.done("pretrain", started, key=_mtime(os.path.join(pretext_dir, "encoder.keras")))
+
+  started = stages.begin("baselines", "untrained" + (f" and supervised on '{labels[0]}'"
+                                                     if labels else " (no labels: no supervised)"))
+  runs = {qp.task: pretext_dir}
+  if labels:
+    names = datasets.label_names(builder, labels[0])
+    runs["supervised"] = _train(_run_params(qp, "supervised", label_key=labels[0],
+                                            num_classes=len(names)), out("supervised"), qp)
+  runs["untrained"] = _train(_run_params(qp, "untrained"), out("untrained"), qp)
+  stages.done("baselines", started)
+
+  rows = []
+  if labels:
+    specs = [f"{qp.dataset}:{key}" for key in labels]
+    key = json.dumps([specs] + [_mtime(os.path.join(d, "encoder.keras")) for d in runs.values()])
+    record = stages.finished("probe", key)
+    started = stages.begin("probe", f"linear probe of {len(runs)} encoders on {', '.join(labels)}")
+    if record:
+      rows = record["rows"]
+    else:
+      task_list = [downstream.load_task(s, qp.data_dir, name=k) for s, k in zip(specs, labels)]
+      method_list = evaluation.methods(list(runs.values()), list(runs))
+      rows = evaluation.evaluate(method_list, task_list, cache_dir=out("eval_cache"),
+                                 eval_params=evaluation.EvalParams(seed=qp.seed))
+      stages.done("probe", started, key=key, rows=rows)
+
+  model_path = out("encoder_int8_waveform.tflite")
+  key = _mtime(os.path.join(pretext_dir, "encoder.keras"))
+  export_report = (stages.finished("export", key) or {}).get("report")
+  started = stages.begin("export", f"int8, waveform input -> {model_path}")
+  if not export_report or not os.path.exists(model_path):
+    export_params = tflite.ExportParams(quantization="int8", input_kind="waveform",
+                                        probe_task=f"{qp.dataset}:{labels[0]}" if labels else "",
+                                        data_dir=qp.data_dir)
+    try:
+      export_report = tflite.export_encoder(pretext_dir, model_path, export_params)
+    except tflite.ValidationError as e:
+      export_report = dict(e.report, error=str(e))
+    stages.done("export", started, key=key, report=export_report)
+
+  bench = None
+  if os.path.exists(model_path):
+    key = _mtime(model_path)
+    record = stages.finished("benchmark", key)
+    started = stages.begin("benchmark", f"host latency, 1 thread, vs {qp.peer} at int8")
+    bench = record["report"] if record else None
+    if bench is None:
+      bench_params = benchmark_lib.BenchParams(
+          peers=True, peer_names=(qp.peer,), precisions=("int8",), op_profile=True,
+          calibration_dataset=qp.dataset, data_dir=qp.data_dir, output_dir=out("benchmark"),
+          repeats=5)
+      bench = benchmark_lib.benchmark([model_path], bench_params)
+      bench_report.write(bench, bench_params.output_dir)
+      stages.done("benchmark", started, key=key, report=bench)
+
+  started = stages.begin("report", out("report"))
+  summary = {"params": dataclasses.asdict(qp), "concat_clips": concat, "clips": clips,
+             "labels": labels, "runs": runs, "rows": rows, "export": export_report,
+             "benchmark": bench,
+             "stage_seconds": {k: v.get("seconds") for k, v in stages.state.items()}}
+  summary["report"] = quickstart_report.write(summary, out("report"))
+  stages.done("report", started)
+  return summary
+
+
+FLAGS = flags.FLAGS
+_D = QuickstartParams()
+
+
+def define_flags(module_name=None) -> None:
+  """Defines the flags (in `run`, not at import: CLIs share flag names, and absl
+  refuses a name defined twice; `module_name` makes --helpshort list them)."""
+  if "peer" in FLAGS:  # a flag only this CLI has
+    return
+  where = {"module_name": module_name or __name__}
+  flags.DEFINE_string("dataset", _D.dataset, "TFDS name or a folder of audio files.", **where)
+  flags.DEFINE_enum("task", _D.task, list(tasks.PRETEXT), "Pretext task.", **where)
+  flags.DEFINE_integer("steps", _D.steps, "Training steps of the pretext task and of "
+                       "'supervised'.", **where)
+  flags.DEFINE_float("width", _D.width, "Encoder width multiplier.", **where)
+  flags.DEFINE_integer("batch_size", _D.batch_size, "Batch size.", **where)
+  flags.DEFINE_integer("seed", _D.seed, "Seed of everything.", **where)
+  flags.DEFINE_string("output_dir", _D.output_dir, "Where runs, models and the report go.",
+                      **where)
+  flags.DEFINE_string("data_dir", _D.data_dir, "TFDS data dir (default: "
+                      "~/tensorflow_datasets).", **where)
+  flags.DEFINE_enum("peer", _D.peer, list(peers.PEERS), "The peer architecture to benchmark "
+                    "against.", **where)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
+  qp = QuickstartParams(dataset=FLAGS.dataset, task=FLAGS.task, steps=FLAGS.steps,
+                        width=FLAGS.width, batch_size=FLAGS.batch_size, seed=FLAGS.seed,
+                        output_dir=FLAGS.output_dir, data_dir=FLAGS.data_dir, peer=FLAGS.peer)
+  started = time.time()
+  try:
+    summary = quickstart(qp)
+  except (ValueError, trainer.TrainingError) as e:
+    print(f"mobile-ssl-quickstart: error: {e}", file=sys.stderr)
+    return 2
+  print(quickstart_report.summary_text(summary))
+  print(f"\nreport: {summary['report']}  ({time.time() - started:.0f} s)")
+  return 0
+
+
+def run():
+  define_flags(module_name=sys.argv[0])
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()
