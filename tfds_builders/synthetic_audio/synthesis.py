@@ -3,8 +3,13 @@
 Each clip is a sequence of sound events of one class (melody notes, chords,
 chirps, noise bursts, drum rhythms, vibrato tones, harmonic notes, tremolo
 tones) built on one root pitch, with onsets, decays and silences between
-events, a slow loudness trend over the clip, occasional quieter events of
-another class, and a coloured-noise floor that slowly rises or falls. Two labels: `event` (8 classes) and
+events, occasional quieter events of another class, and a coloured-noise
+floor. Three things change slowly over a clip, so that the time between two
+slices shows in their content: the root glides by up to a semitone, events
+get sparser or denser, and the loudness fades in, out or swells. (A noise
+floor that rose or fell over the clip was tried and dropped: TemporalGap
+learned to read the floor instead of the sounds, and its encoder probed 20
+points worse on event class.) Two labels: `event` (8 classes) and
 `pitch` (8 half-octave bins of the root, 110-1760 Hz). Neighbouring slices
 share class and pitch but differ in detail, so temporal-context pretext tasks
 have something to learn and a linear probe has something to measure.
@@ -119,10 +124,11 @@ _GAPS = ((0.0, 0.25), (0.1, 0.6), (0.05, 0.5), (0.05, 0.8), (0.0, 0.0),
 
 
 def _place_events(out, event, root_of, rng, level, density=1.0):
-  """Adds events of class `event` along `out`, left to right."""
+  """Adds events of class `event` along `out`, left to right, slowly sparser or denser."""
   n = len(out)
+  accelerate = rng.uniform(-1.0, 1.0)  # density from (1 - a/2) to (1 + a/2) of its mean
   pos = int(rng.uniform(0.0, 0.5) * SAMPLE_RATE_HZ)
-  beat = rng.uniform(0.15, 0.35)  # drum_rhythm: seconds per beat
+  beat = rng.uniform(0.15, 0.35)  # drum_rhythm: seconds per beat at the clip's middle
   pattern = rng.random(8) < 0.6
   pattern[0] = True
   hit = 0
@@ -133,10 +139,10 @@ def _place_events(out, event, root_of, rng, level, density=1.0):
         sound = sound * (1.0 if hit % 4 == 0 else 0.6)
       else:
         sound = sound * 0.0
-      advance = int(beat * SAMPLE_RATE_HZ)
+      advance = int(beat / (1.0 + accelerate * (pos / n - 0.5)) * SAMPLE_RATE_HZ)
       hit += 1
     else:
-      gap = rng.uniform(*_GAPS[event]) / density
+      gap = rng.uniform(*_GAPS[event]) / (density * (1.0 + accelerate * (pos / n - 0.5)))
       if rng.random() < 0.1:  # an occasional longer rest
         gap += rng.uniform(0.3, 1.0)
       advance = len(sound) + int(gap * SAMPLE_RATE_HZ)
@@ -161,8 +167,9 @@ def make_clip(seed: int, index: int, min_seconds=2.0, max_seconds=10.0):
   n = int(seconds * SAMPLE_RATE_HZ)
   event = int(rng.integers(len(EVENT_CLASSES)))
   pitch = int(rng.integers(len(PITCH_CLASSES)))
-  root = _LOWEST_ROOT_HZ * 2 ** ((pitch + rng.uniform(0.1, 0.9)) / 2)
-  drift = rng.uniform(-0.5, 0.5) / 12  # octaves over the whole clip
+  root = _LOWEST_ROOT_HZ * 2 ** ((pitch + rng.uniform(0.2, 0.8)) / 2)
+  # The root glides by up to a semitone over the clip (it stays in its bin).
+  drift = rng.uniform(-1.0, 1.0) / 12  # octaves over the whole clip
   root_of = lambda pos: root * 2 ** (drift * pos / n)
 
   out = np.zeros(n)
@@ -181,11 +188,9 @@ def make_clip(seed: int, index: int, min_seconds=2.0, max_seconds=10.0):
   out *= gain
   peak = np.max(np.abs(out)) or 1.0
   out *= rng.uniform(0.3, 0.9) / peak
-  # Coloured noise floor, 35-55 dB below the peak, rising or falling by up to
-  # 15 dB over the clip: a slow change that tells how far apart two slices are.
+  # Coloured noise floor, 35-55 dB below the peak.
   tilt = rng.uniform(0.0, 0.98)
   floor = signal.lfilter([1.0], [1.0, -tilt], rng.standard_normal(n))
-  ramp_db = rng.uniform(-15.0, 15.0) * (t - 0.5)
-  floor *= 10 ** ((ramp_db - rng.uniform(35, 55)) / 20) / (np.std(floor) + 1e-9)
+  floor *= 10 ** (-rng.uniform(35, 55) / 20) / (np.std(floor) + 1e-9)
   out = np.clip(out + floor, -1.0, 1.0)
   return out.astype(np.float32), event, pitch
