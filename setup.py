@@ -12,6 +12,7 @@ INSTALL_REQUIRES = [
     "tensorflow-datasets>=4.9.10,<4.10",
     "importlib_resources>=6",  # tfds 4.9.10 imports it but does not declare it
     "ai-edge-litert>=2.3,<2.4",  # the LiteRT interpreter (tf.lite.Interpreter is deprecated)
+    "flatbuffers>=24",  # export/metadata.py edits .tflite files (also required by ai-edge-litert)
     "soundfile>=0.13,<0.15",  # WAV/FLAC/OGG/MP3 via bundled libsndfile (not tensorflow-io)
     "scipy>=1.13,<2",  # band-limited resampling, the probe's L-BFGS
     "threadpoolctl>=3.5,<4",  # one BLAS thread for the probe (see mobile_ssl/probe.py)

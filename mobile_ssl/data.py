@@ -171,18 +171,29 @@ def long_enough(builder: tfds.core.DatasetBuilder, split: str, min_frames: int,
 
 
 class SkipCounter:
-  """Counts clips too short for a task; read it while the pipeline runs."""
+  """Counts clips read and clips too short for a task, while the pipeline runs.
+
+  Counts grow with every pass over the data (a clip read twice counts twice).
+  """
 
   def __init__(self):
     self.variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_clips")
+    self.read = tf.Variable(0, dtype=tf.int64, trainable=False, name="read_clips")
 
   def keep_if(self, enough: tf.Tensor) -> tf.Tensor:
+    self.read.assign_add(1)
     self.variable.assign_add(tf.cast(tf.logical_not(enough), tf.int64))
     return enough
 
   @property
   def count(self) -> int:
+    """Clips skipped so far."""
     return int(self.variable.numpy())
+
+  @property
+  def seen(self) -> int:
+    """Clips read so far (kept or skipped)."""
+    return int(self.read.numpy())
 
 
 def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder, str]],

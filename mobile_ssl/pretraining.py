@@ -152,8 +152,10 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
                         model_dir=model_dir, strategy=strategy, progress=progress,
                         status=lambda: {"skipped_short_clips": counter.count})
   if progress and chief:
-    print(f"{counter.count} clips shorter than --task={task.name} needs "
-          f"({seconds_of(need, params.features):.2f} s) were skipped", file=sys.stderr)
+    share = f" ({100 * counter.count / counter.seen:.0f} %)" if counter.seen else ""
+    print(f"skipped {counter.count} of the {counter.seen} clips read{share}: shorter than "
+          f"--task={task.name} needs ({seconds_of(need, params.features):.2f} s)",
+          file=sys.stderr)
   path = ""
   if chief:
     encoder = history["model"].get_layer(encoder_lib.NAME)

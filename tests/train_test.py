@@ -143,7 +143,7 @@ def test_cli_writes_params_checkpoints_log_and_encoder(tiny_synthetic, data_dir,
   rows = open(tmp_path / trainer.LOG_FILE).read().splitlines()
   assert rows[0].startswith("step,loss") and len(rows) == 5
   assert list((tmp_path / trainer.TENSORBOARD_DIR).glob("events.out.tfevents.*"))
-  assert "step 12/12 loss" in run.stderr and "skipped" in run.stderr
+  assert "step 12/12 loss" in run.stderr and "skipped 0 of the" in run.stderr
 
 
 def test_cli_untrained_saves_the_seeded_initialization(tmp_path):
