@@ -106,11 +106,13 @@ class TestPrecisionsAndInputs:
     for name, ins, outs in ops:
       by_name.setdefault(name, []).append((ins, outs))
     assert by_name["LOG"] == [(["FLOAT32"], ["FLOAT32"])]
-    # The mel projection (features.mel_spectrogram: GATHER, MUL, SUM) is float.
-    for op in ("GATHER", "MUL", "SUM"):
-      for ins, outs in by_name[op]:
+    # The magnitude and the grouped mel projection (features.py: MUL, SQRT,
+    # FULLY_CONNECTED) are float, the projection's weights too.
+    for op in ("MUL", "SQRT", "FULLY_CONNECTED"):
+      for ins, outs in by_name[op][:features.MEL_GROUPS if op == "FULLY_CONNECTED" else None]:
         assert ins[0] == "FLOAT32" and outs == ["FLOAT32"], (op, ins, outs)
-    assert by_name["MUL"][0][0][1] == "FLOAT32"  # its weights too
+    for ins, _ in by_name["FULLY_CONNECTED"][:features.MEL_GROUPS]:
+      assert ins[1] == "FLOAT32"
     conv_weights = [ins[1] for ins, _ in by_name["CONV_2D"]]
     if quantization == "int8":  # ...while the encoder is quantized
       assert set(conv_weights) == {"INT8"}

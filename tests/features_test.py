@@ -41,6 +41,23 @@ def test_log_mel_matches_numpy_reference(signal):
   assert np.max(np.abs(ours - reference)) <= 1e-3
 
 
+@pytest.mark.parametrize("num_groups", [1, 4, 7])
+def test_grouped_mel_projection_equals_the_dense_matrix(num_groups):
+  matrix = features.mel_matrix(PARAMS).numpy()
+  groups = features.mel_groups(PARAMS, num_groups)
+  assert sum(w.shape[1] for _, w in groups) == PARAMS.num_mel_bins
+  # Every nonzero weight of the dense matrix lies inside some group's block.
+  covered = np.zeros_like(matrix)
+  band = 0
+  for first, weights in groups:
+    covered[first:first + weights.shape[0], band:band + weights.shape[1]] = weights
+    band += weights.shape[1]
+  np.testing.assert_array_equal(covered, matrix)
+  magnitude = np.abs(np.random.default_rng(1).standard_normal((3, 257))).astype(np.float32)
+  np.testing.assert_allclose(features.mel_spectrogram(magnitude, PARAMS), magnitude @ matrix,
+                             rtol=1e-5, atol=1e-6)
+
+
 def test_one_slice_is_96_frames_of_975_ms():
   assert PARAMS.slice_samples == 15600 and PARAMS.slice_seconds == 0.975
   out = features.log_mel_spectrogram(np.zeros(PARAMS.slice_samples, np.float32), PARAMS)
