@@ -149,6 +149,14 @@ def slice_dataset(builder: tfds.core.DatasetBuilder, split: str, *, batch_size: 
   return ds.batch(batch_size).prefetch(AUTOTUNE)
 
 
+def clip_samples(builder: tfds.core.DatasetBuilder, split: str,
+                 feature_params: params_lib.FeatureParams, sample: int = 200) -> typing.List[int]:
+  """Samples (at the front end's rate, before any padding) of the first `sample` clips."""
+  ds = clips(builder, split, feature_params=feature_params)
+  return [int(n) for n in ds.take(sample).map(lambda x: tf.shape(x["waveform"])[0])
+          .as_numpy_iterator()]
+
+
 def sample_frames(builder: tfds.core.DatasetBuilder, split: str, params: params_lib.Params,
                   sample: int = 200) -> typing.List[int]:
   """Log-mel frames of the first `sample` clips (after padding and `concat_clips`)."""

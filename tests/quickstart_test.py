@@ -1,9 +1,12 @@
 """Tests of mobile-ssl-quickstart end to end on the tiny synthetic dataset."""
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
+
+import numpy as np
 
 from mobile_ssl import model_dir as model_dir_lib
 
@@ -49,3 +52,24 @@ def test_unknown_dataset_is_one_line(tmp_path):
   assert run.returncode == 2
   assert run.stderr.strip().splitlines()[-1].startswith(
       "mobile-ssl-quickstart: error: unknown dataset 'not_a_dataset'")
+
+
+def test_short_clips_are_joined_until_most_recordings_fit_the_task(tone_folder, data_dir):
+  from mobile_ssl import data
+  from mobile_ssl import datasets
+  from mobile_ssl import params as params_lib
+  from mobile_ssl import quickstart
+  builder = datasets.builder(tone_folder, data_dir=data_dir)
+  lengths = data.clip_samples(builder, "train", params_lib.FeatureParams())
+  # The clips' own lengths, not padded to a slice: the 0.4 s tones stay 6,400 samples.
+  assert min(lengths) == 6400 and max(lengths) == 40000
+  params = params_lib.Params()
+  tg = dataclasses.replace(params, task=dataclasses.replace(params.task, name="temporal_gap"))
+  count = quickstart._concat_for(builder, tg)  # pylint: disable=protected-access
+  need = 191 * 160 + 400  # two slices of frames, in samples
+  groups = len(lengths) // count
+  joined = np.asarray(lengths[:groups * count]).reshape(groups, count).sum(axis=1)
+  assert count > 1 and np.mean(joined >= need) >= 0.9
+  if count > 2:  # the smallest count that does it
+    fewer = np.asarray(lengths[:len(lengths) // (count - 1) * (count - 1)])
+    assert np.mean(fewer.reshape(-1, count - 1).sum(axis=1) >= need) < 0.9
