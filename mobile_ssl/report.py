@@ -95,7 +95,9 @@ def bar_chart(rows: typing.Sequence[dict], path: str) -> None:
   cells = {(method_label(r), r["task"]): r for r in rows}
   width = 0.8 / len(labels)
   figure, axes = pyplot.subplots(figsize=(max(6.0, 1.2 + len(tasks) * len(labels) * 0.45), 4.5))
-  colours = pyplot.get_cmap("tab20")
+  # tab20's 20 colours, distinct; past 20 bars a continuous map keeps them apart.
+  colours = (pyplot.get_cmap("tab20") if len(labels) <= 20 else
+             lambda i: pyplot.get_cmap("turbo")(i / (len(labels) - 1)))
   for i, label in enumerate(labels):
     xs, heights, errors = [], [], [[], []]
     for j, task in enumerate(tasks):
@@ -106,7 +108,7 @@ def bar_chart(rows: typing.Sequence[dict], path: str) -> None:
       heights.append(100 * r["accuracy"])
       errors[0].append(100 * (r["accuracy"] - r["ci_low"]))
       errors[1].append(100 * (r["ci_high"] - r["accuracy"]))
-    axes.bar(xs, heights, width, yerr=errors, capsize=2, label=label, color=colours(i % 20))
+    axes.bar(xs, heights, width, yerr=errors, capsize=2, label=label, color=colours(i))
   axes.set_xticks(range(len(tasks)), tasks)
   axes.set_ylabel("clip accuracy (%)")
   axes.set_ylim(0, 100)
