@@ -103,11 +103,17 @@ class FileDecoder:
     Args:
       items: iterable of (key, path, dict of other features).
     """
+    yielded = 0
     for key, path, fields in items:
       waveform = self.decode(path)
       if waveform is not None:
+        yielded += 1
         yield key, dict(fields, audio=waveform)
     self.report()
+    if not yielded and self.skipped:
+      where = f" of split '{self.split}'" if self.split else ""
+      raise BadFileError(f"none of the {len(self.skipped)} file(s){where} is readable audio, "
+                         f"e.g. {self.skipped[0]}")
 
 
 class MissingDataError(FileNotFoundError):

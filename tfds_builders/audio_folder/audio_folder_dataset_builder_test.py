@@ -105,6 +105,18 @@ def test_bad_files_stop_the_build_when_asked(tmp_path):
     _build(config, str(tmp_path / "data"))
 
 
+def test_a_split_of_only_bad_files_is_one_clear_error(tmp_path):
+  root = tmp_path / "all_bad"
+  root.mkdir()
+  (root / "empty.wav").write_bytes(b"")
+  (root / "corrupt.wav").write_bytes(b"RIFFjunk")
+  config = audio_folder.config_for_folder(str(root), split_ratios=(1.0, 0.0, 0.0))
+  with pytest.raises(file_decoding.BadFileError,
+                     match=r"none of the 2 file\(s\) of split 'train' is readable audio, e\.g\. "
+                           r".*(empty|corrupt)\.wav"):
+    _build(config, str(tmp_path / "data"))
+
+
 def test_missing_or_empty_folder_is_one_clear_error(tmp_path):
   with pytest.raises(ValueError, match="audio folder not found"):
     audio_folder.config_for_folder(str(tmp_path / "nope"))
