@@ -19,6 +19,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from mobile_ssl import audio
+from mobile_ssl import augment
 from mobile_ssl import features
 from mobile_ssl import params as params_lib
 
@@ -255,4 +256,13 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
     return make_examples(clip, params, element_seed)
 
   ds = mixed.enumerate().map(example, num_parallel_calls=AUTOTUNE, deterministic=True)
-  return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+  ds = ds.batch(batch_size, drop_remainder=True)
+  if params.augment.enabled:
+    # Per batch, so mixup can take its background from other clips of the pool.
+    def augmented(index, batch):
+      inputs, targets = batch
+      batch_seed = tf.stack([tf.cast(seed, tf.int64) + 1, index])
+      return augment.augment_inputs(inputs, params, batch_seed), targets
+
+    ds = ds.enumerate().map(augmented, num_parallel_calls=AUTOTUNE, deterministic=True)
+  return ds.prefetch(AUTOTUNE)

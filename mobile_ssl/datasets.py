@@ -35,6 +35,8 @@ class DownstreamTask:
   test_split: str = "test"
   audio_key: str = "audio"
   description: str = ""
+  # Hold out whole groups of this key (e.g. FSDD's 'speaker'): folders only.
+  group_key: str = ""
 
 
 DOWNSTREAM_TASKS = {t.code: t for t in (
@@ -82,13 +84,15 @@ def valid_names() -> str:
 
 
 def builder(name: str, data_dir: typing.Optional[str] = None,
-            on_bad_file: str = "skip") -> tfds.core.DatasetBuilder:
+            on_bad_file: str = "skip", group_key: str = "") -> tfds.core.DatasetBuilder:
   """A prepared builder for a TFDS name or an audio folder.
 
   Args:
     name: TFDS name (`name` or `name/config`) or a folder path.
     data_dir: TFDS data dir (default: TFDS's, `~/tensorflow_datasets`).
     on_bad_file: policy for unreadable files when a folder is built.
+    group_key: for a folder, split train/test by whole groups of this label
+      (speaker-disjoint evaluation); see the audio_folder builder.
 
   Raises:
     ValueError: unknown name, missing folder, or a dataset that must be
@@ -98,9 +102,13 @@ def builder(name: str, data_dir: typing.Optional[str] = None,
     path = os.path.expanduser(name)
     if not os.path.isdir(path):
       raise ValueError(f"{name}: audio folder not found")
-    config = audio_folder.config_for_folder(path, on_bad_file=on_bad_file)
+    extra = {"group_key": group_key} if group_key else {}
+    config = audio_folder.config_for_folder(path, on_bad_file=on_bad_file, **extra)
     result = audio_folder.Builder(config=config, data_dir=data_dir)
   else:
+    if group_key:
+      raise ValueError(f"{name}@{group_key}: group-disjoint splits are made for audio folders "
+                       "(labels from file names or a CSV); this is a TFDS dataset")
     try:
       result = tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:
@@ -120,14 +128,20 @@ def builder(name: str, data_dir: typing.Optional[str] = None,
 
 
 def downstream_task(spec: str) -> DownstreamTask:
-  """A task code, or 'dataset:label_key' for any labelled dataset or folder."""
+  """A task code, 'dataset:label_key', or 'folder:label_key@group_key'.
+
+  '@group_key' holds out whole groups (e.g. `recordings:digit@speaker`: digits
+  of speakers never seen in training).
+  """
   if spec in DOWNSTREAM_TASKS:
     return DOWNSTREAM_TASKS[spec]
-  name, sep, label_key = spec.rpartition(":")
-  if not sep or not name:
-    raise ValueError(f"unknown task {spec!r}; use a code ({', '.join(DOWNSTREAM_TASKS)}) or "
-                     "DATASET:LABEL_KEY, e.g. ../fsdd/recordings:digit")
-  return DownstreamTask(code=spec, dataset=name, label_key=label_key)
+  name, sep, label = spec.rpartition(":")
+  label_key, _, group_key = label.partition("@")
+  if not sep or not name or not label_key:
+    raise ValueError(f"unknown task {spec!r}; use a code ({', '.join(DOWNSTREAM_TASKS)}), "
+                     "DATASET:LABEL_KEY or FOLDER:LABEL_KEY@GROUP_KEY, e.g. "
+                     "fsdd/recordings:digit@speaker")
+  return DownstreamTask(code=spec, dataset=name, label_key=label_key, group_key=group_key)
 
 
 def label_names(builder_: tfds.core.DatasetBuilder, label_key: str) -> typing.List[str]:

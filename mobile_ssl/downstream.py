@@ -81,7 +81,8 @@ class TaskData:
     folder = os.path.expanduser(self.spec.dataset)
     if self.spec.code in datasets.DOWNSTREAM_TASKS or not os.path.isdir(folder):
       return self.spec.code
-    return f"{os.path.basename(os.path.abspath(folder))}:{self.spec.label_key}"
+    group = f"@{self.spec.group_key}" if self.spec.group_key else ""
+    return f"{os.path.basename(os.path.abspath(folder))}:{self.spec.label_key}{group}"
 
   @property
   def num_classes(self) -> int:
@@ -144,7 +145,7 @@ def load_task(spec: str, data_dir: typing.Optional[str] = None, name: str = "") 
       key, or fewer than two classes in the train split (one line each).
   """
   task = datasets.downstream_task(spec)
-  builder = datasets.builder(task.dataset, data_dir=data_dir)
+  builder = datasets.builder(task.dataset, data_dir=data_dir, group_key=task.group_key)
   names = datasets.label_names(builder, task.label_key)  # Raises for an unknown key.
   for split, role in ((task.train_split, "train"), (task.test_split, "test")):
     _check_split(builder, split, task.code, role)

@@ -86,15 +86,18 @@ VARIANTS = ("paper", "fast")
 
 def build_encoder(encoder_params: params_lib.EncoderParams,
                   feature_params: params_lib.FeatureParams = params_lib.FeatureParams(),
-                  seed: typing.Optional[int] = None) -> keras.Model:
+                  seed: typing.Optional[int] = None, name: str = NAME) -> keras.Model:
   """Builds the Keras model named 'encoder': [B, 96, 64, 1] -> [B, embedding_dim].
 
   Args:
-    encoder_params: width, embedding size, variant.
+    encoder_params: width, embedding size, variant, pooling.
     feature_params: gives the input size (slice_frames x num_mel_bins).
     seed: seeds the initializers (reproducible untrained baselines).
+    name: the model's name; tasks that hold a second copy (BYOL-A's target)
+      name it differently, since evaluation and export look up `NAME`.
   """
   encoder_params.validate()
+  model_name = name
   channels = encoder_params.channels()
   init = lambda i: keras.initializers.GlorotUniform(seed=None if seed is None else seed + i)
   inputs = keras.Input((feature_params.slice_frames, feature_params.num_mel_bins, 1),
@@ -112,13 +115,40 @@ def build_encoder(encoder_params: params_lib.EncoderParams,
     elif kind == "maxpool":
       x = keras.layers.MaxPooling2D(options["pool"], padding="same", name=name)(x)
     elif kind == "global_max":
-      x = keras.layers.GlobalMaxPooling2D(name=name)(x)
+      x = _pool(x, encoder_params.pooling, name)
     elif kind == "dense":
       x = keras.layers.Dense(encoder_params.embedding_dim, kernel_initializer=init(i),
                              name=name)(x)
     else:
       raise ValueError(f"layer {name}: unknown kind {kind!r}")
-  return keras.Model(inputs, x, name=NAME)
+  return keras.Model(inputs, x, name=model_name)
+
+
+def _pool(x, pooling: str, name: str):
+  """The last feature map [B, T, F, C] -> one vector per slice.
+
+  'max' is the paper's global max pool (C values). 'mean_max' adds the global
+  mean (2C): a max alone keeps the loudest position and drops how much of the
+  slice holds the sound. 'time_mean_max' pools over time only and keeps the
+  F frequency rows (2FC): the coarse spectral shape that tells vowels and
+  speakers apart, which a global pool averages away. All are builtin TFLite
+  ops (MEAN, REDUCE_MAX, CONCATENATION, RESHAPE).
+  """
+  if pooling == "max":
+    return keras.layers.GlobalMaxPooling2D(name=name)(x)
+  if pooling == "mean_max":
+    mean = keras.layers.GlobalAveragePooling2D(name=f"{name}_mean")(x)
+    peak = keras.layers.GlobalMaxPooling2D(name=f"{name}_max")(x)
+    return keras.layers.Concatenate(name=name)([mean, peak])
+  if pooling == "time_mean_max":
+    # Pooling layers over the whole time axis rather than Lambdas: the saved
+    # encoder.keras then loads without unsafe deserialization.
+    frames = (x.shape[1], 1)
+    mean = keras.layers.AveragePooling2D(frames, name=f"{name}_mean")(x)
+    peak = keras.layers.MaxPooling2D(frames, name=f"{name}_max")(x)
+    joined = keras.layers.Concatenate(name=f"{name}_concat")([mean, peak])
+    return keras.layers.Flatten(name=name)(joined)
+  raise ValueError(f"unknown pooling {pooling!r}; valid: {params_lib.POOLINGS}")
 
 
 def complexity(model: keras.Model) -> typing.Dict[str, int]:

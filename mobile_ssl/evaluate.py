@@ -1,12 +1,14 @@
 r"""mobile-ssl-eval: downstream accuracy of encoders (linear probe or fine-tuning).
 
-  mobile-ssl-eval --encoders=untrained,supervised,runs/tg \
+  mobile-ssl-eval --encoders=logmel_stats,untrained,supervised,runs/tg \
       --tasks=/path/to/fsdd/recordings:digit,SPC --output_dir=eval
 
 `--encoders` lists run directories of mobile-ssl-train and the baselines
-'untrained' (the seeded random init of the same architecture) and
+'logmel_stats' (the classical floor: log-mel and MFCC statistics, probed like
+an encoder), 'untrained' (the seeded random init of the same architecture) and
 'supervised' (that init trained end to end on each task with the fine-tuning
-budget). `--tasks` takes task codes (MUS, SPC, ..., SYN_EVENT) or
+budget). `DATASET:LABEL@GROUP` (e.g. FSDD's `digit@speaker`) holds out whole
+groups: the test clips come from groups never seen in training. `--tasks` takes task codes (MUS, SPC, ..., SYN_EVENT) or
 DATASET:LABEL_KEY, the dataset a TFDS name or a folder of audio files.
 Writes OUTPUT_DIR/results.csv, results.md and PNG plots, then prints the
 Markdown table and the paths. Embeddings are cached in OUTPUT_DIR/cache, so a
@@ -40,7 +42,8 @@ def define_flags() -> None:
   modules, so both can be imported in one process only this way.
   """
   flags.DEFINE_string("encoders", None,
-                      "Comma-separated run directories and/or 'untrained', 'supervised'.")
+                      "Comma-separated run directories and/or the baselines 'logmel_stats', "
+                      "'untrained', 'supervised'.")
   flags.DEFINE_string("names", "", "Comma-separated names for the table (default: dir basenames).")
   flags.DEFINE_string("tasks", None, "Comma-separated task codes or DATASET:LABEL_KEY specs.")
   flags.DEFINE_string("task_names", "",

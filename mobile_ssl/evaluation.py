@@ -32,6 +32,7 @@ from mobile_ssl import data
 from mobile_ssl import downstream
 from mobile_ssl import encoder as encoder_lib
 from mobile_ssl import features
+from mobile_ssl import logmel_stats
 from mobile_ssl import model_dir as model_dir_lib
 from mobile_ssl import params as params_lib
 from mobile_ssl import probe
@@ -40,6 +41,8 @@ from mobile_ssl.tasks import supervised
 
 UNTRAINED = "untrained"
 SUPERVISED = "supervised"
+LOGMEL_STATS = logmel_stats.NAME
+BASELINES = (UNTRAINED, SUPERVISED, LOGMEL_STATS)
 MODES = ("linear", "finetune")
 # Stored (int16) audio of the clips a fine-tuning budget allows, up to which
 # their log-mels (about as large, more for clips padded to 975 ms) stay in memory.
@@ -67,7 +70,7 @@ class EvalParams:
 class Method:
   """An encoder to evaluate: a run directory, or a baseline built from `params`."""
   name: str
-  kind: str  # 'run' | UNTRAINED | SUPERVISED
+  kind: str  # 'run' | UNTRAINED | SUPERVISED | LOGMEL_STATS
   params: params_lib.Params
   model_dir: str = ""
 
@@ -75,12 +78,14 @@ class Method:
     """A fresh copy (fine-tuning changes the weights it is given)."""
     if self.kind == "run":
       return model_dir_lib.load_encoder(self.model_dir)[0]
+    if self.kind == LOGMEL_STATS:
+      return logmel_stats.build(self.params.features)
     return encoder_lib.build_encoder(self.params.encoder, self.params.features, seed=seed)
 
 
 def methods(specs: typing.Sequence[str], names: typing.Sequence[str] = (),
             baseline_params: typing.Optional[params_lib.Params] = None) -> typing.List[Method]:
-  """Run directories and the baselines 'untrained'/'supervised', checked up front.
+  """Run directories and the baselines 'untrained'/'supervised'/'logmel_stats', checked up front.
 
   Baselines take the architecture of the first run directory listed, else
   `baseline_params` (default: `Params()`, width 1.0).
@@ -89,14 +94,14 @@ def methods(specs: typing.Sequence[str], names: typing.Sequence[str] = (),
     raise ValueError(f"--names has {len(names)} names for {len(specs)} --encoders")
   runs = {}
   for spec in specs:
-    if spec not in (UNTRAINED, SUPERVISED):
+    if spec not in BASELINES:
       model_dir_lib.load_encoder(spec)  # A clear error now rather than after hours.
       runs[spec] = model_dir_lib.read_params(spec)
   base = next(iter(runs.values()), None) or baseline_params or params_lib.Params()
   out = []
   for i, spec in enumerate(specs):
     name = names[i] if names else os.path.basename(os.path.normpath(spec))
-    kind = spec if spec in (UNTRAINED, SUPERVISED) else "run"
+    kind = spec if spec in BASELINES else "run"
     out.append(Method(name, kind, runs.get(spec, base), "" if kind != "run" else spec))
   if len({m.name for m in out}) != len(out):
     raise ValueError(f"method names must be unique, got {[m.name for m in out]}; use --names")
@@ -106,6 +111,7 @@ def methods(specs: typing.Sequence[str], names: typing.Sequence[str] = (),
 def fingerprint(model: keras.Model, feature_params: params_lib.FeatureParams) -> str:
   """A hash of the weights and the front end: what an embedding depends on."""
   digest = hashlib.sha1(repr(dataclasses.asdict(feature_params)).encode())
+  digest.update(model.name.encode())  # logmel_stats has no weights to tell it apart
   for weight in model.weights:
     digest.update(weight.path.encode())
     digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
@@ -262,7 +268,9 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
   for task in task_list:
     for method in method_list:
       eval_params.validate(method.params.features)
-      end_to_end = mode == "finetune" or method.kind == SUPERVISED
+      # logmel_stats has nothing to train: always probed, also in finetune mode.
+      end_to_end = (mode == "finetune" and method.kind != LOGMEL_STATS
+                    or method.kind == SUPERVISED)
       frozen = {}
       if not end_to_end:
         if method.name not in frozen_encoders:

@@ -20,6 +20,12 @@ from mobile_ssl import params as params_lib
 from mobile_ssl import tasks
 from mobile_ssl import trainer
 
+# --cache_dir default: memory when the pool's log-mels fit in AUTO_CACHE_BYTES.
+AUTO_CACHE = "auto"
+AUTO_CACHE_BYTES = 4 << 30
+# Log-mel bytes per stored audio byte: 64 float32 bins per 160 int16 samples.
+_LOG_MEL_PER_AUDIO_BYTE = 64 * 4 / (160 * 2)
+
 # Params that may change between a run and its resumption.
 RESUMABLE_CHANGES = ("train.steps", "train.log_every_steps", "train.checkpoint_every_steps",
                      "train.strategy")
@@ -108,6 +114,8 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
   if params.train.learning_rate <= 0:
     raise ValueError("--learning_rate must be > 0")
   params.features.validate()
+  params.encoder.validate()
+  params.augment.validate()
   task = None if params.task.name == "untrained" else tasks.get(params.task.name)
   sources = resolve_sources(params.datasets, split, data_dir) if task else []
   if task and task.needs_labels:
@@ -133,6 +141,9 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
           f"{seconds_of(need, params.features):.2f} s that --task={task.name} needs; join short "
           "clips with --concat_clips=N or use a task with less context")
   counter = data.SkipCounter()
+  if cache_dir == AUTO_CACHE:
+    stored = sum(b.info.splits[s].num_bytes for b, s in sources)
+    cache_dir = "memory" if stored * _LOG_MEL_PER_AUDIO_BYTE <= AUTO_CACHE_BYTES else ""
   if cache_dir and cache_dir != "memory":
     cache_dir = os.path.join(cache_dir, f"concat{params.train.concat_clips}")
   label_key = params.task.label_key if task.needs_labels else None
@@ -150,7 +161,9 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
 
   history = trainer.fit(build, lambda t, o: task.loss(t, o, params), dataset, params,
                         model_dir=model_dir, strategy=strategy, progress=progress,
-                        status=lambda: {"skipped_short_clips": counter.count})
+                        status=lambda: {"skipped_short_clips": counter.count},
+                        after_update=(None if task.after_update is None else
+                                      lambda model: task.after_update(model, params)))
   if progress and chief:
     share = f" ({100 * counter.count / counter.seen:.0f} %)" if counter.seen else ""
     print(f"skipped {counter.count} of the {counter.seen} clips read{share}: shorter than "

@@ -1,6 +1,7 @@
 r"""mobile-ssl-train: pretrain (or train a baseline) encoder; resumable, distributed.
 
-  mobile-ssl-train --task=temporal_gap --dataset=synthetic_audio --model_dir=runs/tg
+  mobile-ssl-train --dataset=/path/to/my/audio --model_dir=runs/mine   # the tuned recipe
+  mobile-ssl-train --task=temporal_gap --recipe=paper --dataset=synthetic_audio --model_dir=runs/tg
 
 `--dataset` takes any TFDS name (ours or the catalog's, `name@split` for a
 split other than --split), a folder of audio files, or a comma-separated list
@@ -22,8 +23,70 @@ from mobile_ssl import pretraining
 from mobile_ssl import tasks
 from mobile_ssl import trainer
 
-_DEFAULTS = params_lib.Params()
+_DEFAULTS = params_lib.recipe()
 FLAGS = flags.FLAGS
+
+# Flags that set one field of Params: (flag, section, field, help). Their
+# defaults shown in --help are the tuned recipe's; a flag given on the command
+# line overrides the recipe, a flag left out keeps the recipe's value.
+PARAM_FLAGS = (
+    ("steps", "train", "steps", "Training steps."),
+    ("batch_size", "train", "batch_size", "Global batch size."),
+    ("learning_rate", "train", "learning_rate", "Peak learning rate (Adam/AdamW)."),
+    ("schedule", "train", "schedule", "'constant' or 'cosine' (warm-up, then cosine to 0)."),
+    ("warmup_steps", "train", "warmup_steps", "Linear warm-up steps (cosine schedule)."),
+    ("weight_decay", "train", "weight_decay", "Decoupled weight decay (AdamW); 0: Adam."),
+    ("clip_norm", "train", "clip_norm", "Clip gradients to this global norm; 0: off."),
+    ("seed", "train", "seed", "Seeds the initialization and the data."),
+    ("checkpoint_every_steps", "train", "checkpoint_every_steps", "Checkpoint interval."),
+    ("log_every_steps", "train", "log_every_steps", "Log interval."),
+    ("shuffle_buffer", "train", "shuffle_buffer", "Clips in the shuffle buffer."),
+    ("concat_clips", "train", "concat_clips",
+     "Join this many shuffled clips into one recording (for very short clips)."),
+    ("strategy", "train", "strategy",
+     "tf.distribute strategy: default, mirrored, multi_worker (reads TF_CONFIG)."),
+    ("width", "encoder", "width", "Encoder width multiplier."),
+    ("embedding_dim", "encoder", "embedding_dim", "Embedding size."),
+    ("encoder_variant", "encoder", "variant", "Encoder layer table: paper, fast."),
+    ("pooling", "encoder", "pooling", "Pooling before the embedding layer: "
+     + ", ".join(params_lib.POOLINGS) + " ('max' is the paper's)."),
+    ("gap_features", "task", "gap_features",
+     "TemporalGap pair features: concat_abs_diff, or the paper's concat."),
+    ("context_slices", "task", "context_slices", "Audio2Vec: P."),
+    ("gap_frames", "task", "gap_frames", "Audio2Vec: G frames between slices."),
+    ("triplet_margin", "task", "triplet_margin", "Triplet margin."),
+    ("triplet_mining", "task", "triplet_mining", "Triplet negatives: semi_hard, random."),
+    ("positive_max_offset_frames", "task", "positive_max_offset_frames",
+     "Triplet: max distance of the positive from the anchor."),
+    ("positive_noise_stddev", "task", "positive_noise_stddev",
+     "Triplet: noise added to the positive's log-mel."),
+    ("contrastive_temperature", "task", "contrastive_temperature",
+     "Contrastive: softmax temperature."),
+    ("contrastive_max_offset_frames", "task", "contrastive_max_offset_frames",
+     "Contrastive: max distance of the positive from the anchor (-1: anywhere)."),
+    ("byol_ema_decay", "task", "byol_ema_decay", "BYOL-A: EMA decay of the target network."),
+    ("label_key", "task", "label_key", "Supervised: label feature (default: 'label' or the first)."),
+    ("gain_db", "augment", "gain_db", "Augmentation: random gain in +-dB."),
+    ("mixup_ratio", "augment", "mixup_ratio",
+     "Augmentation: BYOL-A mixup with other clips, ratio ~ U(0, this)."),
+    ("crop_scale", "augment", "crop_scale",
+     "Augmentation: random resized crop scale range 'low,high' (1,1: off)."),
+    ("time_mask_frames", "augment", "time_mask_frames", "Augmentation: time mask up to N frames."),
+    ("freq_mask_bins", "augment", "freq_mask_bins", "Augmentation: frequency mask up to N bins."),
+)
+
+
+def _define(flag: str, default, help_text: str, where: dict) -> None:
+  if isinstance(default, bool):
+    flags.DEFINE_bool(flag, default, help_text, **where)
+  elif isinstance(default, int):
+    flags.DEFINE_integer(flag, default, help_text, **where)
+  elif isinstance(default, float):
+    flags.DEFINE_float(flag, default, help_text, **where)
+  elif isinstance(default, tuple):
+    flags.DEFINE_list(flag, [f"{v:g}" for v in default], help_text, **where)
+  else:
+    flags.DEFINE_string(flag, default, help_text, **where)
 
 
 def define_flags(module_name=None) -> None:
@@ -32,7 +95,11 @@ def define_flags(module_name=None) -> None:
   if "model_dir" in FLAGS:
     return
   where = {"module_name": module_name or __name__}
-  flags.DEFINE_enum("task", None, list(tasks.ALL), "What to train.", **where)
+  flags.DEFINE_enum("task", params_lib.DEFAULT_TASK, list(tasks.ALL),
+                    "What to train (default: the best measured pretext task).", **where)
+  flags.DEFINE_enum("recipe", "tuned", list(params_lib.RECIPES),
+                    "Defaults to start from: the measured 'tuned' recipe, or the 'paper's "
+                    "configuration; flags given override either.", **where)
   flags.DEFINE_string("dataset", "synthetic_audio",
                       "TFDS name(s) or audio folder(s), comma-separated; 'name@split' picks "
                       "a split.",
@@ -42,73 +109,40 @@ def define_flags(module_name=None) -> None:
                       **where)
   flags.DEFINE_string("data_dir", None, "TFDS data dir (default: TFDS's, ~/tensorflow_datasets).",
                       **where)
-  flags.DEFINE_integer("steps", _DEFAULTS.train.steps, "Training steps.", **where)
-  flags.DEFINE_integer("batch_size", _DEFAULTS.train.batch_size, "Global batch size.", **where)
-  flags.DEFINE_float("learning_rate", _DEFAULTS.train.learning_rate, "Adam learning rate.", **where)
-  flags.DEFINE_integer("seed", _DEFAULTS.train.seed, "Seeds the initialization and the data.",
-                       **where)
-  flags.DEFINE_float("width", _DEFAULTS.encoder.width, "Encoder width multiplier.", **where)
-  flags.DEFINE_integer("embedding_dim", _DEFAULTS.encoder.embedding_dim, "Embedding size.", **where)
-  flags.DEFINE_string("encoder_variant", _DEFAULTS.encoder.variant, "Encoder layer table.", **where)
-  flags.DEFINE_integer("checkpoint_every_steps", _DEFAULTS.train.checkpoint_every_steps,
-                       "Checkpoint interval.", **where)
-  flags.DEFINE_integer("log_every_steps", _DEFAULTS.train.log_every_steps, "Log interval.", **where)
-  flags.DEFINE_integer("shuffle_buffer", _DEFAULTS.train.shuffle_buffer,
-                       "Clips in the shuffle buffer.",
-                       **where)
-  flags.DEFINE_integer("concat_clips", _DEFAULTS.train.concat_clips,
-                       "Join this many shuffled clips into one recording (for very short clips).",
-                       **where)
-  flags.DEFINE_string("cache_dir", "", "Cache clip log-mels: a folder, 'memory', or '' for none.",
-                      **where)
-  flags.DEFINE_enum("strategy", _DEFAULTS.train.strategy, ["default", "mirrored", "multi_worker"],
-                    "tf.distribute strategy; multi_worker reads TF_CONFIG.", **where)
-  flags.DEFINE_enum("gap_features", _DEFAULTS.task.gap_features, ["concat_abs_diff", "concat"],
-                    "TemporalGap pair features ('concat' is the paper's; see "
-                    "tasks/temporal_gap.py).",
-                    **where)
-  flags.DEFINE_integer("context_slices", _DEFAULTS.task.context_slices, "Audio2Vec: P.", **where)
-  flags.DEFINE_integer("gap_frames", _DEFAULTS.task.gap_frames,
-                       "Audio2Vec: G frames between slices.",
-                       **where)
-  flags.DEFINE_float("triplet_margin", _DEFAULTS.task.triplet_margin, "Triplet margin.", **where)
-  flags.DEFINE_enum("triplet_mining", _DEFAULTS.task.triplet_mining, ["semi_hard", "random"],
-                    "Triplet negatives.", **where)
-  flags.DEFINE_integer("positive_max_offset_frames", _DEFAULTS.task.positive_max_offset_frames,
-                       "Triplet: max distance of the positive from the anchor.", **where)
-  flags.DEFINE_float("positive_noise_stddev", _DEFAULTS.task.positive_noise_stddev,
-                     "Triplet: noise added to the positive's log-mel.", **where)
-  flags.DEFINE_float("contrastive_temperature", _DEFAULTS.task.contrastive_temperature,
-                     "Contrastive: softmax temperature.", **where)
-  flags.DEFINE_string("label_key", "", "Supervised: label feature (default: 'label' or the first).",
-                      **where)
+  flags.DEFINE_string("cache_dir", pretraining.AUTO_CACHE,
+                      "Cache clip log-mels: a folder, 'memory', '' for none, or 'auto' (memory "
+                      "when the pool's log-mels fit in a few GB, else none).", **where)
+  for flag, section, field, help_text in PARAM_FLAGS:
+    _define(flag, getattr(getattr(_DEFAULTS, section), field), help_text, where)
   flags.DEFINE_bool("force", False, "Resume even though MODEL_DIR holds a run with other params.",
                     **where)
 
 
+def _value(flag: str, default):
+  value = FLAGS[flag].value
+  if isinstance(default, tuple):
+    try:
+      return tuple(float(v) for v in value)
+    except ValueError:
+      raise ValueError(f"--{flag}: expected comma-separated numbers, got {value}") from None
+  return value
+
+
 def params_from_flags() -> params_lib.Params:
-  """Maps the flags onto `Params` (defaults come from the dataclasses only)."""
-  d = _DEFAULTS
-  return dataclasses.replace(
-      d,
-      datasets=tuple(datasets.split_list(FLAGS.dataset)),
-      encoder=dataclasses.replace(d.encoder, variant=FLAGS.encoder_variant, width=FLAGS.width,
-                                  embedding_dim=FLAGS.embedding_dim).validate(),
-      task=dataclasses.replace(
-          d.task, name=FLAGS.task, gap_features=FLAGS.gap_features,
-          context_slices=FLAGS.context_slices,
-          gap_frames=FLAGS.gap_frames, triplet_margin=FLAGS.triplet_margin,
-          triplet_mining=FLAGS.triplet_mining,
-          positive_max_offset_frames=FLAGS.positive_max_offset_frames,
-          positive_noise_stddev=FLAGS.positive_noise_stddev,
-          contrastive_temperature=FLAGS.contrastive_temperature,
-          label_key=FLAGS.label_key),
-      train=dataclasses.replace(
-          d.train, steps=FLAGS.steps, batch_size=FLAGS.batch_size,
-          learning_rate=FLAGS.learning_rate, seed=FLAGS.seed,
-          checkpoint_every_steps=FLAGS.checkpoint_every_steps,
-          log_every_steps=FLAGS.log_every_steps, shuffle_buffer=FLAGS.shuffle_buffer,
-          strategy=FLAGS.strategy, concat_clips=FLAGS.concat_clips))
+  """The recipe's Params with the flags given on the command line applied."""
+  params = dataclasses.replace(params_lib.recipe(FLAGS.task, FLAGS.recipe),
+                               datasets=tuple(datasets.split_list(FLAGS.dataset)))
+  changes = {}
+  for flag, section, field, _ in PARAM_FLAGS:
+    if FLAGS[flag].present:
+      default = getattr(getattr(params, section), field)
+      changes.setdefault(section, {})[field] = _value(flag, default)
+  for section, values in changes.items():
+    params = dataclasses.replace(
+        params, **{section: dataclasses.replace(getattr(params, section), **values)})
+  params.encoder.validate()
+  params.augment.validate()
+  return params
 
 
 def train_from_flags() -> str:
@@ -135,7 +169,7 @@ def main(argv):
 
 def run():
   define_flags(module_name=sys.argv[0])
-  flags.mark_flags_as_required(["task", "model_dir"])
+  flags.mark_flags_as_required(["model_dir"])
   app.run(main)
 
 

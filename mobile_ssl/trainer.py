@@ -4,7 +4,8 @@ A custom loop (`strategy.run` + `tf.nn.compute_average_loss`) rather than
 Keras `fit`, because Keras 3's `fit` fails under MultiWorkerMirroredStrategy
 (keras-team/keras#20585); the same code runs under the default, mirrored and
 multi-worker strategies. Each step: forward the task model, per-example loss
-from the task, average over the global batch, Adam update.
+from the task, average over the global batch, Adam(W) update with the
+schedule and clipping of `params.train`, then the task's `after_update` hook.
 
 Around the step: checkpoints every N steps (model, optimizer, step) through
 `tf.train.CheckpointManager`, whose state file is replaced atomically, so a
@@ -88,12 +89,42 @@ def _distribute(strategy, dataset, global_batch: int, start_step: int):
   return strategy.distribute_datasets_from_function(dataset_fn)
 
 
+def learning_rate(train: params_lib.TrainParams):
+  """The learning rate, or its schedule: constant, or linear warm-up then cosine to 0."""
+  if train.schedule == "constant":
+    if train.warmup_steps:
+      raise ValueError("--warmup_steps needs --schedule=cosine")
+    return train.learning_rate
+  if train.schedule == "cosine":
+    if train.warmup_steps < 0:
+      raise ValueError(f"--warmup_steps must be >= 0, got {train.warmup_steps}")
+    # A recipe's warm-up is capped at a tenth of a short run (e.g. a smoke test).
+    warmup = min(train.warmup_steps, train.steps // 10)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else train.learning_rate,
+        decay_steps=max(1, train.steps - warmup), alpha=0.0,
+        warmup_target=train.learning_rate if warmup else None, warmup_steps=warmup)
+  raise ValueError(f"--schedule must be 'constant' or 'cosine', got {train.schedule!r}")
+
+
+def make_optimizer(train: params_lib.TrainParams) -> keras.optimizers.Optimizer:
+  """Adam (the paper's), AdamW with decoupled weight decay, optional global-norm clipping."""
+  if train.weight_decay < 0 or train.clip_norm < 0:
+    raise ValueError("--weight_decay and --clip_norm must be >= 0")
+  clip = {"global_clipnorm": train.clip_norm} if train.clip_norm else {}
+  rate = learning_rate(train)
+  if train.weight_decay:
+    return keras.optimizers.AdamW(rate, weight_decay=train.weight_decay, **clip)
+  return keras.optimizers.Adam(rate, **clip)
+
+
 def fit(model: typing.Union[keras.Model, typing.Callable[[], keras.Model]],
         loss_fn: typing.Callable, dataset, params: params_lib.Params, *,
         model_dir: typing.Optional[str] = None,
         strategy: typing.Optional[tf.distribute.Strategy] = None,
         status: typing.Optional[typing.Callable[[], dict]] = None,
-        progress: bool = True) -> dict:
+        progress: bool = True,
+        after_update: typing.Optional[typing.Callable[[keras.Model], None]] = None) -> dict:
   """Trains `model` for `params.train.steps` steps; resumes from `model_dir`.
 
   Args:
@@ -111,6 +142,8 @@ def fit(model: typing.Union[keras.Model, typing.Callable[[], keras.Model]],
     status: called at each log step; its dict is shown and logged (e.g. the
       count of skipped clips).
     progress: show a progress bar (chief only).
+    after_update: called with the model after every optimizer step, inside
+      the compiled step (BYOL-A's moving-average target network).
 
   Returns:
     {'step': [...], 'loss': [...], 'examples_per_second': [...], 'model': the
@@ -125,7 +158,7 @@ def fit(model: typing.Union[keras.Model, typing.Callable[[], keras.Model]],
   with strategy.scope():
     if callable(model) and not isinstance(model, keras.Model):
       model = model()
-    optimizer = keras.optimizers.Adam(train.learning_rate)
+    optimizer = make_optimizer(train)
     optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
   checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
@@ -161,6 +194,8 @@ def fit(model: typing.Union[keras.Model, typing.Callable[[], keras.Model]],
 
     inputs, targets = next(iterator)
     per_replica = strategy.run(step_fn, args=(inputs, targets))
+    if after_update is not None:
+      after_update(model)
     return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
   writer = log = None

@@ -240,3 +240,37 @@ def test_multi_worker_two_processes_only_the_chief_writes(tiny_synthetic, data_d
   assert sorted(os.listdir(tmp_path)) == sorted(
       ["params.json", "checkpoints", "encoder.keras", trainer.LOG_FILE, trainer.TENSORBOARD_DIR])
   model_dir_lib.load_encoder(str(tmp_path))
+
+
+def test_cli_without_task_runs_the_tuned_recipe_and_flags_override_it(tmp_path):
+  """No --task: the best measured task and the tuned recipe, all recorded in params.json."""
+  from mobile_ssl import train as train_cli
+  from absl import flags as absl_flags
+  from absl.testing import flagsaver
+  train_cli.define_flags()
+  absl_flags.FLAGS(["mobile-ssl-train", f"--model_dir={tmp_path}"])
+  with flagsaver.flagsaver():
+    tuned = train_cli.params_from_flags()
+  assert tuned.task.name == params_lib.DEFAULT_TASK
+  assert tuned == dataclasses.replace(params_lib.recipe(), datasets=("synthetic_audio",))
+  assert tuned.augment.enabled and tuned.encoder.pooling == "time_mean_max"
+  with flagsaver.flagsaver(task="temporal_gap", recipe="paper", steps=50, crop_scale=["0.8", "1.2"]):
+    absl_flags.FLAGS["steps"].present = absl_flags.FLAGS["crop_scale"].present = 1
+    paper = train_cli.params_from_flags()
+  assert paper.task.name == "temporal_gap" and paper.train.steps == 50
+  assert paper.encoder.pooling == "max" and paper.train.schedule == "constant"
+  assert paper.augment.crop_scale == (0.8, 1.2) and paper.augment.gain_db == 0
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+  train = dataclasses.replace(TINY.train, steps=100, schedule="cosine", warmup_steps=10,
+                              learning_rate=1e-3)
+  rate = trainer.learning_rate(train)
+  values = [float(rate(step)) for step in (0, 5, 10, 55, 100)]
+  np.testing.assert_allclose(values, [0.0, 5e-4, 1e-3, 5e-4, 0.0], atol=2e-5)
+  short = trainer.learning_rate(dataclasses.replace(train, steps=20, warmup_steps=200))
+  assert float(short(2)) == pytest.approx(1e-3, rel=1e-3)  # warm-up capped at steps // 10
+  assert isinstance(trainer.make_optimizer(dataclasses.replace(train, weight_decay=1e-4)),
+                    keras.optimizers.AdamW)
+  with pytest.raises(ValueError, match="schedule"):
+    trainer.learning_rate(dataclasses.replace(train, schedule="linear"))

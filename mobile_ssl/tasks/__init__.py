@@ -4,13 +4,15 @@ Every task module exposes `min_frames(params)`, `make_examples(clip, params,
 seed)` (a pure tf function mapped by mobile_ssl/data.py, returning (inputs,
 targets)), `build_model(encoder, params)` (a Keras model wrapping the shared
 encoder) and `loss(targets, outputs, params)` (per-example loss [B]);
-mobile_ssl/trainer.py runs the same loop for all of them.
+mobile_ssl/trainer.py runs the same loop for all of them. A task may add
+`after_update(model, params)`, run after every optimizer step (BYOL-A).
 """
 
 import dataclasses
 import typing
 
 from mobile_ssl.tasks import audio2vec
+from mobile_ssl.tasks import byol_a
 from mobile_ssl.tasks import contrastive
 from mobile_ssl.tasks import supervised
 from mobile_ssl.tasks import temporal_gap
@@ -25,6 +27,8 @@ class Task:
   build_model: typing.Callable
   loss: typing.Callable
   needs_labels: bool = False
+  # (model, params) -> None after each optimizer step (BYOL-A's EMA target).
+  after_update: typing.Optional[typing.Callable] = None
 
 
 TASKS = {t.name: t for t in (
@@ -37,10 +41,13 @@ TASKS = {t.name: t for t in (
     Task("triplet", triplet.min_frames, triplet.make_examples, triplet.build_model, triplet.loss),
     Task("contrastive", contrastive.min_frames, contrastive.make_examples,
          contrastive.build_model, contrastive.loss),
+    Task("byol_a", byol_a.min_frames, byol_a.make_examples, byol_a.build_model, byol_a.loss,
+         after_update=byol_a.after_update),
     Task("supervised", supervised.min_frames, supervised.make_examples,
          supervised.build_model, supervised.loss, needs_labels=True),
 )}
-PRETEXT = ("audio2vec_cbow", "audio2vec_skipgram", "temporal_gap", "triplet", "contrastive")
+PRETEXT = ("audio2vec_cbow", "audio2vec_skipgram", "temporal_gap", "triplet", "contrastive",
+           "byol_a")
 # 'untrained' has no loss: the training CLI saves the random initialization.
 ALL = tuple(TASKS) + ("untrained",)
 

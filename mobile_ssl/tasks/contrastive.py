@@ -4,8 +4,15 @@ Saeed, Grangier, Zeghidour, "Contrastive learning of general-purpose audio
 representations" (ICASSP 2021). Anchor and positive are two random slices of
 one clip; the positives of the other clips in the batch are the negatives.
 Embeddings pass through layer normalization and tanh (COLA's head), the
-similarity is bilinear, s(a, p) = g(a)^T W g(p), and the loss is softmax
+similarity is bilinear, s(a, p) = g(a)^T W g(p), divided by a temperature
+(COLA's code uses 0.2; `recipe()` sets it), and the loss is softmax
 cross-entropy over the batch with the matching clip as the label.
+
+COLA draws the positive anywhere in the clip. `contrastive_max_offset_frames`
+keeps it within that many frames of the anchor: on speech, slices a second
+apart share the speaker and the words, slices ten seconds apart often only
+the speaker. COLA's one augmentation, faint noise on the positive, is covered
+(more strongly) by the pool-wide augmentations of mobile_ssl/augment.py.
 """
 
 import keras
@@ -23,8 +30,17 @@ def make_examples(clip: dict, params: params_lib.Params, seed: tf.Tensor):
   """-> ({'anchor', 'positive'}: [S, bins, 1] each, dummy target 0)."""
   seeds = sampling.split_seed(seed, 2)
   s = params.features.slice_frames
-  return {"anchor": sampling.random_crop(clip["log_mel"], seeds[0], s),
-          "positive": sampling.random_crop(clip["log_mel"], seeds[1], s)}, 0.0
+  log_mel = clip["log_mel"]
+  reach = params.task.contrastive_max_offset_frames
+  if reach < 0:
+    return {"anchor": sampling.random_crop(log_mel, seeds[0], s),
+            "positive": sampling.random_crop(log_mel, seeds[1], s)}, 0.0
+  last = tf.shape(log_mel)[0] - s
+  anchor_start = sampling.uniform_int(seeds[0], 0, last)
+  positive_start = sampling.uniform_int(seeds[1], tf.maximum(0, anchor_start - reach),
+                                        tf.minimum(last, anchor_start + reach))
+  return {"anchor": sampling.crop(log_mel, anchor_start, s),
+          "positive": sampling.crop(log_mel, positive_start, s)}, 0.0
 
 
 def build_model(encoder: keras.Model, params: params_lib.Params) -> keras.Model:

@@ -8,9 +8,14 @@ Labels (ClassLabel features, names sorted, discovered at build time) come from:
   * by default, the first sub-folder of each file (feature `label`); files
     directly in the root get no label feature when the root has no sub-folders.
 
-Splits: a CSV `split` column wins; else `test_pattern` / `validation_pattern`
-regexes (unmatched files go to train); else a seeded, per-file hash split with
-`split_ratios` (train, validation, test), stable when files are added.
+Splits: with `group_key` (a label column, or a named regex group such as
+FSDD's speaker), whole groups are held out: a seeded hash orders the groups
+and the first `test_group_fraction` of them (at least one) form the test
+split, the rest train, so no group has clips on both sides (speaker-,
+recorder- or site-disjoint evaluation). Otherwise a CSV `split` column wins;
+else `test_pattern` / `validation_pattern` regexes (unmatched files go to
+train); else a seeded, per-file hash split with `split_ratios` (train,
+validation, test), stable when files are added.
 
 With `tfds build tfds_builders/audio_folder --manual_dir=DIR` the default
 config reads DIR with sub-folder labels; pass `--config '{"name": ..., "root_dir":
@@ -50,6 +55,8 @@ class AudioFolderConfig(file_decoding.FileConfig):
   validation_pattern: str = ""
   split_ratios: typing.Tuple[float, float, float] = (0.8, 0.1, 0.1)
   seed: int = 0
+  group_key: str = ""
+  test_group_fraction: float = 1 / 3
 
 
 def _read_csv(path: str) -> typing.Dict[str, typing.Dict[str, str]]:
@@ -115,6 +122,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     validation = re.compile(config.validation_pattern) if config.validation_pattern else None
     ratios = np.cumsum(config.split_ratios) / np.sum(config.split_ratios)
     splits = {name: [] for name in SPLITS}
+    grouped = []  # (group, relpath, labels) when splitting by group
     for relpath in files:
       row = {}
       if table is not None:
@@ -125,11 +133,19 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         match = pattern.search(relpath)
         if not match:
           continue
-        row = {k: v for k, v in match.groupdict().items() if not k.startswith("_")}
+        row = {k: v for k, v in match.groupdict().items()
+               if not k.startswith("_") or k.lstrip("_") == config.group_key}
       elif keys:
         parts = relpath.split("/")
         row = {"label": parts[0] if len(parts) > 1 else "unlabeled"}
       split = row.pop("split", "") if table is not None else ""
+      if config.group_key:
+        group = row.get(config.group_key, row.get(f"_{config.group_key}"))
+        if group is None:
+          raise ValueError(f"{relpath}: no group {config.group_key!r} in its labels "
+                           f"({', '.join(sorted(row)) or 'none'})")
+        grouped.append((group, relpath, {k: row[k] for k in keys}))
+        continue
       if not split:
         if test or validation:
           split = ("test" if test and test.search(relpath) else
@@ -140,6 +156,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       if split not in splits:
         raise ValueError(f"{relpath}: unknown split {split!r}; use one of {SPLITS}")
       splits[split].append((relpath, {k: row[k] for k in keys}))
+    if config.group_key:
+      groups = sorted({g for g, _, _ in grouped}, key=lambda g: _hash_fraction(config.seed, g))
+      if len(groups) < 2:
+        raise ValueError(f"{root}: group-disjoint splits need at least 2 groups of "
+                         f"{config.group_key!r}, found {len(groups)}")
+      count = min(len(groups) - 1, max(1, int(round(len(groups) * config.test_group_fraction))))
+      held_out = set(groups[:count])
+      for group, relpath, labels in grouped:
+        splits["test" if group in held_out else "train"].append((relpath, labels))
     return splits
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):

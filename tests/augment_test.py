@@ -1,0 +1,82 @@
+"""Tests of mobile_ssl.augment: each augmentation does what it says, reproducibly."""
+
+import dataclasses
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from mobile_ssl import augment
+from mobile_ssl import params as params_lib
+
+SEED = tf.constant([3, 4], tf.int64)
+
+
+def _batch(n=6, frames=96, bins=64, seed=0):
+  rng = np.random.default_rng(seed)
+  return tf.constant(rng.normal(size=(n, frames, bins, 1)).astype(np.float32) - 3.0)
+
+
+def test_gain_adds_one_constant_per_view_within_the_range():
+  x = _batch()
+  y = augment.gain(x, 6.0, SEED)
+  shift = (y - x).numpy()
+  per_view = shift.reshape(len(shift), -1)
+  np.testing.assert_allclose(per_view, per_view[:, :1] * np.ones_like(per_view), atol=1e-5)
+  assert np.all(np.abs(per_view[:, 0]) <= 6.0 * math.log(10) / 20 + 1e-6)
+  assert np.std(per_view[:, 0]) > 0.05  # the views get different gains
+
+
+def test_mixup_adds_energy_from_another_clip_and_zero_ratio_is_identity():
+  x = _batch()
+  np.testing.assert_allclose(augment.mixup(x, 1e-9, SEED).numpy(), x.numpy(), atol=1e-5)
+  y = augment.mixup(x, 0.4, SEED).numpy()
+  # log((1-r)e^x + r e^o) >= log(1-r) + x, and the result differs from x.
+  assert np.all(y >= x.numpy() + math.log(0.6) - 1e-5)
+  assert np.mean(np.abs(y - x.numpy())) > 0.01
+
+
+def test_resized_crop_keeps_the_shape_and_unit_scale_is_identity():
+  x = _batch()
+  same = augment.resized_crop(x, (1.0, 1.0), SEED, fill=-6.9)
+  np.testing.assert_allclose(same.numpy(), x.numpy(), atol=1e-4)
+  out = augment.resized_crop(x, (0.6, 1.5), SEED, fill=-6.9)
+  assert out.shape == x.shape
+  assert np.mean(np.abs(out.numpy() - x.numpy())) > 0.1
+
+
+def test_masks_fill_one_band_per_axis_with_the_view_mean():
+  x = tf.ones([4, 96, 64, 1]) * tf.reshape(tf.range(4, dtype=tf.float32), [4, 1, 1, 1])
+  x += tf.reshape(tf.range(96, dtype=tf.float32), [1, 96, 1, 1]) * 0.0
+  y = augment.masks(x + tf.random.stateless_normal(x.shape, [1, 2]), 20, 10, SEED).numpy()
+  assert y.shape == (4, 96, 64, 1)
+  changed = np.abs(y - (x + tf.random.stateless_normal(x.shape, [1, 2])).numpy()) > 1e-6
+  rows = changed[..., 0].any(axis=2).sum(axis=1)  # frames touched (time mask spans all bins)
+  assert np.all(rows <= 96) and changed.any()
+
+
+def test_augment_inputs_treats_every_view_and_is_reproducible():
+  params = dataclasses.replace(params_lib.tiny(), augment=params_lib.AugmentParams(
+      gain_db=6, mixup_ratio=0.4, crop_scale=(0.6, 1.5), time_mask_frames=8, freq_mask_bins=8))
+  inputs = {"anchor": _batch(4), "positive": _batch(4), "context": tf.stack([_batch(4)] * 2, 1),
+            "index": tf.range(4)}
+  a = augment.augment_inputs(inputs, params, SEED)
+  b = augment.augment_inputs(inputs, params, SEED)
+  for key in inputs:
+    np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
+    assert a[key].shape == inputs[key].shape
+  np.testing.assert_array_equal(a["index"].numpy(), inputs["index"].numpy())
+  assert not np.allclose(a["anchor"].numpy(), inputs["anchor"].numpy())
+  # Two identical views come out different: each view has its own draws.
+  assert not np.allclose(a["anchor"].numpy(), a["positive"].numpy())
+  # Switched off, nothing changes.
+  plain = augment.augment_inputs(inputs, params_lib.tiny(), SEED)
+  np.testing.assert_array_equal(plain["anchor"].numpy(), inputs["anchor"].numpy())
+
+
+def test_bad_augment_params_are_clear_errors():
+  import pytest
+  with pytest.raises(ValueError, match="crop_scale"):
+    params_lib.AugmentParams(crop_scale=(1.5, 0.6)).validate()
+  with pytest.raises(ValueError, match="mixup_ratio"):
+    params_lib.AugmentParams(mixup_ratio=1.0).validate()
