@@ -99,6 +99,14 @@ class TestPrecisionsAndInputs:
       assert kinds <= {"INT8", "INT32"} and "QUANTIZE" not in ops
       assert report["input"]["quantization"]["scale"] > 0
 
+  @pytest.mark.parametrize("quantization,kind", COMBINATIONS)
+  def test_graph_tensors_carry_the_signature_names(self, exported, quantization, kind):
+    # What benchmark_model, Netron and MediaPipe show: the tensors' own names,
+    # not the converter's 'serving_default_waveform:0' / 'StatefulPartitionedCall_1:0'.
+    interpreter = litert.Interpreter(model_path=exported[quantization, kind][0])
+    assert [d["name"] for d in interpreter.get_input_details()] == [kind]
+    assert [d["name"] for d in interpreter.get_output_details()] == ["embedding"]
+
   @pytest.mark.parametrize("quantization", ["dynamic", "int8"])
   def test_waveform_front_end_stays_float(self, exported, quantization):
     ops = _op_tensor_types(exported[quantization, "waveform"][0])
