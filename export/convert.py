@@ -76,8 +76,13 @@ class LogMel(keras.layers.Layer):
 
 
 def inference_model(encoder: keras.Model, feature_params: params_lib.FeatureParams,
-                    input_kind: InputKind) -> keras.Model:
-  """Batch-1 model with named input (`waveform`|`log_mel`) and output `embedding`."""
+                    input_kind: InputKind,
+                    head: typing.Optional[keras.layers.Layer] = None) -> keras.Model:
+  """Batch-1 model with named input (`waveform`|`log_mel`) and output `embedding`.
+
+  With `head` (a layer on the embedding, e.g. export/classifier.py's softmax
+  dense layer) the one output is `scores`, the head's output.
+  """
   input_kind = InputKind(input_kind)
   if input_kind == InputKind.WAVEFORM:
     inputs = keras.Input((feature_params.slice_samples,), batch_size=1, name="waveform")
@@ -88,6 +93,9 @@ def inference_model(encoder: keras.Model, feature_params: params_lib.FeaturePara
                          batch_size=1, name="log_mel")
     log_mel = inputs
   embedding = encoder(log_mel)
+  if head is not None:
+    return keras.Model(inputs, {"scores": head(embedding)},
+                       name=f"{encoder.name}_{input_kind.value}_classifier")
   return keras.Model(inputs, {"embedding": embedding}, name=f"{encoder.name}_{input_kind.value}")
 
 
