@@ -10,7 +10,9 @@ Either input kind runs: a `waveform` model takes the windows as they are; a
 `log_mel` model gets each window's log-mel from `mobile_ssl.features` with the
 run's front end (float64 STFT, as in training). Quantized inputs (int8 log-mel)
 are quantized with the tensor's scale and zero point, and quantized outputs
-dequantized, so `embed` always returns float32.
+dequantized, so `embed` always returns float32. A classifier file
+(`export_tflite --classifier_task`) runs too: its `scores` come back in place
+of embeddings, one row of class probabilities per window.
 """
 
 import os
