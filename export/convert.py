@@ -8,7 +8,11 @@ that wraps a Keras 3 model silently leaves the weights out (NaN outputs,
 
 Inference models have batch 1 and named tensors: `waveform` [1, 15600] (the
 log-mel front end inside the graph, builtin ops only: RFFT2D, COMPLEX_ABS, ...)
-or `log_mel` [1, 96, 64, 1], and one output `embedding` [1, d].
+or `log_mel` [1, 96, 64, 1], and one output `embedding` [1, d] (`scores` for a
+classifier). The names are those of the signature and, since the converter
+calls the tensors themselves `serving_default_waveform:0` and
+`StatefulPartitionedCall_1:0`, also of the graph's input and output tensors
+(`name_io_tensors`), which is what benchmark_model, Netron and MediaPipe show.
 
 Quantization applies to the encoder only; the front end stays float32 in
 every precision. Quantizing the magnitude spectrum before the mel projection
@@ -72,8 +76,13 @@ class LogMel(keras.layers.Layer):
 
 
 def inference_model(encoder: keras.Model, feature_params: params_lib.FeatureParams,
-                    input_kind: InputKind) -> keras.Model:
-  """Batch-1 model with named input (`waveform`|`log_mel`) and output `embedding`."""
+                    input_kind: InputKind,
+                    head: typing.Optional[keras.layers.Layer] = None) -> keras.Model:
+  """Batch-1 model with named input (`waveform`|`log_mel`) and output `embedding`.
+
+  With `head` (a layer on the embedding, e.g. export/classifier.py's softmax
+  dense layer) the one output is `scores`, the head's output.
+  """
   input_kind = InputKind(input_kind)
   if input_kind == InputKind.WAVEFORM:
     inputs = keras.Input((feature_params.slice_samples,), batch_size=1, name="waveform")
@@ -84,6 +93,9 @@ def inference_model(encoder: keras.Model, feature_params: params_lib.FeaturePara
                          batch_size=1, name="log_mel")
     log_mel = inputs
   embedding = encoder(log_mel)
+  if head is not None:
+    return keras.Model(inputs, {"scores": head(embedding)},
+                       name=f"{encoder.name}_{input_kind.value}_classifier")
   return keras.Model(inputs, {"embedding": embedding}, name=f"{encoder.name}_{input_kind.value}")
 
 
@@ -95,6 +107,25 @@ def _front_end(model: keras.Model) -> typing.Optional[LogMel]:
 def _tensor_names(tflite: bytes) -> typing.List[str]:
   subgraph = schema.Model.GetRootAs(tflite, 0).Subgraphs(0)
   return [subgraph.Tensors(i).Name().decode("utf-8") for i in range(subgraph.TensorsLength())]
+
+
+def name_io_tensors(tflite: bytes) -> bytes:
+  """Renames each signature's input and output tensors after their signature keys.
+
+  The converter names them after the SavedModel's internals
+  (`serving_default_waveform:0`, `StatefulPartitionedCall_1:0`); signatures
+  refer to tensors by index, so renaming keeps `get_signature_runner()`
+  working. Returns the bytes unchanged when the names already match.
+  """
+  model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite))
+  renamed = 0
+  for signature in model.signatureDefs or []:
+    graph = model.subgraphs[signature.subgraphIndex]
+    for entry in (signature.inputs or []) + (signature.outputs or []):
+      tensor = graph.tensors[entry.tensorIndex]
+      if tensor.name != entry.name:
+        tensor.name, renamed = entry.name, renamed + 1
+  return metadata.serialize(model) if renamed else tflite
 
 
 def _int8_with_float_front_end(converter, examples, front_end: LogMel) -> bytes:
@@ -191,7 +222,8 @@ def convert(model: keras.Model, quantization: Quantization,
       is the same int8 values behind a DEQUANTIZE op.
 
   Returns:
-    The .tflite bytes.
+    The .tflite bytes, input and output tensors named after the signature's
+    keys (`name_io_tensors`).
   """
   quantization = Quantization(quantization)
   if int8_output and not (int8_io and quantization == Quantization.INT8):
@@ -215,7 +247,9 @@ def convert(model: keras.Model, quantization: Quantization,
       if quantization == Quantization.FLOAT16:
         converter.target_spec.supported_types = [tf.float16]
       tflite = converter.convert()
-      return _restore_float_front_end(tflite, reference, front_end) if front_end else tflite
+      if front_end:
+        tflite = _restore_float_front_end(tflite, reference, front_end)
+      return name_io_tensors(tflite)
     elif quantization == Quantization.INT8:
       if representative_data is None:
         raise ValueError("int8 quantization needs representative data (real audio)")
@@ -225,10 +259,10 @@ def convert(model: keras.Model, quantization: Quantization,
       converter.optimizations = [tf.lite.Optimize.DEFAULT]
       converter.representative_dataset = lambda: ([x] for x in examples)
       if front_end is not None:
-        return _int8_with_float_front_end(converter, examples, front_end)
+        return name_io_tensors(_int8_with_float_front_end(converter, examples, front_end))
       if int8_io:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         if int8_output:
           converter.inference_output_type = tf.int8
-    return converter.convert()
+    return name_io_tensors(converter.convert())

@@ -10,7 +10,9 @@ Either input kind runs: a `waveform` model takes the windows as they are; a
 `log_mel` model gets each window's log-mel from `mobile_ssl.features` with the
 run's front end (float64 STFT, as in training). Quantized inputs (int8 log-mel)
 are quantized with the tensor's scale and zero point, and quantized outputs
-dequantized, so `embed` always returns float32.
+dequantized, so `embed` always returns float32. A classifier file
+(`export_tflite --classifier_task`) runs too: its `scores` come back in place
+of embeddings, one row of class probabilities per window.
 """
 
 import os
@@ -82,9 +84,9 @@ class TFLiteEmbedder(embedding.Embedder):
       self.metadata = {}
     if self.metadata:
       run_params = params_lib.from_dict(self.metadata["params"])
-      feature_params, dim = run_params.features, self.metadata["embedding_dim"]
+      feature_params = run_params.features
     else:
-      feature_params, dim = params_lib.FeatureParams(), None
+      feature_params = params_lib.FeatureParams()
     self._interpreter = litert.Interpreter(model_content=data, num_threads=num_threads)
     signatures = self._interpreter.get_signature_list()
     name = SIGNATURE if SIGNATURE in signatures else next(iter(signatures), None)
@@ -98,7 +100,9 @@ class TFLiteEmbedder(embedding.Embedder):
     (self.input_name, self.input_details), = inputs.items()
     (self.output_name, self.output_details), = outputs.items()
     self.input_kind = self.metadata.get("input_kind") or self._guess_kind(feature_params)
-    super().__init__(feature_params, dim or int(self.output_details["shape"][-1]))
+    # The output's own size: `embedding_dim` for an encoder, the classes for
+    # a classifier's `scores` (then `embed` returns window class probabilities).
+    super().__init__(feature_params, int(self.output_details["shape"][-1]))
 
   @staticmethod
   def _where(model) -> str:

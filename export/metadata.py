@@ -9,11 +9,18 @@ schema's place for named data; the converter already stores
   Library read it: name, description, version, author, license, and tensor
   metadata for the input (`AudioProperties {sample_rate, channels}` for the
   waveform input, `FeatureProperties` for log-mel) and the output
-  (`FeatureProperties`).
+  (`FeatureProperties`). A classifier's `scores` output also names its label
+  file as an `AssociatedFile` of type TENSOR_AXIS_LABELS (one class name per
+  line), the layout of YAMNet's MediaPipe model.
 * `mobile_ssl`: UTF-8 JSON with everything needed to use the model: sample
   rate, channels, STFT window/hop, slice length, embedding size, input kind,
   precision, input/output dtype and quantization, and the encoder's complete
   params.json (`read_metadata`).
+
+Associated files (the label map) are not flatbuffer data: as TFLite Support's
+MetadataPopulator does, they are appended to the flatbuffer as an uncompressed
+(stored) ZIP archive, so the .tflite is also a valid .zip; MediaPipe and the
+Task Library read them from there (`associated_files` reads them back).
 
 Why not tflite-support's metadata writer: tflite-support 0.4.4 (the last,
 2023) pins protobuf<4, while TF 2.21 needs >=6.31. It imports only when
@@ -28,9 +35,11 @@ converter writes them.
 """
 
 import importlib.metadata
+import io
 import json
 import os
 import typing
+import zipfile
 
 import flatbuffers
 import numpy as np
@@ -46,6 +55,10 @@ METADATA_FILE_IDENTIFIER = b"M001"
 AUDIO_PARSER_VERSION = "1.3.0"
 BASE_PARSER_VERSION = "1.0.0"
 _ALIGNMENT = 16  # The converter aligns weight buffers to 16 bytes; keep it.
+
+# AssociatedFileType (metadata_schema.fbs): one label per line along the class axis.
+TENSOR_AXIS_LABELS = 2
+LABELS_FILE = "labels.txt"
 
 # ContentProperties union members (metadata_schema.fbs).
 FEATURE_PROPERTIES = 1
@@ -87,21 +100,26 @@ def tensor_summary(details: dict) -> dict:
 
 
 def describe(params, input_kind: str, quantization: str, signature: str,
-             input_details: dict, output_details: dict) -> dict:
-  """The mobile_ssl metadata of an exported encoder.
+             input_details: dict, output_details: dict,
+             classifier: typing.Optional[dict] = None) -> dict:
+  """The mobile_ssl metadata of an exported encoder (or classifier).
 
   Args:
     params: the run's `mobile_ssl.params.Params`.
     input_kind, quantization: what was exported.
     signature: the signature name.
     input_details, output_details: LiteRT details of the signature's tensors.
+    classifier: for a classifier (output `scores`): {'task', 'labels', ...},
+      stored as the 'classifier' entry; its labels become the label file.
   """
   fp = params.features
-  return {
+  extra = {"classifier": classifier} if classifier else {}
+  return extra | {
       "format": 1, "producer": f"mobile_ssl {_version()} export_tflite",
       "signature": signature, "input_kind": input_kind, "quantization": quantization,
       "input": {"name": input_kind, **tensor_summary(input_details)},
-      "output": {"name": "embedding", **tensor_summary(output_details)},
+      "output": {"name": "scores" if classifier else "embedding",
+                 **tensor_summary(output_details)},
       "sample_rate_hz": fp.sample_rate_hz, "channels": 1,
       "slice_samples": fp.slice_samples, "slice_seconds": fp.slice_seconds,
       "slice_frames": fp.slice_frames, "num_mel_bins": fp.num_mel_bins,
@@ -156,10 +174,13 @@ def add(tflite: bytes, info: dict) -> bytes:
     tflite: a .tflite flatbuffer, as `convert.convert` returns it.
     info: the mobile_ssl metadata (`describe`); needs
       'input' and 'output' ({'name', 'shape', ...}), 'input_kind',
-      'sample_rate_hz', 'channels', 'embedding_dim', 'quantization'.
+      'sample_rate_hz', 'channels', 'embedding_dim', 'quantization'; with
+      'classifier' {'labels': [...], ...} the output is a classifier's
+      `scores` and the labels go into LABELS_FILE, an associated file.
 
   Returns:
-    the new .tflite bytes; the graph and weights are unchanged.
+    the new .tflite bytes; the graph and weights are unchanged (an older
+    appended ZIP of associated files is replaced too).
   """
   model = flatbuffer_utils.read_model_from_bytearray(bytearray(model_bytes(tflite)))
   payloads = {TFLITE_METADATA_NAME: _model_metadata(info),
@@ -177,7 +198,41 @@ def add(tflite: bytes, info: dict) -> bytes:
     entry.buffer = len(model.buffers)
     model.buffers.append(schema.BufferT(data=np.frombuffer(payload, np.uint8)))
     model.metadata.append(entry)
-  return serialize(model)
+  data = serialize(model)
+  if "classifier" in info:
+    data = _append_zip(data, {LABELS_FILE: labels_text(info["classifier"]["labels"])})
+  return data
+
+
+def labels_text(labels: typing.Sequence[str]) -> bytes:
+  """The label file: one class name per line, in class-index order."""
+  names = [str(label).replace("\n", " ").strip() for label in labels]
+  if any(not name for name in names):
+    raise ValueError(f"empty class name in {list(labels)}")
+  return ("\n".join(names) + "\n").encode("utf-8")
+
+
+def _append_zip(data: bytes, files: typing.Dict[str, bytes]) -> bytes:
+  """`data` followed by an uncompressed ZIP of `files` (offsets from the file start)."""
+  stream = io.BytesIO()
+  stream.write(data)
+  # Mode 'a' on bytes that are not a ZIP appends a new archive, its offsets
+  # counted from the start of the stream, as MetadataPopulator writes it.
+  with zipfile.ZipFile(stream, "a", compression=zipfile.ZIP_STORED) as archive:
+    for name, payload in files.items():
+      info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # reproducible bytes
+      archive.writestr(info, payload)
+  return stream.getvalue()
+
+
+def associated_files(model: typing.Union[str, bytes, os.PathLike]) -> typing.Dict[str, bytes]:
+  """The associated files appended to a .tflite: name -> bytes ({} when none)."""
+  data = model_bytes(model)
+  try:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+      return {name: archive.read(name) for name in archive.namelist()}
+  except zipfile.BadZipFile:
+    return {}
 
 
 def read_metadata(model: typing.Union[str, bytes, os.PathLike]) -> dict:
@@ -195,8 +250,19 @@ def read_metadata(model: typing.Union[str, bytes, os.PathLike]) -> dict:
 
 # --- TFLite Support ModelMetadata: writer and reader of the subset we use. ---
 
+def _associated_file(builder, name: str, description: str, file_type: int) -> int:
+  name_off, description_off = builder.CreateString(name), builder.CreateString(description)
+  builder.StartObject(4)  # AssociatedFile {name, description, type, locale}
+  builder.PrependUOffsetTRelativeSlot(0, name_off, 0)
+  builder.PrependUOffsetTRelativeSlot(1, description_off, 0)
+  builder.PrependInt8Slot(2, file_type, 0)
+  return builder.EndObject()
+
+
 def _tensor_metadata(builder, name: str, description: str, content_type: int,
-                     sample_rate: int = 0, channels: int = 0) -> int:
+                     sample_rate: int = 0, channels: int = 0,
+                     associated_files: typing.Sequence[int] = ()) -> int:
+  files = _table_vector(builder, associated_files) if associated_files else 0
   name_off, description_off = builder.CreateString(name), builder.CreateString(description)
   if content_type == AUDIO_PROPERTIES:
     builder.StartObject(2)  # AudioProperties {sample_rate, channels}
@@ -213,6 +279,8 @@ def _tensor_metadata(builder, name: str, description: str, content_type: int,
   builder.PrependUOffsetTRelativeSlot(0, name_off, 0)
   builder.PrependUOffsetTRelativeSlot(1, description_off, 0)
   builder.PrependUOffsetTRelativeSlot(3, content, 0)
+  if files:
+    builder.PrependUOffsetTRelativeSlot(6, files, 0)  # associated_files
   return builder.EndObject()
 
 
@@ -233,15 +301,24 @@ def _model_metadata(info: dict) -> bytes:
   inputs = [_tensor_metadata(builder, info["input"]["name"], input_description,
                              AUDIO_PROPERTIES if audio else FEATURE_PROPERTIES,
                              info["sample_rate_hz"], info["channels"])]
-  outputs = [_tensor_metadata(builder, info["output"]["name"],
-                              f"{info['embedding_dim']}-d audio embedding", FEATURE_PROPERTIES)]
+  classifier = info.get("classifier")
+  if classifier:
+    labels = [_associated_file(builder, LABELS_FILE, "class names, one per line",
+                               TENSOR_AXIS_LABELS)]
+    outputs = [_tensor_metadata(
+        builder, info["output"]["name"],
+        f"softmax scores of {len(classifier['labels'])} classes of {classifier['task']}",
+        FEATURE_PROPERTIES, associated_files=labels)]
+  else:
+    outputs = [_tensor_metadata(builder, info["output"]["name"],
+                                f"{info['embedding_dim']}-d audio embedding", FEATURE_PROPERTIES)]
   input_vector, output_vector = _table_vector(builder, inputs), _table_vector(builder, outputs)
   builder.StartObject(10)  # SubGraphMetadata {name, description, inputs, outputs, ...}
   builder.PrependUOffsetTRelativeSlot(2, input_vector, 0)
   builder.PrependUOffsetTRelativeSlot(3, output_vector, 0)
   subgraph = builder.EndObject()
   strings = [builder.CreateString(s) for s in (
-      "mobile_ssl audio encoder",
+      "mobile_ssl audio classifier" if classifier else "mobile_ssl audio encoder",
       f"Self-supervised audio embedding ({info['input_kind']} input, {info['quantization']}); "
       f"full parameters in the '{METADATA_NAME}' metadata entry.",
       str(info.get("producer", "")), "mobile_ssl", "Apache-2.0",
@@ -294,6 +371,11 @@ def _read_tensor(tensor: _Table) -> dict:
   if kind == AUDIO_PROPERTIES:
     properties = content.table(1)
     out["sample_rate"], out["channels"] = properties.uint(0), properties.uint(1)
+  files = tensor.tables(6)
+  if files:
+    out["associated_files"] = [
+        {"name": f.string(0), "description": f.string(1),
+         "type": f.uint(2, flatbuffers.number_types.Int8Flags)} for f in files]
   return out
 
 
@@ -304,7 +386,8 @@ def read_tflite_metadata(model: typing.Union[str, bytes, os.PathLike]) -> dict:
     {'name', 'description', 'version', 'author', 'license',
     'min_parser_version', 'inputs': [...], 'outputs': [...]}, each tensor
     {'name', 'description', 'content', and for AudioProperties
-    'sample_rate', 'channels'}.
+    'sample_rate', 'channels'; 'associated_files' [{'name', 'description',
+    'type'}] when the tensor has any}.
   """
   entries = _entries(model_bytes(model))
   data = entries.get(TFLITE_METADATA_NAME)

@@ -3,6 +3,7 @@
   export_tflite --encoder=DIR --output=PATH --quantization=float32|float16|dynamic|int8
       --input=waveform|log_mel [--representative_data=DATASET_OR_FOLDER]
       [--num_representative=N] [--validation_data=...] [--probe_task=TASK]
+      [--classifier_task=DATASET:LABEL]
 
 One command converts (export/convert.py), adds metadata (export/metadata.py),
 writes the file to a temporary path beside `--output`, runs that very file in
@@ -22,6 +23,13 @@ LiteRT's default name, so `get_signature_runner()` needs no argument):
   float variant only appends a DEQUANTIZE of the same values (measured).
 int8 is calibrated on real windows of the train split of
 `--representative_data` (default: the run's first pretraining dataset).
+
+With `--classifier_task` the file is a classifier instead (export/classifier.py):
+`waveform` -> `scores` [1, classes] softmax, the linear head trained on the
+spot as mobile-ssl-eval trains its probe, the class names as a label map in
+the metadata, so MediaPipe's AudioClassifier names its results. It is checked
+against the Keras encoder + probe: score cosines on held-out windows (the
+task's test split by default) and the clip accuracy on the whole test split.
 """
 
 import dataclasses
@@ -34,12 +42,14 @@ import numpy as np
 from absl import app
 from absl import flags
 
+from export import classifier
 from export import convert
 from export import embedder as embedder_lib
 from export import metadata
 from export import validation
 from mobile_ssl import atomic
 from mobile_ssl import datasets
+from mobile_ssl import downstream
 from mobile_ssl import embedding
 from mobile_ssl import model_dir as model_dir_lib
 
@@ -78,6 +88,8 @@ class ExportParams:
   min_min_cosine: typing.Optional[float] = None
   max_probe_drop: float = 0.03
   data_dir: typing.Optional[str] = None
+  # A task code or DATASET:LABEL_KEY: export a classifier (scores) for it.
+  classifier_task: str = ""
 
   def validate(self) -> "ExportParams":
     if self.quantization not in QUANTIZATIONS:
@@ -93,6 +105,12 @@ class ExportParams:
         raise ValueError(f"--{name}={value}: a cosine threshold must lie in [-1, 1]")
     if not 0.0 <= self.max_probe_drop <= 1.0:
       raise ValueError(f"--max_probe_drop={self.max_probe_drop}: must lie in [0, 1]")
+    if self.classifier_task and self.input_kind != "waveform":
+      raise ValueError("--classifier_task needs --input=waveform (audio tasks such as "
+                       "MediaPipe's AudioClassifier take audio, not log-mel)")
+    if self.classifier_task and self.probe_task:
+      raise ValueError("--classifier_task already checks the accuracy on its test split; "
+                       "drop --probe_task")
     return self
 
   def thresholds(self) -> typing.Tuple[float, float]:
@@ -137,7 +155,9 @@ def export_encoder(encoder_dir: str, output: str,
     the report: {'encoder', 'path', 'quantization', 'input_kind', 'signature',
     'size_bytes', 'input'/'output' (name, shape, dtype, quantization), 'ops'
     (op histogram), 'representative' (int8), 'validation' (cosines and
-    thresholds), 'probe' (with `probe_task`), 'passed'}.
+    thresholds), 'probe' (with `probe_task`), 'classifier' (with
+    `classifier_task`: task, labels, training windows, test accuracies of
+    the file and of the Keras probe), 'passed'}.
 
   Raises:
     ValueError: bad encoder dir, output, data or parameters (one line).
@@ -150,6 +170,13 @@ def export_encoder(encoder_dir: str, output: str,
   data_spec = export_params.representative_data or params.datasets[0]
   report = {"encoder": encoder_dir, "path": output, "quantization": quantization,
             "input_kind": kind, "signature": embedder_lib.SIGNATURE}
+  head = None
+  if export_params.classifier_task:
+    task = downstream.load_task(export_params.classifier_task, export_params.data_dir)
+    head = classifier.train_head(encoder, params, task, progress=progress)
+    report["classifier"] = head.describe()
+    # Calibrate and validate on the task's own audio unless told otherwise.
+    data_spec = export_params.representative_data or f"{task.spec.dataset}@{task.spec.train_split}"
 
   representative = None
   if quantization == "int8":
@@ -159,26 +186,34 @@ def export_encoder(encoder_dir: str, output: str,
     representative = [x[None] for x in embedder_lib.model_inputs(windows, kind, fp)]
     report["representative"] = {"dataset": data_spec, "split": split, "windows": len(windows)}
   integer_io = quantization == "int8" and kind == "log_mel"
-  tflite = convert.convert(convert.inference_model(encoder, fp, kind), quantization,
-                           representative, int8_io=integer_io, int8_output=integer_io)
+  model = convert.inference_model(encoder, fp, kind,
+                                  head=classifier.dense_head(head.model) if head else None)
+  tflite = convert.convert(model, quantization, representative, int8_io=integer_io,
+                           int8_output=integer_io)
   runner = embedder_lib.TFLiteEmbedder(tflite)
   tflite = metadata.add(tflite, metadata.describe(
       params, kind, quantization, embedder_lib.SIGNATURE, runner.input_details,
-      runner.output_details))
+      runner.output_details, classifier=report.get("classifier")))
 
   with atomic.replacing(output, suffix=".tflite") as tmp:
     with open(tmp, "wb") as f:
       f.write(tflite)
-    _validate(tmp, encoder, params, export_params, data_spec, report, progress)
+    _validate(tmp, encoder, params, export_params, data_spec, report, progress, head)
   return report
 
 
-def _validate(path, encoder, params, export_params, data_spec, report, progress) -> None:
-  """Runs the written file against Keras; raises ValidationError (the file is then removed)."""
+def _validate(path, encoder, params, export_params, data_spec, report, progress,
+              head=None) -> None:
+  """Runs the written file against Keras; raises ValidationError (the file is then removed).
+
+  A classifier's reference is the Keras encoder + the probe, and its scores
+  take the place of the embedding in the cosine check.
+  """
   with open(path, "rb") as f:
     tflite = f.read()
   lite = embedder_lib.TFLiteEmbedder(path)
-  keras = embedding.KerasEmbedder(encoder=encoder, params=params)
+  keras = (classifier.KerasClassifier(encoder, params, head.model) if head
+           else embedding.KerasEmbedder(encoder=encoder, params=params))
   report["size_bytes"] = len(tflite)
   report["input"] = {"name": lite.input_name, **metadata.tensor_summary(lite.input_details)}
   report["output"] = {"name": lite.output_name, **metadata.tensor_summary(lite.output_details)}
@@ -187,12 +222,14 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress)
   bad_ops = validation.forbidden_ops(report["ops"])
   if bad_ops:
     failures.append(f"forbidden ops {bad_ops}")
-  expected = (export_params.input_kind, "embedding")
+  expected = (export_params.input_kind, "scores" if head else "embedding")
   if (lite.input_name, lite.output_name) != expected:
     failures.append(f"tensors {lite.input_name}->{lite.output_name}, expected {expected}")
 
   # By default the held-out split of the calibration data, whatever split that named.
   spec = export_params.validation_data or datasets.parse_spec(data_spec)[0]
+  if head and not export_params.validation_data:
+    spec = f"{head.task.spec.dataset}@{head.task.spec.test_split}"
   builder, split = validation.dataset_split(spec, "test", export_params.data_dir)
   windows = validation.windows(builder, split, export_params.num_validation, params.features,
                                hop_seconds=VALIDATION_HOP_SECONDS, progress=progress)
@@ -229,6 +266,9 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress)
     if not drop <= export_params.max_probe_drop:
       failures.append(f"probe accuracy {tflite_accuracy:.4f} vs Keras {keras_accuracy:.4f} "
                       f"(drop {drop:.4f} > {export_params.max_probe_drop})")
+  if head:
+    failures += classifier.check_accuracy(head, keras, lite, params, report["classifier"],
+                                          export_params.max_probe_drop, progress)
   report["passed"] = not failures
   if failures:
     raise ValidationError(f"{report['path']}: validation failed, not written: "
@@ -244,6 +284,10 @@ def summary(report: dict) -> str:
   if "probe" in report:
     p = report["probe"]
     line += f", probe accuracy {p['tflite_accuracy']:.4f} (Keras {p['keras_accuracy']:.4f})"
+  if "classifier" in report:
+    c = report["classifier"]
+    line = (f"classifier of {c['num_classes']} classes ({c['task']}), accuracy "
+            f"{c['tflite_accuracy']:.4f} (Keras probe {c['keras_accuracy']:.4f}); " + line)
   return line
 
 
@@ -277,6 +321,10 @@ def define_flags(flag_values=None, module_name=None) -> None:
   flags.DEFINE_integer("num_validation", 100, "Validation windows.", **where)
   flags.DEFINE_string("probe_task", "", "Also compare linear-probe accuracy: a task code or "
                       "DATASET:LABEL_KEY, e.g. ../fsdd/recordings:digit.", **where)
+  flags.DEFINE_string("classifier_task", "", "Export a classifier instead: the encoder plus a "
+                      "linear head trained here as mobile-ssl-eval trains its probe, softmax "
+                      "output 'scores' and a label map (MediaPipe AudioClassifier); a task "
+                      "code or DATASET:LABEL_KEY, e.g. ../fsdd/recordings:digit.", **where)
   flags.DEFINE_float("min_mean_cosine", None, "Default per precision: " + ", ".join(
       f"{q} {t[0]}" for q, t in DEFAULT_THRESHOLDS.items()), **where)
   flags.DEFINE_float("min_min_cosine", None, "Default per precision: " + ", ".join(
@@ -302,7 +350,7 @@ def main(argv, flag_values=None) -> int:
         validation_data=fv.validation_data, num_validation=fv.num_validation,
         probe_task=fv.probe_task, min_mean_cosine=fv.min_mean_cosine,
         min_min_cosine=fv.min_min_cosine, max_probe_drop=fv.max_probe_drop,
-        data_dir=fv.data_dir)
+        data_dir=fv.data_dir, classifier_task=fv.classifier_task)
     if fv.report:
       check_output_path(fv.report)
     report = export_encoder(fv.encoder, fv.output or "", export_params, progress=True)

@@ -1,4 +1,4 @@
-"""Tests of export_tflite: 4 precisions x 2 inputs, metadata, validation, CLI, TFLiteEmbedder."""
+"""Tests of export_tflite: 4 precisions x 2 inputs, metadata, validation, CLI, TFLiteEmbedder, classifier."""
 
 import dataclasses
 import json
@@ -12,17 +12,21 @@ from absl import flags
 from ai_edge_litert import interpreter as litert
 from ai_edge_litert import schema_py_generated as schema
 
+from export import classifier
 from export import convert
 from export import embedder as embedder_lib
 from export import metadata
 from export import tflite
 from export import validation
 from mobile_ssl import data
+from mobile_ssl import downstream
 from mobile_ssl import embedding
 from mobile_ssl import encoder as encoder_lib
+from mobile_ssl import evaluation
 from mobile_ssl import features
 from mobile_ssl import model_dir
 from mobile_ssl import params as params_lib
+from mobile_ssl import probe
 from tests import audio_fixtures
 
 DATASET = "synthetic_audio/tiny"
@@ -98,6 +102,14 @@ class TestPrecisionsAndInputs:
       kinds = {t for _, ins, outs in _op_tensor_types(path) for t in ins + outs}
       assert kinds <= {"INT8", "INT32"} and "QUANTIZE" not in ops
       assert report["input"]["quantization"]["scale"] > 0
+
+  @pytest.mark.parametrize("quantization,kind", COMBINATIONS)
+  def test_graph_tensors_carry_the_signature_names(self, exported, quantization, kind):
+    # What benchmark_model, Netron and MediaPipe show: the tensors' own names,
+    # not the converter's 'serving_default_waveform:0' / 'StatefulPartitionedCall_1:0'.
+    interpreter = litert.Interpreter(model_path=exported[quantization, kind][0])
+    assert [d["name"] for d in interpreter.get_input_details()] == [kind]
+    assert [d["name"] for d in interpreter.get_output_details()] == ["embedding"]
 
   @pytest.mark.parametrize("quantization", ["dynamic", "int8"])
   def test_waveform_front_end_stays_float(self, exported, quantization):
@@ -328,3 +340,80 @@ class TestCommand:
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "--quantization=int4: value should be one of <float32|float16|dynamic|int8>" in (
         result.stderr)
+
+
+@pytest.fixture(scope="module")
+def exported_classifier(encoder_dir, tiny_synthetic, data_dir, tmp_path_factory):
+  path = str(tmp_path_factory.mktemp("classifier") / "classifier.tflite")
+  report = tflite.export_encoder(encoder_dir, path, tflite.ExportParams(
+      classifier_task=f"{DATASET}:event", data_dir=data_dir, max_probe_drop=0.0))
+  return path, report
+
+
+class TestClassifier:
+
+  def test_waveform_in_scores_out(self, exported_classifier):
+    path, report = exported_classifier
+    classes = report["classifier"]["num_classes"]
+    interpreter = litert.Interpreter(model_path=path)
+    assert interpreter.get_signature_list() == {
+        "serving_default": {"inputs": ["waveform"], "outputs": ["scores"]}}
+    assert [d["name"] for d in interpreter.get_input_details()] == ["waveform"]
+    (out,) = interpreter.get_output_details()
+    assert out["name"] == "scores" and list(out["shape"]) == [1, classes]
+    ops = report["ops"]
+    assert ops["SOFTMAX"] == 1 and "RFFT2D" in ops and not validation.forbidden_ops(ops)
+    assert report["passed"] and report["output"]["name"] == "scores"
+    lite = embedder_lib.TFLiteEmbedder(path)
+    _, scores = lite.embed(audio_fixtures.chirp(2.0), 16000)
+    assert scores.shape[1] == classes and np.allclose(scores.sum(axis=1), 1.0, atol=1e-5)
+
+  def test_label_map_is_a_tensor_axis_labels_file(self, exported_classifier, tiny_synthetic):
+    path, report = exported_classifier
+    names = list(tiny_synthetic.info.features["event"].names)
+    labels = report["classifier"]["labels"]
+    assert labels and set(labels) <= set(names) and len(labels) == report["classifier"][
+        "num_classes"]
+    (output,) = metadata.read_tflite_metadata(path)["outputs"]
+    assert output["name"] == "scores"
+    assert output["associated_files"] == [{"name": "labels.txt", "type": 2,
+                                           "description": "class names, one per line"}]
+    assert metadata.associated_files(path) == {"labels.txt": ("\n".join(labels) + "\n").encode()}
+    assert metadata.read_metadata(path)["classifier"]["labels"] == labels
+    # The appended ZIP does not disturb the flatbuffer, and re-adding replaces it.
+    again = metadata.add(open(path, "rb").read(), metadata.read_metadata(path))
+    assert metadata.associated_files(again) == metadata.associated_files(path)
+    assert abs(len(again) - os.path.getsize(path)) < 64  # one copy of each entry and file
+
+  def test_head_is_the_evaluation_probe(self, exported_classifier, encoder_dir, data_dir):
+    # The probe as mobile-ssl-eval fits it, then the file's scores on test windows.
+    path, report = exported_classifier
+    encoder, params = model_dir.load_encoder(encoder_dir)
+    task = downstream.load_task(f"{DATASET}:event", data_dir)
+    eval_params = evaluation.EvalParams()
+    train = evaluation.embed_split(encoder, params, task, "train", eval_params)
+    model = probe.train(train["embeddings"], task.index(train["labels"]), train["clips"],
+                        task.num_classes, seed=eval_params.seed)
+    kernel, bias = classifier.folded_weights(model)
+    z = train["embeddings"] @ kernel + bias
+    folded = np.exp(z - z.max(1, keepdims=True))
+    np.testing.assert_allclose(folded / folded.sum(1, keepdims=True),
+                               model.probabilities(train["embeddings"]), atol=1e-5)
+    windows = validation.windows(task.builder, "test", 8, params.features, hop_seconds=0.5)
+    reference = classifier.KerasClassifier(encoder, params, model).embed_windows(windows)
+    np.testing.assert_allclose(embedder_lib.TFLiteEmbedder(path).embed_windows(windows),
+                               reference, atol=1e-4)
+    c = report["classifier"]
+    assert c["labels"] == task.class_names and c["train_windows"] == len(train["clips"])
+    assert c["tflite_accuracy"] == c["keras_accuracy"] and c["drop"] == 0.0
+    assert c["test_clips"] == 4 and c["window_top1_agreement"] == 1.0
+
+  def test_bad_combinations_are_one_line(self, encoder_dir, tmp_path, capsys):
+    out_file = str(tmp_path / "x.tflite")
+    for args, message in (
+        (["--input=log_mel"], "--classifier_task needs --input=waveform"),
+        (["--probe_task=SYN_EVENT"], "drop --probe_task")):
+      code, out, err = _run_cli([f"--encoder={encoder_dir}", f"--output={out_file}",
+                                 f"--classifier_task={DATASET}:event"] + args, capsys)
+      assert code == 1 and len(err.strip().splitlines()) == 1 and message in err, err
+    assert not os.path.exists(out_file)
