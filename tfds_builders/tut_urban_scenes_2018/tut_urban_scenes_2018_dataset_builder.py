@@ -2,7 +2,7 @@
 
 10 scene classes, 10 s binaural 48 kHz clips (downmixed, resampled to 16 kHz).
 Build from a local copy (manual_dir): download the development set
-(https://zenodo.org/records/1228142: the 13 `...development.audio.N.zip` and
+(https://zenodo.org/records/1228142: every `...development.audio.N.zip` and
 `...development.meta.zip`) and unzip them all in the manual_dir, so that
   <manual_dir>/TUT-urban-acoustic-scenes-2018-development/
     audio/airport-barcelona-0-0-a.wav ...
