@@ -1,4 +1,4 @@
-"""Tests of the bird_audio_detection builder over dummy_data (the real unzip layout) and without it."""
+"""Tests of the bird_audio_detection builder over dummy_data (real unzip layout) and without."""
 
 import os
 import shutil
@@ -71,7 +71,8 @@ def test_symlinked_folders_and_a_plain_merged_unzip_build(tmp_path):
 
 
 def test_missing_download_says_what_to_get(tmp_path):
-  with pytest.raises(file_decoding.MissingDataError, match=r"ff1010bird_metadata_2018.csv not found"):
+  with pytest.raises(file_decoding.MissingDataError,
+                     match=r"ff1010bird_metadata_2018.csv not found"):
     _build(tmp_path, tmp_path / "data")
 
 

@@ -19,7 +19,8 @@ _SUBSETS = (("speech", "librivox", 2), ("speech", "us-gov", 2), ("music", "fma",
 
 def _annotation(label: str, file_id: str, rng) -> str:
   if label == "music":
-    return f"{file_id} {rng.choice(['classical', 'pop', 'jazz'])} {rng.choice(['Y', 'N'])} Some-Artist"
+    genre, vocals = rng.choice(["classical", "pop", "jazz"]), rng.choice(["Y", "N"])
+    return f"{file_id} {genre} {vocals} Some-Artist"
   if label == "speech":
     return f"{file_id} {rng.choice(['m', 'f'])} english"
   return file_id

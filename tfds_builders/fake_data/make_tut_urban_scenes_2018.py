@@ -33,7 +33,8 @@ def main():
   sounds.write_text(os.path.join(root, "meta.csv"), meta)
   sounds.write_text(os.path.join(setup, "fold1_train.txt"), train)
   sounds.write_text(os.path.join(setup, "fold1_evaluate.txt"), evaluate)
-  sounds.write_text(os.path.join(setup, "fold1_test.txt"), [line.split("\t")[0] for line in evaluate])
+  sounds.write_text(os.path.join(setup, "fold1_test.txt"),
+                    [line.split("\t")[0] for line in evaluate])
 
 
 if __name__ == "__main__":

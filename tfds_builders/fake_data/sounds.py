@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import struct
 
 import numpy as np
 import soundfile
@@ -20,6 +21,38 @@ def write(path: str, rng: np.random.Generator, seconds: float = 0.3,
     soundfile.write(path, data.astype(np.float32), rate, format="OGG", subtype="OPUS")
   else:
     audio.write(path, data.astype(np.float32), rate)
+  if path.endswith((".ogg", ".opus")):
+    _fix_ogg_serial(path)
+
+
+def _ogg_crc(page: bytes) -> int:
+  crc = 0
+  for byte in page:
+    crc ^= byte << 24
+    for _ in range(8):
+      crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+      crc &= 0xFFFFFFFF
+  return crc
+
+
+def _fix_ogg_serial(path: str, serial: int = 1) -> None:
+  """Sets every Ogg page's stream serial (libsndfile draws it at random) and its CRC.
+
+  Without this the seeded scripts would rewrite byte-different .ogg/.opus files
+  on every run.
+  """
+  with open(path, "rb") as f:
+    data = bytearray(f.read())
+  offset = 0
+  while data[offset:offset + 4] == b"OggS":
+    segments = data[offset + 26]
+    size = 27 + segments + sum(data[offset + 27:offset + 27 + segments])
+    data[offset + 14:offset + 18] = struct.pack("<I", serial)
+    data[offset + 22:offset + 26] = b"\0\0\0\0"
+    data[offset + 22:offset + 26] = struct.pack("<I", _ogg_crc(data[offset:offset + size]))
+    offset += size
+  with open(path, "wb") as f:
+    f.write(data)
 
 
 def write_unreadable(path: str) -> None:

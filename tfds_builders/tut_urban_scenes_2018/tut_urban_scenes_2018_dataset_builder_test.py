@@ -1,4 +1,4 @@
-"""Tests of the tut_urban_scenes_2018 builder over dummy_data (the documented layout) and without it."""
+"""Tests of the tut_urban_scenes_2018 builder over dummy_data (documented layout) and without."""
 
 import os
 import shutil
@@ -42,7 +42,8 @@ def test_documented_fold_and_meta_formats_read():
 
 def test_an_unknown_scene_names_the_file_and_line(tmp_path):
   (tmp_path / "fold1_train.txt").write_text("audio/a.wav\tairport\naudio/b.wav\tbeach\n")
-  with pytest.raises(ValueError, match=r"fold1_train.txt:2: expected 'audio/<name>.wav<TAB><scene>'"):
+  with pytest.raises(ValueError,
+                     match=r"fold1_train.txt:2: expected 'audio/<name>.wav<TAB><scene>'"):
     tut.read_fold(tmp_path / "fold1_train.txt", {})
 
 
