@@ -97,15 +97,19 @@ class FileDecoder:
     print(text, file=out or sys.stderr, flush=True)
     return text
 
-  def examples(self, items):
+  def examples(self, items, crop=None):
     """Yields (key, example) for (key, path, fields) items, skipping bad files.
 
     Args:
       items: iterable of (key, path, dict of other features).
+      crop: optional `crop(key, int16 waveform) -> waveform`, applied after decoding
+        (AudioSet cuts a full-video download down to its segment).
     """
     yielded = 0
     for key, path, fields in items:
       waveform = self.decode(path)
+      if waveform is not None and crop is not None:
+        waveform = crop(key, waveform)
       if waveform is not None:
         yielded += 1
         yield key, dict(fields, audio=waveform)
@@ -133,9 +137,3 @@ def require(path, dataset: str, instructions: str) -> None:
         f"{dataset}: {os.fspath(path)} not found. {instructions} "
         f"Then run: tfds build {dataset} --imports tfds_builders --manual_dir=DIR")
 
-
-def index_files(root) -> dict:
-  """Maps file stem -> path for every audio file under `root` (recursive)."""
-  root = os.fspath(root)
-  return {os.path.splitext(os.path.basename(rel))[0]: os.path.join(root, rel)
-          for rel in audio.find_files(root)}

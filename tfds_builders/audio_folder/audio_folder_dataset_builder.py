@@ -23,21 +23,27 @@ config reads DIR with sub-folder labels; pass `--config '{"name": ..., "root_dir
 config that `mobile_ssl` uses for a folder given on the command line; it
 recognises the Free Spoken Digit Dataset naming (`{digit}_{speaker}_{take}.wav`,
 takes 0-4 are test).
+
+Symlinked sub-folders are followed (each real folder once, so a link back to
+an ancestor cannot loop); a linked class folder takes the link's name. Files
+soundfile cannot decode (yt-dlp's `.m4a`/`.webm`) are left out and counted in
+one line with the ffmpeg command that converts them; `labels_csv` rows without
+a file are counted too, and a CSV that matches no file stops the build.
 """
 
-import csv
 import dataclasses
 import hashlib
 import os
 import re
+import sys
 import typing
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from mobile_ssl import audio
 from tfds_builders import file_decoding
+from tfds_builders import manual_data
 
 SPLITS = ("train", "validation", "test")
 FSDD_NAME = re.compile(r"^\d_[A-Za-z]+_\d+\.wav$")
@@ -60,11 +66,35 @@ class AudioFolderConfig(file_decoding.FileConfig):
 
 
 def _read_csv(path: str) -> typing.Dict[str, typing.Dict[str, str]]:
-  with tf.io.gfile.GFile(path) as f:
-    rows = list(csv.DictReader(f))
+  """filename -> {column: value} of a labels CSV (BOM and CRLF are fine)."""
+  rows = [row for _, row in manual_data.read_rows(path)]
   if not rows or "filename" not in rows[0]:
     raise ValueError(f"{path}: expected a CSV with a header and a 'filename' column")
-  return {row.pop("filename"): row for row in rows}
+  header = rows[0]
+  table = {}
+  for row in rows[1:]:
+    values = dict(zip(header, row + [""] * (len(header) - len(row))))
+    table[values.pop("filename")] = values
+  return table
+
+
+def _find_readable(root: str) -> typing.List[str]:
+  """The decodable files under `root`; others are counted in one printed line.
+
+  Raises:
+    ValueError: when `root` holds no decodable audio file (the line names any others).
+  """
+  found = manual_data.find_files(root)
+  readable = [rel for rel in found if manual_data.is_readable(rel)]
+  unreadable = [rel for rel in found if not manual_data.is_readable(rel)]
+  if not readable:
+    others = (f"; {len(unreadable)} file(s) are {manual_data.unreadable_note(unreadable)}"
+              if unreadable else "")
+    raise ValueError(f"{root}: no audio files ({', '.join(manual_data.READABLE)}){others}")
+  if unreadable:
+    print(f"{root}: {len(unreadable)} file(s) left out, "
+          f"{manual_data.unreadable_note(unreadable)}", file=sys.stderr, flush=True)
+  return readable
 
 
 def _hash_fraction(seed: int, relpath: str) -> float:
@@ -75,21 +105,26 @@ def _hash_fraction(seed: int, relpath: str) -> float:
 class Builder(tfds.core.GeneratorBasedBuilder):
   """A local folder of audio files (WAV, FLAC, OGG, MP3), labels optional."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "Initial release.",
+      "1.1.0": "Symlinked sub-folders are followed and .opus files read; m4a/webm files "
+               "and labels_csv rows without a file are counted.",
+  }
   BUILDER_CONFIGS = [AudioFolderConfig(
       name="default", description="manual_dir, labels from sub-folders.")]
   DEFAULT_CONFIG_NAME = "default"
   MANUAL_DOWNLOAD_INSTRUCTIONS = """
-  Put your audio files (WAV, FLAC, OGG, MP3) in the manual_dir, one sub-folder
-  per class, or give a `root_dir` in the config (`--config` JSON).
+  Put your audio files (WAV, FLAC, OGG, MP3, Opus) in the manual_dir, one
+  sub-folder per class (symlinks are followed), or give a `root_dir` in the
+  config (`--config` JSON). Convert m4a/webm first: ffmpeg -i x.m4a x.flac.
   """
 
   def _label_keys(self) -> typing.List[str]:
     config = self.builder_config
     if config.labels_csv:
-      with tf.io.gfile.GFile(config.labels_csv) as f:
-        header = next(csv.reader(f))
+      rows = manual_data.read_rows(config.labels_csv)
+      header = rows[0][1] if rows else []
       return [c for c in header if c not in ("filename", "split")]
     if config.label_pattern:
       return [g for g in re.compile(config.label_pattern).groupindex if not g.startswith("_")]
@@ -112,11 +147,16 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   def _assign(self, root: str) -> typing.Dict[str, typing.List[tuple]]:
     """Maps split -> [(relpath, {label: value})] for every audio file."""
     config = self.builder_config
-    files = audio.find_files(root)
-    if not files:
-      raise ValueError(f"{root}: no audio files ({', '.join(audio.EXTENSIONS)})")
+    files = _find_readable(root)
     keys = self._label_keys()
     table = _read_csv(config.labels_csv) if config.labels_csv else None
+    if table is not None:
+      coverage = manual_data.Coverage(self.name, os.path.basename(config.labels_csv), root)
+      on_disk = set(manual_data.find_files(root))
+      for relpath in table:
+        coverage.match(relpath, os.path.join(root, relpath) if relpath in on_disk else None)
+      coverage.report()
+      coverage.check(self.name, "The 'filename' column holds paths relative to root_dir.")
     pattern = re.compile(config.label_pattern) if config.label_pattern else None
     test = re.compile(config.test_pattern) if config.test_pattern else None
     validation = re.compile(config.validation_pattern) if config.validation_pattern else None
@@ -194,9 +234,7 @@ def config_for_folder(root_dir: str, on_bad_file: str = "skip", **overrides) -> 
   root_dir = os.path.abspath(os.path.expanduser(root_dir))
   if not os.path.isdir(root_dir):
     raise ValueError(f"{root_dir}: audio folder not found")
-  files = audio.find_files(root_dir)
-  if not files:
-    raise ValueError(f"{root_dir}: no audio files ({', '.join(audio.EXTENSIONS)})")
+  files = _find_readable(root_dir)
   options = dict(overrides)
   if (not options.get("label_pattern") and not options.get("labels_csv")
       and all(FSDD_NAME.match(os.path.basename(f)) for f in files)):

@@ -124,6 +124,49 @@ def test_missing_or_empty_folder_is_one_clear_error(tmp_path):
     audio_folder.config_for_folder(str(tmp_path))
 
 
+def test_symlinked_class_folders_are_followed_and_loops_end(tmp_path):
+  (tmp_path / "elsewhere" / "owl").mkdir(parents=True)
+  for i in range(2):
+    _write_tone(str(tmp_path / "elsewhere" / "owl" / f"o{i}.wav"))
+  root = tmp_path / "clips"
+  (root / "frog").mkdir(parents=True)
+  _write_tone(str(root / "frog" / "f0.wav"))
+  os.symlink(tmp_path / "elsewhere" / "owl", root / "owl")
+  os.symlink(root, root / "frog" / "loop")  # a link back to the root must not loop
+  config = audio_folder.config_for_folder(str(root), split_ratios=(1.0, 0.0, 0.0))
+  builder = _build(config, str(tmp_path / "data"))
+  assert builder.info.features["label"].names == ["frog", "owl"]
+  assert builder.info.splits["train"].num_examples == 3
+
+
+def test_m4a_is_left_out_with_the_ffmpeg_line(tmp_path, capsys):
+  _write_tone(str(tmp_path / "a.wav"))
+  (tmp_path / "Title [--PJHxphWEs].m4a").write_bytes(b"\x00\x00\x00\x18ftypM4A ")
+  audio_folder.config_for_folder(str(tmp_path))
+  assert "1 file(s) left out, .m4a (first: Title [--PJHxphWEs].m4a)" in capsys.readouterr().err
+  (tmp_path / "a.wav").unlink()
+  with pytest.raises(ValueError, match=r"no audio files .*1 file\(s\) are \.m4a.*ffmpeg -i"):
+    audio_folder.config_for_folder(str(tmp_path))
+
+
+def test_csv_rows_without_a_file_are_counted_bom_and_crlf_too(tmp_path, capsys):
+  root = tmp_path / "clips"
+  root.mkdir()
+  for i in range(3):
+    _write_tone(str(root / f"c{i}.wav"))
+  rows = ["filename,animal"] + [f"c{i}.wav,{'cat' if i % 2 else 'dog'}" for i in range(4)]
+  (tmp_path / "labels.csv").write_bytes(("\ufeff" + "\r\n".join(rows) + "\r\n").encode())
+  config = audio_folder.config_for_folder(str(root), labels_csv=str(tmp_path / "labels.csv"),
+                                          split_ratios=(1.0, 0.0, 0.0))
+  builder = _build(config, str(tmp_path / "data"))
+  assert builder.info.splits["train"].num_examples == 3
+  assert "1 of 4 rows of labels.csv have no audio file under" in capsys.readouterr().err
+  (tmp_path / "none.csv").write_text("filename,animal\nx.wav,cat\n")
+  config = audio_folder.config_for_folder(str(root), labels_csv=str(tmp_path / "none.csv"))
+  with pytest.raises(file_decoding.MissingDataError, match=r"none of the 1 rows of none.csv"):
+    _build(config, str(tmp_path / "data2"))
+
+
 def test_changed_folder_gets_a_new_config_name(tmp_path):
   _write_tone(str(tmp_path / "a.wav"))
   first = audio_folder.config_for_folder(str(tmp_path)).name

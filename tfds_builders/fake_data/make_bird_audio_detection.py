@@ -1,10 +1,23 @@
-"""Writes tfds_builders/bird_audio_detection/dummy_data: both sources, CSVs, 44.1 kHz wavs."""
+"""Writes tfds_builders/bird_audio_detection/dummy_data as the real download unpacks.
+
+Each zip extracted with `unzip X.zip -d X/` (so X/wav/<itemid>.wav), 44.1 kHz
+mono wavs, and the metadata CSVs as shipped: header `itemid,datasetid,hasbird`,
+CRLF line ends, numeric freefield1010 ids and hex warblr ids. Each CSV lists
+one item without a wav (counted and printed at build time).
+"""
 
 import os
 
 import numpy as np
 
 from tfds_builders.fake_data import sounds
+
+
+def _itemid(dataset_id: str, rng) -> str:
+  if dataset_id == "ff1010bird":
+    return str(int(rng.integers(100, 200000)))
+  hexes = "".join(rng.choice(list("0123456789abcdef"), size=20))
+  return f"{hexes[:8]}-{hexes[8:12]}-{hexes[12:16]}-{hexes[16:]}"
 
 
 def main():
@@ -14,13 +27,12 @@ def main():
       ("ff1010bird_metadata_2018.csv", "ff1010bird_wav", "ff1010bird"),
       ("warblrb10k_public_metadata_2018.csv", "warblrb10k_public_wav", "warblrb10k")):
     lines = ["itemid,datasetid,hasbird"]
-    for i in range(5):
-      itemid = f"{dataset_id[:2]}{1000 + i}"
-      sounds.write(os.path.join(root, folder, "wav", f"{itemid}.wav"), rng, rate=44100)
+    for i in range(6):
+      itemid = _itemid(dataset_id, rng)
+      if i != 3:  # listed, no audio: counted
+        sounds.write(os.path.join(root, folder, "wav", f"{itemid}.wav"), rng, rate=44100)
       lines.append(f"{itemid},{dataset_id},{int(rng.integers(2))}")
-    lines.append(f"missing{dataset_id},{dataset_id},1")  # listed, no audio: ignored
-    with open(os.path.join(root, csv_name), "w") as f:
-      f.write("\n".join(lines) + "\n")
+    sounds.write_text(os.path.join(root, csv_name), lines, newline="\r\n")
 
 
 if __name__ == "__main__":
