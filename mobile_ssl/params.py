@@ -181,11 +181,16 @@ class TrainParams:
   clip_norm: float = 0.0
   seed: int = 0
   checkpoint_every_steps: int = 200
+  # Checkpoints kept on disk (the newest); more of them let
+  # bench/recipe_curve.py probe the encoder along the run.
+  keep_checkpoints: int = 3
   log_every_steps: int = 20
   shuffle_buffer: int = 1000
   strategy: str = "default"
   # Join this many consecutive (shuffled) clips into one recording before
   # framing: pretraining on corpora of very short clips (FSDD: ~0.5 s).
+  # 0: 'auto', as many as 90 % of recordings need for the task (resolved and
+  # recorded when the run starts).
   concat_clips: int = 1
 
 
@@ -247,7 +252,7 @@ def from_json(text: str) -> Params:
 RECIPES = ("tuned", "paper")
 # The task `mobile-ssl-train` runs when --task is not given: the best measured
 # one on small real pools (docs/evaluation.md, 'Recipe').
-DEFAULT_TASK = "byol_a"
+DEFAULT_TASK = "contrastive"
 # Augmentations of the tuned recipe (BYOL-A's mixup and resized crop, a gain,
 # SpecAugment-style masks), measured on FSDD (docs/evaluation.md).
 TUNED_AUGMENT = AugmentParams(gain_db=6.0, mixup_ratio=0.4, crop_scale=(0.6, 1.5))
@@ -275,8 +280,9 @@ def recipe(task: str = DEFAULT_TASK, name: str = "tuned") -> Params:
       encoder=dataclasses.replace(base.encoder, pooling="time_mean_max"),
       task=dataclasses.replace(base.task, contrastive_temperature=0.2,
                                contrastive_max_offset_frames=100),
-      train=dataclasses.replace(base.train, steps=3000, schedule="cosine", warmup_steps=200,
-                                weight_decay=1e-4, clip_norm=5.0),
+      train=dataclasses.replace(base.train, steps=1600, schedule="cosine", warmup_steps=100,
+                                weight_decay=1e-4, clip_norm=5.0, concat_clips=0,
+                                keep_checkpoints=10),
       augment=TUNED_AUGMENT)
 
 

@@ -12,6 +12,8 @@ import os
 import sys
 import typing
 
+import numpy as np
+
 from mobile_ssl import data
 from mobile_ssl import datasets
 from mobile_ssl import encoder as encoder_lib
@@ -28,7 +30,7 @@ _LOG_MEL_PER_AUDIO_BYTE = 64 * 4 / (160 * 2)
 
 # Params that may change between a run and its resumption.
 RESUMABLE_CHANGES = ("train.steps", "train.log_every_steps", "train.checkpoint_every_steps",
-                     "train.strategy")
+                     "train.strategy", "train.keep_checkpoints")
 
 
 def _flatten(values: dict, prefix: str = "") -> dict:
@@ -66,7 +68,8 @@ def resolve_sources(specs: typing.Sequence[str], split: str = "train",
     name, own_split = datasets.parse_spec(spec)
     builder = datasets.builder(name, data_dir=data_dir)
     chosen = own_split or split
-    if chosen not in builder.info.splits:
+    # TFDS slicing ('train[:25%]') selects part of a pool: check the split it slices.
+    if chosen.split("[")[0] not in builder.info.splits:
       raise ValueError(f"dataset {name!r} has no split {chosen!r}; it has "
                        f"{', '.join(builder.info.splits)}")
     out.append((builder, chosen))
@@ -90,6 +93,32 @@ def resolve_label(sources, label_key: str = "") -> typing.Tuple[str, int]:
     if datasets.label_names(other, key) != names:
       raise ValueError(f"--task=supervised: the datasets disagree on the classes of {key!r}")
   return key, len(names)
+
+
+MAX_CONCAT = 32
+
+
+def concat_count(builder, split: str, params: params_lib.Params) -> int:
+  """How many consecutive clips to join so that 90 % of recordings fit the task.
+
+  Judged on the clips' own lengths (before the padding to one slice): FSDD's
+  ~0.4 s clips need about 6 per recording for TemporalGap's 1.95 s, and none
+  for the one-slice tasks (contrastive, BYOL-A, triplet).
+  """
+  need_frames = tasks.get(params.task.name).min_frames(params)
+  fp = params.features
+  if need_frames <= fp.slice_frames:
+    return 1  # every clip is padded to one slice: joining would only mix clips
+  need = (need_frames - 1) * fp.hop_samples + fp.window_samples
+  lengths = np.asarray(data.clip_samples(builder, split, fp), np.int64)
+  for count in range(1, MAX_CONCAT + 1):
+    groups = len(lengths) // count
+    if groups == 0:
+      break
+    joined = lengths[:groups * count].reshape(groups, count).sum(axis=1)
+    if np.mean(joined >= need) >= 0.9:
+      return count
+  return MAX_CONCAT
 
 
 def seconds_of(frames: int, feature_params: params_lib.FeatureParams) -> float:
@@ -122,6 +151,13 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
     key, count = resolve_label(sources, params.task.label_key)
     params = dataclasses.replace(params, task=dataclasses.replace(
         params.task, label_key=key, num_classes=count))
+  if task and params.train.concat_clips == 0:  # 'auto': as many as the first source needs
+    count = concat_count(sources[0][0], sources[0][1], params)
+    params = dataclasses.replace(params, train=dataclasses.replace(params.train,
+                                                                   concat_clips=count))
+    if count > 1 and progress:
+      print(f"clips are shorter than --task={task.name} needs: joining {count} clips per "
+            "recording (--concat_clips)", file=sys.stderr)
   check_resumable(model_dir, params, force)
   strategy = trainer.make_strategy(params.train.strategy)
   chief = trainer.is_chief(strategy)

@@ -7,7 +7,8 @@ Stages, each skipped when a previous run of the same command finished it:
   1 data       build the dataset if needed (synthetic_audio is generated offline)
   2 pretrain   the pretext task (--task) for --steps steps
   3 baselines  'supervised' (the dataset's first label, the same budget) and 'untrained'
-  4 probe      a linear probe of each encoder on each label of the dataset
+  4 probe      a linear probe of each encoder on each label of the dataset, next to
+               the classical floor 'logmel_stats' (log-mel/MFCC statistics)
   5 export     the pretrained encoder as an int8 waveform-input .tflite, validated
   6 benchmark  its size and latency against YAMNet's architecture at int8
   7 report     OUTPUT_DIR/report/README.md with PNGs; a summary on stdout
@@ -48,7 +49,8 @@ from mobile_ssl import trainer
 @dataclasses.dataclass(frozen=True)
 class QuickstartParams:
   dataset: str = "synthetic_audio"
-  task: str = "temporal_gap"
+  task: str = params_lib.DEFAULT_TASK
+  recipe: str = "tuned"
   steps: int = 600
   width: float = 1.0
   batch_size: int = 64
@@ -60,7 +62,6 @@ class QuickstartParams:
 
 STAGES = ("data", "pretrain", "baselines", "probe", "export", "benchmark", "report")
 _STATE_FILE = "stages.json"
-_MAX_CONCAT = 32
 
 
 class Stages:
@@ -90,34 +91,16 @@ def _mtime(path: str) -> str:
   return f"{os.path.getmtime(path):.6f}" if os.path.exists(path) else "missing"
 
 
-def _concat_for(builder, params: params_lib.Params) -> int:
-  """How many consecutive clips to join so that 90 % of recordings fit the task.
-
-  Judged on the clips' own lengths (before the padding to one slice): FSDD's
-  ~0.4 s clips need about 6 per recording for TemporalGap's 1.95 s.
-  """
-  need_frames = tasks.get(params.task.name).min_frames(params)
-  fp = params.features
-  need = (need_frames - 1) * fp.hop_samples + fp.window_samples
-  lengths = np.asarray(data.clip_samples(builder, "train", fp), np.int64)
-  for count in range(1, _MAX_CONCAT + 1):
-    groups = len(lengths) // count
-    if groups == 0:
-      break
-    joined = lengths[:groups * count].reshape(groups, count).sum(axis=1)
-    if np.mean(joined >= need) >= 0.9:
-      return count
-  return _MAX_CONCAT
-
-
 def _run_params(qp: QuickstartParams, task: str, **task_fields) -> params_lib.Params:
-  d = params_lib.Params()
+  """The recipe's params with the quickstart's budget; baselines get the same recipe."""
+  d = params_lib.recipe(task, qp.recipe)
   return dataclasses.replace(
       d, datasets=(qp.dataset,),
       encoder=dataclasses.replace(d.encoder, width=qp.width),
       task=dataclasses.replace(d.task, name=task, **task_fields),
       train=dataclasses.replace(d.train, steps=qp.steps, batch_size=qp.batch_size, seed=qp.seed,
-                                log_every_steps=20, checkpoint_every_steps=100))
+                                log_every_steps=20, checkpoint_every_steps=100,
+                                keep_checkpoints=3, concat_clips=1))
 
 
 def _train(params: params_lib.Params, model_dir: str, qp: QuickstartParams) -> str:
@@ -146,7 +129,7 @@ def quickstart(qp: QuickstartParams) -> dict:
                        f"{', '.join(builder.info.splits)}")
   clips = {s: builder.info.splits[s].num_examples for s in builder.info.splits}
   pretext = _run_params(qp, qp.task)
-  concat = _concat_for(builder, pretext)
+  concat = pretraining.concat_count(builder, "train", pretext)
   pretext = dataclasses.replace(pretext, train=dataclasses.replace(pretext.train,
                                                                    concat_clips=concat))
   stages.done("data", started, clips=clips, labels=labels, concat_clips=concat)
@@ -172,14 +155,17 @@ def quickstart(qp: QuickstartParams) -> dict:
   rows = []
   if labels:
     specs = [f"{qp.dataset}:{key}" for key in labels]
-    key = json.dumps([specs] + [_mtime(os.path.join(d, "encoder.keras")) for d in runs.values()])
+    key = json.dumps([specs, evaluation.LOGMEL_STATS]
+                     + [_mtime(os.path.join(d, "encoder.keras")) for d in runs.values()])
     record = stages.finished("probe", key)
-    started = stages.begin("probe", f"linear probe of {len(runs)} encoders on {', '.join(labels)}")
+    started = stages.begin("probe", f"linear probe of {len(runs)} encoders and the "
+                                    f"{evaluation.LOGMEL_STATS} floor on {', '.join(labels)}")
     if record:
       rows = record["rows"]
     else:
       task_list = [downstream.load_task(s, qp.data_dir, name=k) for s, k in zip(specs, labels)]
-      method_list = evaluation.methods(list(runs.values()), list(runs))
+      method_list = evaluation.methods(list(runs.values()) + [evaluation.LOGMEL_STATS],
+                                       list(runs) + [evaluation.LOGMEL_STATS])
       rows = evaluation.evaluate(method_list, task_list, cache_dir=out("eval_cache"),
                                  eval_params=evaluation.EvalParams(seed=qp.seed))
       stages.done("probe", started, key=key, rows=rows)
@@ -235,6 +221,8 @@ def define_flags(module_name=None) -> None:
   where = {"module_name": module_name or __name__}
   flags.DEFINE_string("dataset", _D.dataset, "TFDS name or a folder of audio files.", **where)
   flags.DEFINE_enum("task", _D.task, list(tasks.PRETEXT), "Pretext task.", **where)
+  flags.DEFINE_enum("recipe", _D.recipe, list(params_lib.RECIPES),
+                    "Training defaults: the measured 'tuned' recipe or the 'paper's.", **where)
   flags.DEFINE_integer("steps", _D.steps, "Training steps of the pretext task and of "
                        "'supervised'.", **where)
   flags.DEFINE_float("width", _D.width, "Encoder width multiplier.", **where)
@@ -253,7 +241,8 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   if not FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
-  qp = QuickstartParams(dataset=FLAGS.dataset, task=FLAGS.task, steps=FLAGS.steps,
+  qp = QuickstartParams(dataset=FLAGS.dataset, task=FLAGS.task, recipe=FLAGS.recipe,
+                        steps=FLAGS.steps,
                         width=FLAGS.width, batch_size=FLAGS.batch_size, seed=FLAGS.seed,
                         output_dir=FLAGS.output_dir, data_dir=FLAGS.data_dir, peer=FLAGS.peer)
   started = time.time()

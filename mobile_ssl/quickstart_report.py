@@ -92,8 +92,9 @@ def write(summary: dict, report_dir: str) -> str:
   lines = [f"# mobile_ssl quickstart on `{qp['dataset']}`", "",
            f"Pretext task `{qp['task']}`, {qp['steps']} steps of {qp['batch_size']}, encoder width "
            f"{qp['width']:g}; baselines `supervised` (same budget, label "
-           f"`{summary['labels'][0] if summary['labels'] else '-'}`) and `untrained`. Clips per "
-           f"split: {summary['clips']}."]
+           f"`{summary['labels'][0] if summary['labels'] else '-'}`), `untrained`, and the "
+           "classical floor `logmel_stats` (log-mel and MFCC statistics, probed the same way). "
+           f"Clips per split: {summary['clips']}."]
   if summary["concat_clips"] > 1:
     lines.append(f"The clips are shorter than `{qp['task']}` needs, so {summary['concat_clips']} "
                  "consecutive (shuffled) clips were joined into each training recording.")

@@ -42,7 +42,8 @@ PARAM_FLAGS = (
     ("log_every_steps", "train", "log_every_steps", "Log interval."),
     ("shuffle_buffer", "train", "shuffle_buffer", "Clips in the shuffle buffer."),
     ("concat_clips", "train", "concat_clips",
-     "Join this many shuffled clips into one recording (for very short clips)."),
+     "Join this many shuffled clips into one recording (for very short clips); 0: as many "
+     "as the task needs."),
     ("strategy", "train", "strategy",
      "tf.distribute strategy: default, mirrored, multi_worker (reads TF_CONFIG)."),
     ("width", "encoder", "width", "Encoder width multiplier."),

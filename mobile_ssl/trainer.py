@@ -168,7 +168,8 @@ def fit(model: typing.Union[keras.Model, typing.Callable[[], keras.Model]],
     if not chief:
       scratch = tempfile.mkdtemp(prefix="mobile_ssl_worker_")
       folder = scratch
-    manager = tf.train.CheckpointManager(checkpoint, folder, max_to_keep=3)
+    manager = tf.train.CheckpointManager(checkpoint, folder,
+                                         max_to_keep=max(1, train.keep_checkpoints))
     if chief and manager.latest_checkpoint:
       checkpoint.restore(manager.latest_checkpoint).expect_partial()
     elif not chief:

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from mobile_ssl import model_dir as model_dir_lib
+from mobile_ssl import params as params_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,7 +28,9 @@ def test_quickstart_runs_every_stage_then_resumes(tiny_synthetic, data_dir, tmp_
   for stage in ("1/7] data", "2/7] pretrain", "4/7] probe", "5/7] export", "6/7] benchmark"):
     assert stage in first.stderr
   # The summary: one probe row per encoder, the int8 model, the peer ratio.
-  for text in ("| temporal_gap |", "| supervised |", "| untrained |", "int8 waveform model",
+  task = params_lib.DEFAULT_TASK
+  for text in (f"| {task} |", "| supervised |", "| untrained |", "| logmel_stats |",
+               "int8 waveform model",
                "yamnet architecture", "ours / peer: latency"):
     assert text in first.stdout
   report = tmp_path / "report"
@@ -35,7 +38,7 @@ def test_quickstart_runs_every_stage_then_resumes(tiny_synthetic, data_dir, tmp_
                "size_latency.png"):
     assert (report / name).stat().st_size > 0
   assert (tmp_path / "encoder_int8_waveform.tflite").stat().st_size < 200_000
-  for run in ("pretrain_temporal_gap", "supervised", "untrained"):
+  for run in (f"pretrain_{task}", "supervised", "untrained"):
     model_dir_lib.load_encoder(str(tmp_path / run))
   stages = json.load(open(tmp_path / "stages.json"))
   assert {"data", "pretrain", "probe", "export", "benchmark"} <= set(stages)
@@ -57,15 +60,14 @@ def test_unknown_dataset_is_one_line(tmp_path):
 def test_short_clips_are_joined_until_most_recordings_fit_the_task(tone_folder, data_dir):
   from mobile_ssl import data
   from mobile_ssl import datasets
-  from mobile_ssl import params as params_lib
-  from mobile_ssl import quickstart
+  from mobile_ssl import pretraining
   builder = datasets.builder(tone_folder, data_dir=data_dir)
   lengths = data.clip_samples(builder, "train", params_lib.FeatureParams())
   # The clips' own lengths, not padded to a slice: the 0.4 s tones stay 6,400 samples.
   assert min(lengths) == 6400 and max(lengths) == 40000
   params = params_lib.Params()
   tg = dataclasses.replace(params, task=dataclasses.replace(params.task, name="temporal_gap"))
-  count = quickstart._concat_for(builder, tg)  # pylint: disable=protected-access
+  count = pretraining.concat_count(builder, "train", tg)
   need = 191 * 160 + 400  # two slices of frames, in samples
   groups = len(lengths) // count
   joined = np.asarray(lengths[:groups * count]).reshape(groups, count).sum(axis=1)
@@ -73,3 +75,6 @@ def test_short_clips_are_joined_until_most_recordings_fit_the_task(tone_folder, 
   if count > 2:  # the smallest count that does it
     fewer = np.asarray(lengths[:len(lengths) // (count - 1) * (count - 1)])
     assert np.mean(fewer.reshape(-1, count - 1).sum(axis=1) >= need) < 0.9
+  # One-slice tasks need no joining: every clip is padded to a slice.
+  one_slice = dataclasses.replace(params, task=dataclasses.replace(params.task, name="contrastive"))
+  assert pretraining.concat_count(builder, "train", one_slice) == 1

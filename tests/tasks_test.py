@@ -113,3 +113,30 @@ def test_model_wraps_the_named_encoder_and_loss_is_per_example(name):
   outputs = model(tf.nest.map_structure(batch, inputs))
   loss = task.loss(batch(tf.convert_to_tensor(targets)), outputs, PARAMS)
   assert loss.shape == (4,) and np.all(np.isfinite(loss.numpy()))
+
+
+def test_byol_target_starts_as_the_online_copy_and_follows_it_by_ema():
+  from mobile_ssl.tasks import byol_a
+  params = dataclasses.replace(PARAMS, task=dataclasses.replace(PARAMS.task, byol_ema_decay=0.9))
+  model = byol_a.build_model(encoder_lib.build_encoder(params.encoder, seed=0), params)
+  pairs = byol_a._pairs(model)  # pylint: disable=protected-access
+  assert pairs and all(np.array_equal(t.numpy(), o.numpy()) for t, o in pairs)
+  target = model.get_layer(byol_a.TARGET_ENCODER)
+  assert not target.trainable_weights
+  assert all(not v.path.startswith("target") for v in model.trainable_variables)
+  online = pairs[0][1]
+  before = pairs[0][0].numpy().copy()
+  online.assign(online + 1.0)
+  byol_a.after_update(model, params)
+  np.testing.assert_allclose(pairs[0][0].numpy(), before + 0.1, atol=1e-5)
+  inputs, _ = byol_a.make_examples(_clip(), params, _seed(1))
+  np.testing.assert_array_equal(inputs["view1"].numpy(), inputs["view2"].numpy())
+
+
+def test_contrastive_positive_stays_within_the_offset():
+  params = dataclasses.replace(PARAMS, task=dataclasses.replace(
+      PARAMS.task, contrastive_max_offset_frames=30))
+  for i in range(30):
+    inputs, _ = contrastive.make_examples(_clip(), params, _seed(i))
+    gap = abs(float(inputs["anchor"][0, 0, 0]) - float(inputs["positive"][0, 0, 0]))
+    assert gap <= 30

@@ -173,7 +173,7 @@ def test_cli_refuses_to_resume_a_run_with_other_params(tiny_synthetic, data_dir,
 @pytest.mark.parametrize("flags,message", [
     (["--dataset=no_such_dataset"], "unknown dataset 'no_such_dataset'"),
     (["--dataset=synthetic_audio/tiny@nosplit"], "has no split 'nosplit'"),
-    (["--task=audio2vec_cbow"], "--concat_clips"),
+    (["--task=audio2vec_cbow", "--concat_clips=1"], "--concat_clips"),
     (["--steps=0"], "--steps and --batch_size must be >= 1"),
 ])
 def test_cli_bad_input_is_one_clear_line(flags, message, tiny_synthetic, data_dir, tmp_path):
