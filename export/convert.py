@@ -20,6 +20,11 @@ and the log sends quiet bins to the log floor: that cost the width-1.0
 waveform model a mean cosine of 0.985-0.989, against 0.9999 for the same
 encoder on log-mel input, and float16 constants (the Hann window) cost 0.997.
 See `_int8_with_float_front_end` and `_restore_float_front_end` for how.
+
+int8 calibration has one sampler, `calibration_windows`, and our encoder one
+file builder, `encoder_tflite`: `export_tflite` and the benchmark's line-up
+(export/lineup.py) both call them, so for the same encoder and calibration
+settings the benchmark times byte for byte the file a user ships.
 """
 
 import enum
@@ -34,9 +39,18 @@ import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.tools import flatbuffer_utils
 
+from export import embedder as embedder_lib
 from export import metadata
+from export import validation
 from mobile_ssl import features
 from mobile_ssl import params as params_lib
+
+
+# Non-overlapping windows (more distinct audio per window), at most 4 per clip
+# (so the set spans many clips), in file order of the split: deterministic.
+CALIBRATION_HOP_SECONDS = 0.975
+CALIBRATION_WINDOWS_PER_CLIP = 4
+DEFAULT_CALIBRATION_WINDOWS = 200
 
 
 class Quantization(enum.Enum):
@@ -266,3 +280,66 @@ def convert(model: keras.Model, quantization: Quantization,
         if int8_output:
           converter.inference_output_type = tf.int8
     return name_io_tensors(converter.convert())
+
+
+def calibration_windows(spec: str, count: int = DEFAULT_CALIBRATION_WINDOWS,
+                        feature_params: params_lib.FeatureParams = params_lib.FeatureParams(),
+                        *, data_dir: typing.Optional[str] = None, default_split: str = "train",
+                        progress: bool = False) -> typing.Tuple[np.ndarray, dict]:
+  """The one int8 calibration sampler: real 975 ms waveform windows of a dataset split.
+
+  Args:
+    spec: TFDS name, NAME@SPLIT or audio folder.
+    count: windows wanted (fewer if the split is shorter).
+    default_split: the split when `spec` names none.
+
+  Returns:
+    (windows [n, slice_samples] float32, {'dataset', 'split', 'windows'}).
+  """
+  builder, split = validation.dataset_split(spec, default_split, data_dir)
+  windows = validation.windows(builder, split, count, feature_params,
+                               hop_seconds=CALIBRATION_HOP_SECONDS,
+                               max_per_clip=CALIBRATION_WINDOWS_PER_CLIP, progress=progress)
+  return windows, {"dataset": spec, "split": split, "windows": int(len(windows))}
+
+
+def representative(windows: np.ndarray, input_kind: InputKind,
+                   feature_params: params_lib.FeatureParams) -> typing.List[np.ndarray]:
+  """Calibration windows -> the converter's batch-1 examples for a model of `input_kind`."""
+  return [x[None] for x in embedder_lib.model_inputs(windows, InputKind(input_kind).value,
+                                                     feature_params)]
+
+
+def integer_io(quantization: Quantization, input_kind: InputKind) -> bool:
+  """int8 log-mel models are fully integer (int8 in and out); waveform ones keep float audio."""
+  return (Quantization(quantization) == Quantization.INT8
+          and InputKind(input_kind) == InputKind.LOG_MEL)
+
+
+def encoder_tflite(encoder: keras.Model, params, input_kind: InputKind,
+                   quantization: Quantization,
+                   windows: typing.Optional[np.ndarray] = None,
+                   head: typing.Optional[keras.layers.Layer] = None,
+                   classifier: typing.Optional[dict] = None) -> bytes:
+  """The .tflite of an encoder as it ships: converted, tensors named, metadata added.
+
+  Args:
+    encoder: the Keras encoder (log-mel [B, 96, 64, 1] -> [B, d]).
+    params: its run's `mobile_ssl.params.Params` (front end, metadata).
+    input_kind, quantization: what to build.
+    windows: int8 calibration windows [n, slice_samples] (`calibration_windows`).
+    head, classifier: a classifier's softmax layer and its metadata entry.
+  """
+  fp = params.features
+  if Quantization(quantization) == Quantization.INT8 and windows is None:
+    raise ValueError("int8 quantization needs calibration windows (real audio)")
+  examples = (representative(windows, input_kind, fp)
+              if Quantization(quantization) == Quantization.INT8 else None)
+  io = integer_io(quantization, input_kind)
+  model = inference_model(encoder, fp, input_kind, head=head)
+  tflite = convert(model, quantization, examples, int8_io=io, int8_output=io)
+  runner = embedder_lib.TFLiteEmbedder(tflite)
+  return metadata.add(tflite, metadata.describe(
+      params, InputKind(input_kind).value, Quantization(quantization).value,
+      embedder_lib.SIGNATURE, runner.input_details, runner.output_details,
+      classifier=classifier))

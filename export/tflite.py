@@ -46,6 +46,7 @@ from export import classifier
 from export import convert
 from export import embedder as embedder_lib
 from export import metadata
+from export import probe_accuracy
 from export import validation
 from mobile_ssl import atomic
 from mobile_ssl import datasets
@@ -65,7 +66,6 @@ DEFAULT_THRESHOLDS = {
     "dynamic": (0.995, 0.98),
     "int8": (0.99, 0.95),
 }
-CALIBRATION_HOP_SECONDS = 0.975  # Non-overlapping: more distinct audio per window.
 VALIDATION_HOP_SECONDS = 0.5
 
 
@@ -77,7 +77,7 @@ class ExportParams:
   input_kind: str = "waveform"
   # Dataset name, NAME@SPLIT or audio folder; '' = the run's first dataset.
   representative_data: str = ""
-  num_representative: int = 200
+  num_representative: int = convert.DEFAULT_CALIBRATION_WINDOWS
   # Held-out audio for the cosine check; '' = the test split of the same data.
   validation_data: str = ""
   num_validation: int = 100
@@ -86,7 +86,8 @@ class ExportParams:
   # None = DEFAULT_THRESHOLDS[quantization].
   min_mean_cosine: typing.Optional[float] = None
   min_min_cosine: typing.Optional[float] = None
-  max_probe_drop: float = 0.03
+  # One point of clip accuracy, on --probe_task and on a classifier's task.
+  max_probe_drop: float = 0.01
   data_dir: typing.Optional[str] = None
   # A task code or DATASET:LABEL_KEY: export a classifier (scores) for it.
   classifier_task: str = ""
@@ -178,22 +179,14 @@ def export_encoder(encoder_dir: str, output: str,
     # Calibrate and validate on the task's own audio unless told otherwise.
     data_spec = export_params.representative_data or f"{task.spec.dataset}@{task.spec.train_split}"
 
-  representative = None
+  windows = None
   if quantization == "int8":
-    builder, split = validation.dataset_split(data_spec, "train", export_params.data_dir)
-    windows = validation.windows(builder, split, export_params.num_representative, fp,
-                                 hop_seconds=CALIBRATION_HOP_SECONDS, progress=progress)
-    representative = [x[None] for x in embedder_lib.model_inputs(windows, kind, fp)]
-    report["representative"] = {"dataset": data_spec, "split": split, "windows": len(windows)}
-  integer_io = quantization == "int8" and kind == "log_mel"
-  model = convert.inference_model(encoder, fp, kind,
-                                  head=classifier.dense_head(head.model) if head else None)
-  tflite = convert.convert(model, quantization, representative, int8_io=integer_io,
-                           int8_output=integer_io)
-  runner = embedder_lib.TFLiteEmbedder(tflite)
-  tflite = metadata.add(tflite, metadata.describe(
-      params, kind, quantization, embedder_lib.SIGNATURE, runner.input_details,
-      runner.output_details, classifier=report.get("classifier")))
+    windows, report["representative"] = convert.calibration_windows(
+        data_spec, export_params.num_representative, fp, data_dir=export_params.data_dir,
+        progress=progress)
+  tflite = convert.encoder_tflite(encoder, params, kind, quantization, windows,
+                                  head=classifier.dense_head(head.model) if head else None,
+                                  classifier=report.get("classifier"))
 
   with atomic.replacing(output, suffix=".tflite") as tmp:
     with open(tmp, "wb") as f:
@@ -236,8 +229,9 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress,
   lite_embeddings, keras_embeddings = lite.embed_windows(windows), keras.embed_windows(windows)
   cos = validation.cosines(lite_embeddings, keras_embeddings)
   # Embeddings share a large mean, which makes plain cosines look better than
-  # the probe sees them; the centred cosine (mean over these windows removed)
-  # is reported beside them (docs/export.md).
+  # the probe sees them ('high cosine, lost accuracy'); the centred cosine
+  # (both minus the Keras embeddings' mean over these windows, their common
+  # offset) is always reported beside them (docs/export.md).
   mean = keras_embeddings.mean(axis=0)
   centred = validation.cosines(lite_embeddings - mean, keras_embeddings - mean)
   min_mean, min_min = export_params.thresholds()
@@ -254,14 +248,16 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress,
     failures.append(f"min cosine {np.min(cos):.5f} < {min_min}")
 
   if export_params.probe_task:
-    result = validation.probe_report({"keras": keras, "tflite": lite}, export_params.probe_task,
-                                     params.features, data_dir=export_params.data_dir,
-                                     progress=progress)
+    # mobile-ssl-eval's probe path and class mapping, for the encoder and the file alike.
+    task = downstream.load_task(export_params.probe_task, export_params.data_dir)
+    result = probe_accuracy.compare({"keras": encoder, "tflite": lite}, params, task)
     keras_accuracy, tflite_accuracy = result["accuracy"]["keras"], result["accuracy"]["tflite"]
     drop = keras_accuracy - tflite_accuracy
     report["probe"] = {"task": result["task"], "keras_accuracy": keras_accuracy,
                        "tflite_accuracy": tflite_accuracy, "drop": drop,
-                       "max_drop": export_params.max_probe_drop,
+                       "max_drop": export_params.max_probe_drop, "classes": result["classes"],
+                       "keras_ci": result["ci"]["keras"], "tflite_ci": result["ci"]["tflite"],
+                       "train_windows": result["train_windows"],
                        "test_clips": result["test_clips"]}
     if not drop <= export_params.max_probe_drop:
       failures.append(f"probe accuracy {tflite_accuracy:.4f} vs Keras {keras_accuracy:.4f} "
@@ -315,7 +311,7 @@ def define_flags(flag_values=None, module_name=None) -> None:
   flags.DEFINE_string("representative_data", "",
                       "int8 calibration audio: TFDS name[@split] or audio folder "
                       "(default: the run's first dataset, train split).", **where)
-  flags.DEFINE_integer("num_representative", 200, "Calibration windows.", **where)
+  flags.DEFINE_integer("num_representative", convert.DEFAULT_CALIBRATION_WINDOWS, "Calibration windows.", **where)
   flags.DEFINE_string("validation_data", "", "Held-out audio (default: the test split of "
                       "the representative data).", **where)
   flags.DEFINE_integer("num_validation", 100, "Validation windows.", **where)
@@ -330,7 +326,8 @@ def define_flags(flag_values=None, module_name=None) -> None:
   flags.DEFINE_float("min_min_cosine", None, "Default per precision: " + ", ".join(
       f"{q} {t[1]}" for q, t in DEFAULT_THRESHOLDS.items()), **where)
   flags.DEFINE_float("max_probe_drop", ExportParams.max_probe_drop,
-                     "Largest allowed probe accuracy drop (fraction).", **where)
+                     "Largest allowed drop of the linear-probe clip accuracy (fraction; 0.01 = "
+                     "1 point) on --probe_task and on --classifier_task.", **where)
   flags.DEFINE_string("data_dir", None, "TFDS data dir.", **where)
   flags.DEFINE_string("report", "", "Also write the JSON report here.", **where)
 

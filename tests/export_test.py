@@ -156,7 +156,7 @@ class TestPrecisionsAndInputs:
                                          "windows": report["representative"]["windows"]}
     first = next(data.clips(tiny_synthetic, "train").as_numpy_iterator())["waveform"]
     windows = validation.windows(tiny_synthetic, "train", 5, PARAMS.features,
-                                 hop_seconds=tflite.CALIBRATION_HOP_SECONDS)
+                                 hop_seconds=convert.CALIBRATION_HOP_SECONDS)
     np.testing.assert_array_equal(windows[0], first[:PARAMS.features.slice_samples])
     assert len(windows) == 5
 
