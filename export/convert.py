@@ -158,6 +158,7 @@ def _int8_with_float_front_end(converter, examples, front_end: LogMel) -> bytes:
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=converter, debug_dataset=lambda: ([x] for x in examples[:1]))
     denied = [n for n in _tensor_names(debugger.calibrated_model) if front_end.name in n]
+    # (= front_end_nodes; export/quantization_debug.py denylists the same nodes)
     debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denied)
     return debugger.get_nondebug_quantized_model()
 
@@ -214,6 +215,27 @@ def _restore_float_front_end(quantized: bytes, reference: bytes, front_end: LogM
   return metadata.serialize(model) if restored else quantized
 
 
+def saved_model_converter(model: keras.Model, folder: str) -> tf.lite.TFLiteConverter:
+  """A builtins-only converter of `model`, exported as a SavedModel into `folder` (keep it)."""
+  saved = os.path.join(folder, "saved_model")
+  # The model's own input shape, batch included: `export()` alone makes the
+  # batch dynamic ([-1, 15600]), which leaves SHAPE/RANGE/GATHER ops for
+  # the STFT framing in the graph and a dynamic tensor delegates dislike.
+  spec = tf.TensorSpec(model.inputs[0].shape, model.inputs[0].dtype, name=model.inputs[0].name)
+  model.export(saved, verbose=False, input_signature=[spec])
+  converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+  return converter
+
+
+def front_end_nodes(calibrated_model: bytes, model: keras.Model) -> typing.List[str]:
+  """Tensor names of the `LogMel` front end in a calibrated model: the int8 denylist."""
+  front_end = _front_end(model)
+  if front_end is None:
+    return []
+  return [n for n in _tensor_names(calibrated_model) if front_end.name in n]
+
+
 def convert(model: keras.Model, quantization: Quantization,
             representative_data: typing.Optional[typing.Iterable[np.ndarray]] = None,
             *, int8_io: bool = False, int8_output: bool = False) -> bytes:
@@ -247,14 +269,7 @@ def convert(model: keras.Model, quantization: Quantization,
     raise ValueError("int8 input with the waveform front end would be 8-bit audio; "
                      "use log-mel input for a fully integer model")
   with tempfile.TemporaryDirectory() as tmp:
-    saved = os.path.join(tmp, "saved_model")
-    # The model's own input shape, batch included: `export()` alone makes the
-    # batch dynamic ([-1, 15600]), which leaves SHAPE/RANGE/GATHER ops for
-    # the STFT framing in the graph and a dynamic tensor delegates dislike.
-    spec = tf.TensorSpec(model.inputs[0].shape, model.inputs[0].dtype, name=model.inputs[0].name)
-    model.export(saved, verbose=False, input_signature=[spec])
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter = saved_model_converter(model, tmp)
     if quantization in (Quantization.FLOAT16, Quantization.DYNAMIC):
       reference = converter.convert() if front_end else None  # float32
       converter.optimizations = [tf.lite.Optimize.DEFAULT]

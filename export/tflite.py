@@ -3,7 +3,7 @@
   export_tflite --encoder=DIR --output=PATH --quantization=float32|float16|dynamic|int8
       --input=waveform|log_mel [--representative_data=DATASET_OR_FOLDER]
       [--num_representative=N] [--validation_data=...] [--probe_task=TASK]
-      [--classifier_task=DATASET:LABEL]
+      [--classifier_task=DATASET:LABEL] [--debug_quantization]
 
 One command converts (export/convert.py), adds metadata (export/metadata.py),
 writes the file to a temporary path beside `--output`, runs that very file in
@@ -47,6 +47,7 @@ from export import convert
 from export import embedder as embedder_lib
 from export import metadata
 from export import probe_accuracy
+from export import quantization_debug
 from export import validation
 from mobile_ssl import atomic
 from mobile_ssl import datasets
@@ -91,6 +92,8 @@ class ExportParams:
   data_dir: typing.Optional[str] = None
   # A task code or DATASET:LABEL_KEY: export a classifier (scores) for it.
   classifier_task: str = ""
+  # int8: write OUTPUT.quantization.{csv,md}, the error each layer adds.
+  debug_quantization: bool = False
 
   def validate(self) -> "ExportParams":
     if self.quantization not in QUANTIZATIONS:
@@ -109,6 +112,8 @@ class ExportParams:
     if self.classifier_task and self.input_kind != "waveform":
       raise ValueError("--classifier_task needs --input=waveform (audio tasks such as "
                        "MediaPipe's AudioClassifier take audio, not log-mel)")
+    if self.debug_quantization and self.quantization != "int8":
+      raise ValueError(f"--debug_quantization needs --quantization=int8, got {self.quantization}")
     if self.classifier_task and self.probe_task:
       raise ValueError("--classifier_task already checks the accuracy on its test split; "
                        "drop --probe_task")
@@ -184,15 +189,37 @@ def export_encoder(encoder_dir: str, output: str,
     windows, report["representative"] = convert.calibration_windows(
         data_spec, export_params.num_representative, fp, data_dir=export_params.data_dir,
         progress=progress)
-  tflite = convert.encoder_tflite(encoder, params, kind, quantization, windows,
-                                  head=classifier.dense_head(head.model) if head else None,
+  dense = classifier.dense_head(head.model) if head else None
+  tflite = convert.encoder_tflite(encoder, params, kind, quantization, windows, head=dense,
                                   classifier=report.get("classifier"))
+  if export_params.debug_quantization:
+    # Written before validation: a failing file is when the table is needed most.
+    model = convert.inference_model(encoder, fp, kind, head=dense)
+    held_out = _validation_windows(export_params, data_spec, fp, head, progress)[0]
+    result = quantization_debug.layer_errors(model, convert.representative(windows, kind, fp),
+                                             convert.representative(held_out, kind, fp))
+    paths = quantization_debug.write(result, output)
+    if progress:
+      print(quantization_debug.markdown(result), file=sys.stderr)
+    report["quantization_debug"] = dict(paths, **{k: v for k, v in result.items() if k != "rows"})
 
   with atomic.replacing(output, suffix=".tflite") as tmp:
     with open(tmp, "wb") as f:
       f.write(tflite)
     _validate(tmp, encoder, params, export_params, data_spec, report, progress, head)
   return report
+
+
+def _validation_windows(export_params, data_spec, feature_params, head, progress):
+  """(held-out windows, dataset spec, split): the validation audio, also the debugger's."""
+  # By default the held-out split of the calibration data, whatever split that named.
+  spec = export_params.validation_data or datasets.parse_spec(data_spec)[0]
+  if head and not export_params.validation_data:
+    spec = f"{head.task.spec.dataset}@{head.task.spec.test_split}"
+  builder, split = validation.dataset_split(spec, "test", export_params.data_dir)
+  windows = validation.windows(builder, split, export_params.num_validation, feature_params,
+                               hop_seconds=VALIDATION_HOP_SECONDS, progress=progress)
+  return windows, spec, split
 
 
 def _validate(path, encoder, params, export_params, data_spec, report, progress,
@@ -219,13 +246,8 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress,
   if (lite.input_name, lite.output_name) != expected:
     failures.append(f"tensors {lite.input_name}->{lite.output_name}, expected {expected}")
 
-  # By default the held-out split of the calibration data, whatever split that named.
-  spec = export_params.validation_data or datasets.parse_spec(data_spec)[0]
-  if head and not export_params.validation_data:
-    spec = f"{head.task.spec.dataset}@{head.task.spec.test_split}"
-  builder, split = validation.dataset_split(spec, "test", export_params.data_dir)
-  windows = validation.windows(builder, split, export_params.num_validation, params.features,
-                               hop_seconds=VALIDATION_HOP_SECONDS, progress=progress)
+  windows, spec, split = _validation_windows(export_params, data_spec, params.features, head,
+                                             progress)
   lite_embeddings, keras_embeddings = lite.embed_windows(windows), keras.embed_windows(windows)
   cos = validation.cosines(lite_embeddings, keras_embeddings)
   # Embeddings share a large mean, which makes plain cosines look better than
@@ -328,6 +350,9 @@ def define_flags(flag_values=None, module_name=None) -> None:
   flags.DEFINE_float("max_probe_drop", ExportParams.max_probe_drop,
                      "Largest allowed drop of the linear-probe clip accuracy (fraction; 0.01 = "
                      "1 point) on --probe_task and on --classifier_task.", **where)
+  flags.DEFINE_bool("debug_quantization", False, "int8: print the error each layer adds "
+                    "(RMSE / scale, share of the embedding's error) and write it as "
+                    "OUTPUT.quantization.csv and .md beside --output (docs/export.md).", **where)
   flags.DEFINE_string("data_dir", None, "TFDS data dir.", **where)
   flags.DEFINE_string("report", "", "Also write the JSON report here.", **where)
 
@@ -347,7 +372,8 @@ def main(argv, flag_values=None) -> int:
         validation_data=fv.validation_data, num_validation=fv.num_validation,
         probe_task=fv.probe_task, min_mean_cosine=fv.min_mean_cosine,
         min_min_cosine=fv.min_min_cosine, max_probe_drop=fv.max_probe_drop,
-        data_dir=fv.data_dir, classifier_task=fv.classifier_task)
+        data_dir=fv.data_dir, classifier_task=fv.classifier_task,
+        debug_quantization=fv.debug_quantization)
     if fv.report:
       check_output_path(fv.report)
     report = export_encoder(fv.encoder, fv.output or "", export_params, progress=True)
