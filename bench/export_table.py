@@ -9,8 +9,9 @@ the run's dataset) and prints a Markdown table: file size, mean/min cosine of
 the .tflite embedding to the Keras float encoder, the mean centred cosine
 (the embeddings' common mean removed: what a probe sees), and, with
 --probe_task, linear-probe test accuracy of each .tflite's embeddings next to
-the Keras encoder's. The probe data is embedded in one pass by the Keras
-encoder and all 8 files together (`export.validation.probe_report`). The
+the Keras encoder's. The probe data is embedded by the Keras
+encoder and each file through mobile-ssl-eval's probe path
+(`export.probe_accuracy.compare`). The
 check column applies export_tflite's default thresholds, the probe drop
 included; a failed row is still shown. Not a test.
 """
@@ -24,9 +25,9 @@ from absl import flags
 from absl import logging
 
 from export import embedder as embedder_lib
+from export import probe_accuracy
 from export import tflite
-from export import validation
-from mobile_ssl import embedding
+from mobile_ssl import downstream
 from mobile_ssl import model_dir
 
 flags.DEFINE_string("encoder", None, "Run directory (params.json + encoder.keras).")
@@ -62,12 +63,12 @@ def _export_all(folder):
 
 def _probe(rows):
   encoder, params = model_dir.load_encoder(FLAGS.encoder)
-  embedders = {"keras": embedding.KerasEmbedder(encoder=encoder, params=params)}
+  encoders = {"keras": encoder}
   for row in rows:
     if row.get("passed"):
-      embedders[row["path"]] = embedder_lib.TFLiteEmbedder(row["path"])
-  return validation.probe_report(embedders, FLAGS.probe_task, params.features,
-                                 data_dir=FLAGS.data_dir, progress=True)
+      encoders[row["path"]] = embedder_lib.TFLiteEmbedder(row["path"])
+  task = downstream.load_task(FLAGS.probe_task, FLAGS.data_dir)
+  return probe_accuracy.compare(encoders, params, task)
 
 
 def _table(rows, probe):

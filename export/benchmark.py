@@ -33,6 +33,7 @@ from absl import logging
 
 from export import android
 from export import bench_report
+from export import convert
 from export import emulation
 from export import latency
 from export import lineup
@@ -68,7 +69,7 @@ class BenchParams:
   probe_task: str = ""
   calibration_dataset: str = "synthetic_audio"
   calibration_split: str = "train"
-  calibration_examples: int = 100
+  calibration_examples: int = convert.DEFAULT_CALIBRATION_WINDOWS
   data_dir: typing.Optional[str] = None
   output_dir: str = "reports/benchmark"
   seed: int = 0

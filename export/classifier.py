@@ -24,7 +24,6 @@ import typing
 import keras
 import numpy as np
 
-from export import validation
 from mobile_ssl import downstream
 from mobile_ssl import embedding
 from mobile_ssl import evaluation
@@ -85,8 +84,11 @@ class KerasClassifier(embedding.Embedder):
   """The reference: Keras encoder (the run's float64 front end) + the probe in numpy.
 
   `embed_windows` returns class probabilities [n, C], exactly what
-  mobile-ssl-eval's probe gives each window.
+  mobile-ssl-eval's probe gives each window. A waveform window runner
+  (`input_kind`, `run`), so `evaluation.embed_split` scores with it.
   """
+
+  input_kind = "waveform"
 
   def __init__(self, encoder: keras.Model, params, model: probe.LinearModel):
     self._keras = embedding.KerasEmbedder(encoder=encoder, params=params)
@@ -97,6 +99,9 @@ class KerasClassifier(embedding.Embedder):
     x = self._keras.embed_windows(windows).astype(np.float64)
     return self._model.probabilities(x).astype(np.float32)
 
+  def run(self, windows: np.ndarray) -> np.ndarray:
+    return self.embed_windows(windows)
+
 
 def check_accuracy(head: Head, keras: KerasClassifier, lite: embedding.Embedder, params,
                    out: dict, max_drop: float, progress: bool = False) -> typing.List[str]:
@@ -106,12 +111,14 @@ def check_accuracy(head: Head, keras: KerasClassifier, lite: embedding.Embedder,
   clip's window probabilities (`probe.score`), as mobile-ssl-eval does.
   Adds the figures to `out`; returns the failures (a drop above `max_drop`).
   """
+  del progress  # evaluation.embed_split shows its bar on a terminal.
   task = head.task
-  outputs, labels, clips = validation.embed_split(
-      {"keras": keras, "tflite": lite}, task.builder, task.spec.test_split, task.spec.label_key,
-      params.features, audio_key=task.spec.audio_key,
-      hop_seconds=evaluation.EvalParams().hop_seconds, progress=progress)
-  y = task.index(labels)
+  eval_params = evaluation.EvalParams()
+  outputs = {name: evaluation.embed_split(runner, params, task, task.spec.test_split, eval_params,
+                                          desc=f"classifier {name}")
+             for name, runner in (("keras", keras), ("tflite", lite))}
+  y, clips = task.index(outputs["keras"]["labels"]), outputs["keras"]["clips"]
+  outputs = {name: out["embeddings"] for name, out in outputs.items()}
   keras_accuracy = probe.score(outputs["keras"], y, clips)["accuracy"]
   tflite_accuracy = probe.score(outputs["tflite"], y, clips)["accuracy"]
   agreement = float(np.mean(outputs["keras"].argmax(1) == outputs["tflite"].argmax(1)))

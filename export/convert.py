@@ -20,6 +20,11 @@ and the log sends quiet bins to the log floor: that cost the width-1.0
 waveform model a mean cosine of 0.985-0.989, against 0.9999 for the same
 encoder on log-mel input, and float16 constants (the Hann window) cost 0.997.
 See `_int8_with_float_front_end` and `_restore_float_front_end` for how.
+
+int8 calibration has one sampler, `calibration_windows`, and our encoder one
+file builder, `encoder_tflite`: `export_tflite` and the benchmark's line-up
+(export/lineup.py) both call them, so for the same encoder and calibration
+settings the benchmark times byte for byte the file a user ships.
 """
 
 import enum
@@ -34,9 +39,18 @@ import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.tools import flatbuffer_utils
 
+from export import embedder as embedder_lib
 from export import metadata
+from export import validation
 from mobile_ssl import features
 from mobile_ssl import params as params_lib
+
+
+# Non-overlapping windows (more distinct audio per window), at most 4 per clip
+# (so the set spans many clips), in file order of the split: deterministic.
+CALIBRATION_HOP_SECONDS = 0.975
+CALIBRATION_WINDOWS_PER_CLIP = 4
+DEFAULT_CALIBRATION_WINDOWS = 200
 
 
 class Quantization(enum.Enum):
@@ -144,6 +158,7 @@ def _int8_with_float_front_end(converter, examples, front_end: LogMel) -> bytes:
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=converter, debug_dataset=lambda: ([x] for x in examples[:1]))
     denied = [n for n in _tensor_names(debugger.calibrated_model) if front_end.name in n]
+    # (= front_end_nodes; export/quantization_debug.py denylists the same nodes)
     debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denied)
     return debugger.get_nondebug_quantized_model()
 
@@ -200,6 +215,27 @@ def _restore_float_front_end(quantized: bytes, reference: bytes, front_end: LogM
   return metadata.serialize(model) if restored else quantized
 
 
+def saved_model_converter(model: keras.Model, folder: str) -> tf.lite.TFLiteConverter:
+  """A builtins-only converter of `model`, exported as a SavedModel into `folder` (keep it)."""
+  saved = os.path.join(folder, "saved_model")
+  # The model's own input shape, batch included: `export()` alone makes the
+  # batch dynamic ([-1, 15600]), which leaves SHAPE/RANGE/GATHER ops for
+  # the STFT framing in the graph and a dynamic tensor delegates dislike.
+  spec = tf.TensorSpec(model.inputs[0].shape, model.inputs[0].dtype, name=model.inputs[0].name)
+  model.export(saved, verbose=False, input_signature=[spec])
+  converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+  return converter
+
+
+def front_end_nodes(calibrated_model: bytes, model: keras.Model) -> typing.List[str]:
+  """Tensor names of the `LogMel` front end in a calibrated model: the int8 denylist."""
+  front_end = _front_end(model)
+  if front_end is None:
+    return []
+  return [n for n in _tensor_names(calibrated_model) if front_end.name in n]
+
+
 def convert(model: keras.Model, quantization: Quantization,
             representative_data: typing.Optional[typing.Iterable[np.ndarray]] = None,
             *, int8_io: bool = False, int8_output: bool = False) -> bytes:
@@ -233,14 +269,7 @@ def convert(model: keras.Model, quantization: Quantization,
     raise ValueError("int8 input with the waveform front end would be 8-bit audio; "
                      "use log-mel input for a fully integer model")
   with tempfile.TemporaryDirectory() as tmp:
-    saved = os.path.join(tmp, "saved_model")
-    # The model's own input shape, batch included: `export()` alone makes the
-    # batch dynamic ([-1, 15600]), which leaves SHAPE/RANGE/GATHER ops for
-    # the STFT framing in the graph and a dynamic tensor delegates dislike.
-    spec = tf.TensorSpec(model.inputs[0].shape, model.inputs[0].dtype, name=model.inputs[0].name)
-    model.export(saved, verbose=False, input_signature=[spec])
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter = saved_model_converter(model, tmp)
     if quantization in (Quantization.FLOAT16, Quantization.DYNAMIC):
       reference = converter.convert() if front_end else None  # float32
       converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -266,3 +295,66 @@ def convert(model: keras.Model, quantization: Quantization,
         if int8_output:
           converter.inference_output_type = tf.int8
     return name_io_tensors(converter.convert())
+
+
+def calibration_windows(spec: str, count: int = DEFAULT_CALIBRATION_WINDOWS,
+                        feature_params: params_lib.FeatureParams = params_lib.FeatureParams(),
+                        *, data_dir: typing.Optional[str] = None, default_split: str = "train",
+                        progress: bool = False) -> typing.Tuple[np.ndarray, dict]:
+  """The one int8 calibration sampler: real 975 ms waveform windows of a dataset split.
+
+  Args:
+    spec: TFDS name, NAME@SPLIT or audio folder.
+    count: windows wanted (fewer if the split is shorter).
+    default_split: the split when `spec` names none.
+
+  Returns:
+    (windows [n, slice_samples] float32, {'dataset', 'split', 'windows'}).
+  """
+  builder, split = validation.dataset_split(spec, default_split, data_dir)
+  windows = validation.windows(builder, split, count, feature_params,
+                               hop_seconds=CALIBRATION_HOP_SECONDS,
+                               max_per_clip=CALIBRATION_WINDOWS_PER_CLIP, progress=progress)
+  return windows, {"dataset": spec, "split": split, "windows": int(len(windows))}
+
+
+def representative(windows: np.ndarray, input_kind: InputKind,
+                   feature_params: params_lib.FeatureParams) -> typing.List[np.ndarray]:
+  """Calibration windows -> the converter's batch-1 examples for a model of `input_kind`."""
+  return [x[None] for x in embedder_lib.model_inputs(windows, InputKind(input_kind).value,
+                                                     feature_params)]
+
+
+def integer_io(quantization: Quantization, input_kind: InputKind) -> bool:
+  """int8 log-mel models are fully integer (int8 in and out); waveform ones keep float audio."""
+  return (Quantization(quantization) == Quantization.INT8
+          and InputKind(input_kind) == InputKind.LOG_MEL)
+
+
+def encoder_tflite(encoder: keras.Model, params, input_kind: InputKind,
+                   quantization: Quantization,
+                   windows: typing.Optional[np.ndarray] = None,
+                   head: typing.Optional[keras.layers.Layer] = None,
+                   classifier: typing.Optional[dict] = None) -> bytes:
+  """The .tflite of an encoder as it ships: converted, tensors named, metadata added.
+
+  Args:
+    encoder: the Keras encoder (log-mel [B, 96, 64, 1] -> [B, d]).
+    params: its run's `mobile_ssl.params.Params` (front end, metadata).
+    input_kind, quantization: what to build.
+    windows: int8 calibration windows [n, slice_samples] (`calibration_windows`).
+    head, classifier: a classifier's softmax layer and its metadata entry.
+  """
+  fp = params.features
+  if Quantization(quantization) == Quantization.INT8 and windows is None:
+    raise ValueError("int8 quantization needs calibration windows (real audio)")
+  examples = (representative(windows, input_kind, fp)
+              if Quantization(quantization) == Quantization.INT8 else None)
+  io = integer_io(quantization, input_kind)
+  model = inference_model(encoder, fp, input_kind, head=head)
+  tflite = convert(model, quantization, examples, int8_io=io, int8_output=io)
+  runner = embedder_lib.TFLiteEmbedder(tflite)
+  return metadata.add(tflite, metadata.describe(
+      params, InputKind(input_kind).value, Quantization(quantization).value,
+      embedder_lib.SIGNATURE, runner.input_details, runner.output_details,
+      classifier=classifier))

@@ -1,10 +1,13 @@
 """The models a benchmark run builds: our encoder (variants, widths, run dirs) and the peers.
 
-Every built model goes through the project's one converter
-(`export.convert.inference_model` + `convert`) at the same precision, with
-int8 calibrated on real audio: windows of a dataset split and their log-mels
-(`calibration`), never noise. The .tflite files land in a work folder and are
-then timed like any user-given file.
+Every built model goes through the project's one converter at the same
+precision, with int8 calibrated on real audio by the exporter's own sampler
+(`convert.calibration_windows`), never noise. Our encoder is built by
+`convert.encoder_tflite`, the function behind `export_tflite` (integer I/O for
+int8 log-mel, metadata included), so with the same calibration data and count
+the timed file is the shipped file byte for byte; the peers get the same
+calibration and the same int8 I/O rule. The .tflite files land in a work
+folder and are then timed like any user-given file.
 
 Entry names read `<arch>[_w<width>]_<input>_<precision>`, e.g.
 `paper_log_mel_int8`, `fast_w0.5_log_mel_int8`, `yamnet_log_mel_int8`.
@@ -20,12 +23,10 @@ import numpy as np
 import tqdm
 
 from export import convert
+from export import embedder
 from export import peers
 from mobile_ssl import atomic
-from mobile_ssl import data
-from mobile_ssl import datasets
 from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import features
 from mobile_ssl import model_dir as model_dir_lib
 from mobile_ssl import params as params_lib
 
@@ -54,7 +55,7 @@ class Calibration:
   def examples(self, input_kind: str) -> typing.List[np.ndarray]:
     """Batch-1 arrays for the converter's representative dataset."""
     source = self.waveforms if input_kind == "waveform" else self.log_mels
-    return [x[None] for x in source]
+    return [x[None] for x in source]  # = convert.representative(waveforms, kind, fp)
 
   def save_inputs(self, folder: str) -> typing.Dict[str, str]:
     """One real example per input kind as .npy (the latency runner's input); their paths."""
@@ -66,30 +67,19 @@ class Calibration:
     return paths
 
 
-def calibration(dataset: str = "synthetic_audio", split: str = "train", count: int = 200,
+def calibration(dataset: str = "synthetic_audio", split: str = "train",
+                count: int = convert.DEFAULT_CALIBRATION_WINDOWS,
                 data_dir: typing.Optional[str] = None,
-                feature_params: params_lib.FeatureParams = params_lib.FeatureParams(),
-                windows_per_clip: int = 2) -> Calibration:
-  """`count` windows of real audio from a dataset (built offline if self-contained).
-
-  Windows are non-overlapping 975 ms slices, at most `windows_per_clip` per
-  clip so that many clips contribute; log-mels use the training front end.
+                feature_params: params_lib.FeatureParams = params_lib.FeatureParams()
+                ) -> Calibration:
+  """`count` windows of real audio from a dataset: `convert.calibration_windows`' windows.
 
   Raises:
     ValueError: unknown or unbuilt dataset (datasets.builder's message), or no audio.
   """
-  builder = datasets.builder(dataset, data_dir=data_dir)
-  windows = []
-  for example in data.clips(builder, split, feature_params=feature_params):
-    frames, _ = features.frame_waveform(example["waveform"].numpy(),
-                                        feature_params.slice_seconds, feature_params)
-    windows.extend(frames[:windows_per_clip])
-    if len(windows) >= count:
-      break
-  if not windows:
-    raise ValueError(f"calibration dataset {dataset!r} split {split!r} has no audio")
-  waveforms = np.stack(windows[:count]).astype(np.float32)
-  log_mels = features.log_mel_spectrogram(waveforms, feature_params).numpy()[..., None]
+  spec = dataset if "@" in dataset else f"{dataset}@{split}"
+  waveforms, _ = convert.calibration_windows(spec, count, feature_params, data_dir=data_dir)
+  log_mels = embedder.model_inputs(waveforms, "log_mel", feature_params)
   return Calibration(waveforms, log_mels.astype(np.float32))
 
 
@@ -102,10 +92,11 @@ def _width_tag(width: typing.Optional[float]) -> str:
   return "" if width is None or width == 1.0 else f"_w{width:g}"
 
 
-def _write(entry_path: str, model: keras.Model, precision: str, input_kind: str,
-           calib: Calibration) -> None:
-  representative = calib.examples(input_kind) if precision == "int8" else None
-  atomic.write_bytes(entry_path, convert.convert(model, precision, representative))
+def _write_peer(entry_path: str, model: keras.Model, precision: str, calib: Calibration) -> None:
+  representative = calib.examples("log_mel") if precision == "int8" else None
+  io = convert.integer_io(precision, "log_mel")
+  atomic.write_bytes(entry_path, convert.convert(model, precision, representative, int8_io=io,
+                                                 int8_output=io))
 
 
 def ours(variants: typing.Sequence[str], widths: typing.Sequence[float],
@@ -119,25 +110,29 @@ def ours(variants: typing.Sequence[str], widths: typing.Sequence[float],
     encoder_dirs: trained run directories (params.json + encoder.keras); when
       given, these are converted instead of variants x widths.
   """
-  sources = []  # (arch, width, encoder_dir, keras encoder)
+  sources = []  # (arch, width, encoder_dir, keras encoder, run params)
   if encoder_dirs:
     for directory in encoder_dirs:
       model, params = model_dir_lib.load_encoder(directory)
-      sources.append((params.encoder.variant, params.encoder.width, directory, model))
+      sources.append((params.encoder.variant, params.encoder.width, directory, model, params))
   else:
     for variant in variants:
       for width in widths:
         encoder_params = params_lib.EncoderParams(variant=variant, width=float(width))
+        params = params_lib.Params(encoder=encoder_params, features=feature_params)
         sources.append((variant, float(width), "",
-                        encoder_lib.build_encoder(encoder_params, feature_params, seed=seed)))
+                        encoder_lib.build_encoder(encoder_params, feature_params, seed=seed),
+                        params))
   jobs = [(s, p, k) for s in sources for k in input_kinds for p in precisions]
   entries = []
-  for (arch, width, directory, model), precision, kind in tqdm.tqdm(
+  for (arch, width, directory, model, params), precision, kind in tqdm.tqdm(
       jobs, desc="convert ours", file=sys.stderr, leave=False, disable=not sys.stderr.isatty()):
     tag = os.path.basename(os.path.normpath(directory)) if directory else arch + _width_tag(width)
     name = f"{tag}_{kind}_{precision}"
     path = os.path.join(work_dir, name + ".tflite")
-    _write(path, convert.inference_model(model, feature_params, kind), precision, kind, calib)
+    # A run's own front end; calibration log-mels are recomputed from the same windows.
+    windows = calib.waveforms if precision == "int8" else None
+    atomic.write_bytes(path, convert.encoder_tflite(model, params, kind, precision, windows))
     params_count, macs = _keras_counts(model)
     entries.append(Entry(name, "ours", arch, precision, kind, path, width, directory,
                          params_count, macs))
@@ -158,7 +153,7 @@ def peer_entries(names: typing.Sequence[str], precisions: typing.Sequence[str], 
     for precision in precisions:
       entry_name = f"{name}_log_mel_{precision}"
       path = os.path.join(work_dir, entry_name + ".tflite")
-      _write(path, wrapped, precision, "log_mel", calib)
+      _write_peer(path, wrapped, precision, calib)
       entries.append(Entry(entry_name, "peer", name, precision, "log_mel", path, None, "",
                            params_count, macs))
   return entries

@@ -1,67 +1,62 @@
-"""Downstream accuracy of a .tflite log-mel encoder: the model that ships, not its Keras source.
+"""Linear-probe accuracy of exported files, computed exactly as mobile-ssl-eval computes it.
 
-Every 975 ms window of a task's train and test splits goes through the
-LiteRT interpreter (batch 1, as on a phone), and the project's linear probe
-(`mobile_ssl.evaluation.linear`: softmax on frozen embeddings, clip
-prediction = mean of window probabilities, 95 % bootstrap interval) is fitted
-on the train windows. So the accuracy in a width sweep belongs to the same
-int8 file as the latency beside it.
+There is one probe path: `mobile_ssl.evaluation.linear_accuracy` (every
+975 ms window of the task's train and test splits at hop 0.5 s through
+`evaluation.embed_split`, the class mapping of `downstream.load_task`
+(`TaskData.index`: sparse label values such as speaker ids become classes
+0..C-1), `probe.train`, clip prediction = mean of window probabilities, 95 %
+bootstrap interval). A .tflite goes through it as a window runner
+(`export.embedder.TFLiteEmbedder`: a log-mel file gets the very log-mel
+windows the Keras encoder gets, one invoke per window as on a phone), so the
+Keras number here is mobile-ssl-eval's linear row, and the .tflite number is
+the same measurement of the file that ships. `export_tflite --probe_task`,
+the benchmark's accuracy column and bench/export_table.py all use `compare`
+or `accuracy`.
 """
 
-import sys
 import typing
 
-import numpy as np
-import tqdm
-
-from export import latency
-from mobile_ssl import data
+from export import embedder as embedder_lib
 from mobile_ssl import downstream
 from mobile_ssl import evaluation
 from mobile_ssl import params as params_lib
 
 
-def embed_split(path: str, task: downstream.TaskData, split: str,
-                feature_params: params_lib.FeatureParams = params_lib.FeatureParams(),
-                hop_seconds: float = 0.5) -> dict:
-  """{'embeddings' [n, d] float32, 'labels' [n], 'clips' [n]} of every window of a split."""
-  it = latency.interpreter(path, threads=1)
-  it.allocate_tensors()
-  detail = it.get_input_details()[0]
-  if list(detail["shape"][1:]) != [feature_params.slice_frames, feature_params.num_mel_bins, 1]:
-    raise ValueError(f"{path}: accuracy needs a log-mel input model [1, "
-                     f"{feature_params.slice_frames}, {feature_params.num_mel_bins}, 1], this "
-                     f"one takes {list(detail['shape'])}")
-  spec = task.spec
-  ds = data.slice_dataset(task.builder, split, batch_size=256, feature_params=feature_params,
-                          hop_seconds=hop_seconds, label_key=spec.label_key,
-                          audio_key=spec.audio_key)
-  parts = {"embeddings": [], "labels": [], "clips": []}
-  bar = tqdm.tqdm(total=len(task.split_labels(split)), desc=f"embed {split}", unit="clip",
-                  file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
-  for batch in ds.as_numpy_iterator():
-    for log_mel in batch["log_mel"]:
-      it.set_tensor(detail["index"], latency.prepare_input(detail, log_mel[..., None]))
-      it.invoke()
-      parts["embeddings"].append(latency.output_values(it).ravel())
-    parts["labels"].append(batch["label"])
-    parts["clips"].append(batch["clip"])
-    bar.update(int(batch["clip"][-1]) + 1 - bar.n)
-  bar.close()
-  return {"embeddings": np.stack(parts["embeddings"]).astype(np.float32),
-          "labels": np.concatenate(parts["labels"]), "clips": np.concatenate(parts["clips"])}
+def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
+            task: downstream.TaskData, seed: int = 0) -> dict:
+  """Linear-probe accuracy per encoder, each probe trained on its own embeddings.
+
+  Args:
+    encoders: name -> Keras encoder or window runner (a TFLiteEmbedder).
+    params: the run's params (front end for the windows).
+    task: from `downstream.load_task`.
+
+  Returns:
+    {'task', 'accuracy': {name: float}, 'ci': {name: [low, high]},
+     'classes', 'train_windows', 'test_clips'}.
+  """
+  eval_params = evaluation.EvalParams(seed=seed)
+  results = {name: evaluation.linear_accuracy(encoder, params, task, eval_params, name=name)
+             for name, encoder in encoders.items()}
+  first = next(iter(results.values()))
+  return {"task": task.spec.code, "accuracy": {n: r["accuracy"] for n, r in results.items()},
+          "ci": {n: [r["ci_low"], r["ci_high"]] for n, r in results.items()},
+          "classes": task.num_classes, "train_windows": first["train_windows"],
+          "test_clips": first["clips"]}
 
 
 def accuracy(path: str, task_spec: str, data_dir: typing.Optional[str] = None,
-             hop_seconds: float = 0.5, seed: int = 0,
-             task: typing.Optional[downstream.TaskData] = None) -> dict:
+             seed: int = 0, task: typing.Optional[downstream.TaskData] = None) -> dict:
   """Linear-probe accuracy of the .tflite encoder at `path` on a task (code or DATASET:LABEL).
+
+  The front end is the file's own (its metadata; the default one without).
 
   Returns:
     {'task', 'accuracy', 'ci_low', 'ci_high', 'clips', 'train_clips'}.
   """
   task = task or downstream.load_task(task_spec, data_dir)
-  train = embed_split(path, task, task.spec.train_split, hop_seconds=hop_seconds)
-  test = embed_split(path, task, task.spec.test_split, hop_seconds=hop_seconds)
-  result = evaluation.linear(train, test, task, downstream.Budget(), seed=seed)
-  return dict(result, task=task.name)
+  lite = embedder_lib.TFLiteEmbedder(path)
+  params = params_lib.Params(features=lite.feature_params)
+  result = evaluation.linear_accuracy(lite, params, task, evaluation.EvalParams(seed=seed))
+  return {k: result[k] for k in ("accuracy", "ci_low", "ci_high", "clips", "train_clips")} | {
+      "task": task.name}

@@ -3,7 +3,7 @@
   export_tflite --encoder=DIR --output=PATH --quantization=float32|float16|dynamic|int8
       --input=waveform|log_mel [--representative_data=DATASET_OR_FOLDER]
       [--num_representative=N] [--validation_data=...] [--probe_task=TASK]
-      [--classifier_task=DATASET:LABEL]
+      [--classifier_task=DATASET:LABEL] [--debug_quantization]
 
 One command converts (export/convert.py), adds metadata (export/metadata.py),
 writes the file to a temporary path beside `--output`, runs that very file in
@@ -46,6 +46,8 @@ from export import classifier
 from export import convert
 from export import embedder as embedder_lib
 from export import metadata
+from export import probe_accuracy
+from export import quantization_debug
 from export import validation
 from mobile_ssl import atomic
 from mobile_ssl import datasets
@@ -65,7 +67,6 @@ DEFAULT_THRESHOLDS = {
     "dynamic": (0.995, 0.98),
     "int8": (0.99, 0.95),
 }
-CALIBRATION_HOP_SECONDS = 0.975  # Non-overlapping: more distinct audio per window.
 VALIDATION_HOP_SECONDS = 0.5
 
 
@@ -77,7 +78,7 @@ class ExportParams:
   input_kind: str = "waveform"
   # Dataset name, NAME@SPLIT or audio folder; '' = the run's first dataset.
   representative_data: str = ""
-  num_representative: int = 200
+  num_representative: int = convert.DEFAULT_CALIBRATION_WINDOWS
   # Held-out audio for the cosine check; '' = the test split of the same data.
   validation_data: str = ""
   num_validation: int = 100
@@ -86,10 +87,13 @@ class ExportParams:
   # None = DEFAULT_THRESHOLDS[quantization].
   min_mean_cosine: typing.Optional[float] = None
   min_min_cosine: typing.Optional[float] = None
-  max_probe_drop: float = 0.03
+  # One point of clip accuracy, on --probe_task and on a classifier's task.
+  max_probe_drop: float = 0.01
   data_dir: typing.Optional[str] = None
   # A task code or DATASET:LABEL_KEY: export a classifier (scores) for it.
   classifier_task: str = ""
+  # int8: write OUTPUT.quantization.{csv,md}, the error each layer adds.
+  debug_quantization: bool = False
 
   def validate(self) -> "ExportParams":
     if self.quantization not in QUANTIZATIONS:
@@ -108,6 +112,8 @@ class ExportParams:
     if self.classifier_task and self.input_kind != "waveform":
       raise ValueError("--classifier_task needs --input=waveform (audio tasks such as "
                        "MediaPipe's AudioClassifier take audio, not log-mel)")
+    if self.debug_quantization and self.quantization != "int8":
+      raise ValueError(f"--debug_quantization needs --quantization=int8, got {self.quantization}")
     if self.classifier_task and self.probe_task:
       raise ValueError("--classifier_task already checks the accuracy on its test split; "
                        "drop --probe_task")
@@ -178,28 +184,42 @@ def export_encoder(encoder_dir: str, output: str,
     # Calibrate and validate on the task's own audio unless told otherwise.
     data_spec = export_params.representative_data or f"{task.spec.dataset}@{task.spec.train_split}"
 
-  representative = None
+  windows = None
   if quantization == "int8":
-    builder, split = validation.dataset_split(data_spec, "train", export_params.data_dir)
-    windows = validation.windows(builder, split, export_params.num_representative, fp,
-                                 hop_seconds=CALIBRATION_HOP_SECONDS, progress=progress)
-    representative = [x[None] for x in embedder_lib.model_inputs(windows, kind, fp)]
-    report["representative"] = {"dataset": data_spec, "split": split, "windows": len(windows)}
-  integer_io = quantization == "int8" and kind == "log_mel"
-  model = convert.inference_model(encoder, fp, kind,
-                                  head=classifier.dense_head(head.model) if head else None)
-  tflite = convert.convert(model, quantization, representative, int8_io=integer_io,
-                           int8_output=integer_io)
-  runner = embedder_lib.TFLiteEmbedder(tflite)
-  tflite = metadata.add(tflite, metadata.describe(
-      params, kind, quantization, embedder_lib.SIGNATURE, runner.input_details,
-      runner.output_details, classifier=report.get("classifier")))
+    windows, report["representative"] = convert.calibration_windows(
+        data_spec, export_params.num_representative, fp, data_dir=export_params.data_dir,
+        progress=progress)
+  dense = classifier.dense_head(head.model) if head else None
+  tflite = convert.encoder_tflite(encoder, params, kind, quantization, windows, head=dense,
+                                  classifier=report.get("classifier"))
+  if export_params.debug_quantization:
+    # Written before validation: a failing file is when the table is needed most.
+    model = convert.inference_model(encoder, fp, kind, head=dense)
+    held_out = _validation_windows(export_params, data_spec, fp, head, progress)[0]
+    result = quantization_debug.layer_errors(model, convert.representative(windows, kind, fp),
+                                             convert.representative(held_out, kind, fp))
+    paths = quantization_debug.write(result, output)
+    if progress:
+      print(quantization_debug.markdown(result), file=sys.stderr)
+    report["quantization_debug"] = dict(paths, **{k: v for k, v in result.items() if k != "rows"})
 
   with atomic.replacing(output, suffix=".tflite") as tmp:
     with open(tmp, "wb") as f:
       f.write(tflite)
     _validate(tmp, encoder, params, export_params, data_spec, report, progress, head)
   return report
+
+
+def _validation_windows(export_params, data_spec, feature_params, head, progress):
+  """(held-out windows, dataset spec, split): the validation audio, also the debugger's."""
+  # By default the held-out split of the calibration data, whatever split that named.
+  spec = export_params.validation_data or datasets.parse_spec(data_spec)[0]
+  if head and not export_params.validation_data:
+    spec = f"{head.task.spec.dataset}@{head.task.spec.test_split}"
+  builder, split = validation.dataset_split(spec, "test", export_params.data_dir)
+  windows = validation.windows(builder, split, export_params.num_validation, feature_params,
+                               hop_seconds=VALIDATION_HOP_SECONDS, progress=progress)
+  return windows, spec, split
 
 
 def _validate(path, encoder, params, export_params, data_spec, report, progress,
@@ -226,18 +246,14 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress,
   if (lite.input_name, lite.output_name) != expected:
     failures.append(f"tensors {lite.input_name}->{lite.output_name}, expected {expected}")
 
-  # By default the held-out split of the calibration data, whatever split that named.
-  spec = export_params.validation_data or datasets.parse_spec(data_spec)[0]
-  if head and not export_params.validation_data:
-    spec = f"{head.task.spec.dataset}@{head.task.spec.test_split}"
-  builder, split = validation.dataset_split(spec, "test", export_params.data_dir)
-  windows = validation.windows(builder, split, export_params.num_validation, params.features,
-                               hop_seconds=VALIDATION_HOP_SECONDS, progress=progress)
+  windows, spec, split = _validation_windows(export_params, data_spec, params.features, head,
+                                             progress)
   lite_embeddings, keras_embeddings = lite.embed_windows(windows), keras.embed_windows(windows)
   cos = validation.cosines(lite_embeddings, keras_embeddings)
   # Embeddings share a large mean, which makes plain cosines look better than
-  # the probe sees them; the centred cosine (mean over these windows removed)
-  # is reported beside them (docs/export.md).
+  # the probe sees them ('high cosine, lost accuracy'); the centred cosine
+  # (both minus the Keras embeddings' mean over these windows, their common
+  # offset) is always reported beside them (docs/export.md).
   mean = keras_embeddings.mean(axis=0)
   centred = validation.cosines(lite_embeddings - mean, keras_embeddings - mean)
   min_mean, min_min = export_params.thresholds()
@@ -254,14 +270,16 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress,
     failures.append(f"min cosine {np.min(cos):.5f} < {min_min}")
 
   if export_params.probe_task:
-    result = validation.probe_report({"keras": keras, "tflite": lite}, export_params.probe_task,
-                                     params.features, data_dir=export_params.data_dir,
-                                     progress=progress)
+    # mobile-ssl-eval's probe path and class mapping, for the encoder and the file alike.
+    task = downstream.load_task(export_params.probe_task, export_params.data_dir)
+    result = probe_accuracy.compare({"keras": encoder, "tflite": lite}, params, task)
     keras_accuracy, tflite_accuracy = result["accuracy"]["keras"], result["accuracy"]["tflite"]
     drop = keras_accuracy - tflite_accuracy
     report["probe"] = {"task": result["task"], "keras_accuracy": keras_accuracy,
                        "tflite_accuracy": tflite_accuracy, "drop": drop,
-                       "max_drop": export_params.max_probe_drop,
+                       "max_drop": export_params.max_probe_drop, "classes": result["classes"],
+                       "keras_ci": result["ci"]["keras"], "tflite_ci": result["ci"]["tflite"],
+                       "train_windows": result["train_windows"],
                        "test_clips": result["test_clips"]}
     if not drop <= export_params.max_probe_drop:
       failures.append(f"probe accuracy {tflite_accuracy:.4f} vs Keras {keras_accuracy:.4f} "
@@ -315,7 +333,7 @@ def define_flags(flag_values=None, module_name=None) -> None:
   flags.DEFINE_string("representative_data", "",
                       "int8 calibration audio: TFDS name[@split] or audio folder "
                       "(default: the run's first dataset, train split).", **where)
-  flags.DEFINE_integer("num_representative", 200, "Calibration windows.", **where)
+  flags.DEFINE_integer("num_representative", convert.DEFAULT_CALIBRATION_WINDOWS, "Calibration windows.", **where)
   flags.DEFINE_string("validation_data", "", "Held-out audio (default: the test split of "
                       "the representative data).", **where)
   flags.DEFINE_integer("num_validation", 100, "Validation windows.", **where)
@@ -330,7 +348,11 @@ def define_flags(flag_values=None, module_name=None) -> None:
   flags.DEFINE_float("min_min_cosine", None, "Default per precision: " + ", ".join(
       f"{q} {t[1]}" for q, t in DEFAULT_THRESHOLDS.items()), **where)
   flags.DEFINE_float("max_probe_drop", ExportParams.max_probe_drop,
-                     "Largest allowed probe accuracy drop (fraction).", **where)
+                     "Largest allowed drop of the linear-probe clip accuracy (fraction; 0.01 = "
+                     "1 point) on --probe_task and on --classifier_task.", **where)
+  flags.DEFINE_bool("debug_quantization", False, "int8: print the error each layer adds "
+                    "(RMSE / scale, share of the embedding's error) and write it as "
+                    "OUTPUT.quantization.csv and .md beside --output (docs/export.md).", **where)
   flags.DEFINE_string("data_dir", None, "TFDS data dir.", **where)
   flags.DEFINE_string("report", "", "Also write the JSON report here.", **where)
 
@@ -350,7 +372,8 @@ def main(argv, flag_values=None) -> int:
         validation_data=fv.validation_data, num_validation=fv.num_validation,
         probe_task=fv.probe_task, min_mean_cosine=fv.min_mean_cosine,
         min_min_cosine=fv.min_min_cosine, max_probe_drop=fv.max_probe_drop,
-        data_dir=fv.data_dir, classifier_task=fv.classifier_task)
+        data_dir=fv.data_dir, classifier_task=fv.classifier_task,
+        debug_quantization=fv.debug_quantization)
     if fv.report:
       check_output_path(fv.report)
     report = export_encoder(fv.encoder, fv.output or "", export_params, progress=True)

@@ -1,9 +1,10 @@
-"""Checks of an exported .tflite against its Keras encoder: ops, tensors, cosine, probe.
+"""Checks of an exported .tflite against its Keras encoder: ops, tensors, cosines.
 
 `export_tflite` runs these on the written file before it is moved into place
-(export/tflite.py). Real audio comes from `windows` and `embed_split`: 975 ms
-windows of a dataset split, read through `mobile_ssl.data.clips` and cut by
-`features.frame_waveform` exactly as `Embedder.embed` cuts a file.
+(export/tflite.py). Real audio comes from `windows`: 975 ms windows of a
+dataset split, read through `mobile_ssl.data.clips` and cut by
+`features.frame_waveform` exactly as `Embedder.embed` cuts a file. The probe
+check is export/probe_accuracy.py (mobile-ssl-eval's own probe path).
 """
 
 import collections
@@ -16,10 +17,8 @@ from ai_edge_litert import schema_py_generated as schema
 
 from mobile_ssl import data
 from mobile_ssl import datasets
-from mobile_ssl import embedding
 from mobile_ssl import features
 from mobile_ssl import params as params_lib
-from mobile_ssl import probe
 
 # Ops that must never be in an exported file: resource variables mean the
 # Keras-3 weights were left unfrozen (NaN on x86, ../shared/STACK.md), and
@@ -98,74 +97,3 @@ def windows(builder: tfds.core.DatasetBuilder, split: str, count: int,
   if not total:
     raise ValueError(f"dataset {builder.name!r} split {split!r} has no audio")
   return np.concatenate(out)
-
-
-def embed_split(embedders: typing.Dict[str, embedding.Embedder],
-                builder: tfds.core.DatasetBuilder, split: str, label_key: str,
-                feature_params: params_lib.FeatureParams, *, audio_key: str = "audio",
-                hop_seconds: float = 0.5, chunk: int = 256, progress: bool = False):
-  """Window embeddings of a whole labelled split with several embedders.
-
-  Returns:
-    ({name: [n, d] float32}, labels [n] int64, clip ids [n] int64).
-  """
-  outputs = {name: [] for name in embedders}
-  labels, clips, pending = [], [], []
-
-  def flush():
-    if pending:
-      batch = np.concatenate(pending)
-      for name, embedder in embedders.items():
-        outputs[name].append(embedder.embed_windows(batch))
-      pending.clear()
-
-  stream = data.clips(builder, split, label_key=label_key, audio_key=audio_key,
-                      feature_params=feature_params)
-  total = builder.info.splits[split].num_examples
-  for index, clip in enumerate(tqdm.tqdm(stream.as_numpy_iterator(), total=total,
-                                         desc=f"probe {split}", unit="clip",
-                                         disable=not progress, leave=False)):
-    frames, _ = features.frame_waveform(clip["waveform"], hop_seconds, feature_params)
-    pending.append(frames)
-    labels += [int(clip["label"])] * len(frames)
-    clips += [index] * len(frames)
-    if sum(len(p) for p in pending) >= chunk:
-      flush()
-  flush()
-  if not labels:
-    raise ValueError(f"dataset {builder.name!r} split {split!r} is empty")
-  return ({name: np.concatenate(parts) for name, parts in outputs.items()},
-          np.asarray(labels, np.int64), np.asarray(clips, np.int64))
-
-
-def probe_report(embedders: typing.Dict[str, embedding.Embedder], task_spec: str,
-                 feature_params: params_lib.FeatureParams, *,
-                 data_dir: typing.Optional[str] = None, progress: bool = False) -> dict:
-  """Linear-probe test accuracy per embedder, each probe trained on its own embeddings.
-
-  Every window of the task's train and test splits is embedded by every
-  embedder in one pass over the data (`embed_split`); `mobile_ssl.probe`
-  fits the probe and scores clips.
-
-  Args:
-    embedders: name -> embedder (e.g. 'keras' and 'tflite').
-    task_spec: a task code or DATASET:LABEL_KEY.
-    feature_params: the front end that frames the clips.
-
-  Returns:
-    {'task', 'accuracy': {name: float}, 'train_windows', 'test_clips'}.
-  """
-  task = datasets.downstream_task(task_spec)
-  builder = datasets.builder(task.dataset, data_dir=data_dir)
-  num_classes = len(datasets.label_names(builder, task.label_key))
-  train, test = [embed_split(embedders, builder, _split_of(builder, split, task.dataset),
-                             task.label_key, feature_params, audio_key=task.audio_key,
-                             progress=progress)
-                 for split in (task.train_split, task.test_split)]
-  num_classes = num_classes or int(max(train[1].max(), test[1].max())) + 1
-  accuracy = {}
-  for name in embedders:
-    model = probe.train(train[0][name], train[1], train[2], num_classes)
-    accuracy[name] = probe.evaluate(model, test[0][name], test[1], test[2])["accuracy"]
-  return {"task": task_spec, "accuracy": accuracy, "train_windows": int(len(train[1])),
-          "test_clips": int(len(np.unique(test[2])))}

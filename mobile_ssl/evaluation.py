@@ -130,15 +130,30 @@ def _embed_function(encoder: keras.Model, fp: params_lib.FeatureParams):
       tf.TensorSpec([None, fp.slice_frames, fp.num_mel_bins], tf.float32)])
 
 
-def embed_split(encoder: keras.Model, params: params_lib.Params, task: downstream.TaskData,
+def embed_split(encoder, params: params_lib.Params, task: downstream.TaskData,
                 split: str, eval_params: EvalParams, cache_dir: str = "",
                 desc: str = "embed") -> dict:
   """Frozen embeddings of every window of a split, from the cache when present.
+
+  The one embedding pass of the linear probe: mobile-ssl-eval, the export's
+  probe check and the benchmark's accuracy column all come through here, so
+  their windows, labels and clip ids are the same.
+
+  Args:
+    encoder: a Keras encoder (log-mel [B, 96, 64, 1] -> [B, d]), or a window
+      runner such as `export.embedder.TFLiteEmbedder`: an object with
+      `input_kind` ('log_mel' | 'waveform') and `run(inputs [n, ...]) -> [n, d]`.
+      A log-mel runner gets the very log-mel windows the Keras encoder gets;
+      a waveform runner gets each window's audio (the same windows, cut by
+      `features.frame_waveform`). Only Keras encoders are cached.
+    params: the run's params (front end).
 
   Returns:
     {'embeddings' [n, d] float32, 'labels' [n] int64 (dataset values),
      'clips' [n] int64 (clip index in the split), 'cached': bool}.
   """
+  if not isinstance(encoder, keras.Model):
+    return _embed_split_runner(encoder, params.features, task, split, eval_params, desc)
   spec, builder = task.spec, task.builder
   key = hashlib.sha1(repr((fingerprint(encoder, params.features), builder.name,
                            builder.builder_config.name if builder.builder_config else "",
@@ -148,24 +163,77 @@ def embed_split(encoder: keras.Model, params: params_lib.Params, task: downstrea
   if path and os.path.exists(path):
     with np.load(path) as cached:
       return {k: cached[k] for k in ("embeddings", "labels", "clips")} | {"cached": True}
-  ds = data.slice_dataset(builder, split, batch_size=eval_params.batch_size,
-                          feature_params=params.features, hop_seconds=eval_params.hop_seconds,
-                          label_key=spec.label_key, audio_key=spec.audio_key)
   run = _embed_function(encoder, params.features)
-  parts = {"embeddings": [], "labels": [], "clips": []}
-  with _progress(len(task.split_labels(split)), desc) as bar:
-    for batch in ds:
-      parts["embeddings"].append(run(batch["log_mel"]).numpy())
-      parts["labels"].append(batch["label"].numpy())
-      parts["clips"].append(batch["clip"].numpy())
-      bar.update(int(parts["clips"][-1][-1]) + 1 - bar.n)
-  out = {k: np.concatenate(v) for k, v in parts.items()}
-  out["embeddings"] = out["embeddings"].astype(np.float32)
+  out = _embed_batches(lambda log_mel: run(log_mel).numpy(), _log_mel_batches(
+      task, split, params.features, eval_params), len(task.split_labels(split)), desc)
   if path:
     os.makedirs(cache_dir, exist_ok=True)
     with atomic.replacing(path, suffix=".npz") as tmp:
       np.savez(tmp, **out)
   return out | {"cached": False}
+
+
+def _log_mel_batches(task, split, fp, eval_params):
+  """(log-mel [B, 96, 64] float32, labels [B], clips [B]) of every window of a split."""
+  ds = data.slice_dataset(task.builder, split, batch_size=eval_params.batch_size,
+                          feature_params=fp, hop_seconds=eval_params.hop_seconds,
+                          label_key=task.spec.label_key, audio_key=task.spec.audio_key)
+  for batch in ds.as_numpy_iterator():
+    yield batch["log_mel"], batch["label"], batch["clip"]
+
+
+def _waveform_batches(task, split, fp, eval_params):
+  """`_log_mel_batches` as waveform windows [B, slice_samples]: same windows, same order."""
+  ds = data.clips(task.builder, split, label_key=task.spec.label_key,
+                  audio_key=task.spec.audio_key, feature_params=fp)
+  for index, clip in enumerate(ds.as_numpy_iterator()):
+    frames, _ = features.frame_waveform(clip["waveform"], eval_params.hop_seconds, fp)
+    yield (frames, np.full(len(frames), clip["label"], np.int64),
+           np.full(len(frames), index, np.int64))
+
+
+def _embed_batches(run, batches, num_clips: int, desc: str) -> dict:
+  parts = {"embeddings": [], "labels": [], "clips": []}
+  with _progress(num_clips, desc) as bar:
+    for inputs, labels, clips in batches:
+      parts["embeddings"].append(run(inputs))
+      parts["labels"].append(labels)
+      parts["clips"].append(clips)
+      bar.update(int(clips[-1]) + 1 - bar.n)
+  if not parts["clips"]:
+    raise ValueError(f"the split has no audio ({desc})")
+  out = {k: np.concatenate(v) for k, v in parts.items()}
+  out["embeddings"] = out["embeddings"].astype(np.float32)
+  return out
+
+
+def _embed_split_runner(runner, fp, task, split, eval_params, desc) -> dict:
+  kind = getattr(runner, "input_kind", None)
+  if kind == "log_mel":
+    batches, run = _log_mel_batches(task, split, fp, eval_params), (
+        lambda log_mel: runner.run(log_mel[..., None]))
+  elif kind == "waveform":
+    batches, run = _waveform_batches(task, split, fp, eval_params), runner.run
+  else:
+    raise ValueError(f"cannot embed with {type(runner).__name__}: not a Keras encoder, and its "
+                     f"input_kind {kind!r} is neither 'log_mel' nor 'waveform'")
+  out = _embed_batches(run, batches, len(task.split_labels(split)), desc)
+  return out | {"cached": False}
+
+
+def linear_accuracy(encoder, params: params_lib.Params, task: downstream.TaskData,
+                    eval_params: EvalParams = EvalParams(),
+                    budget: downstream.Budget = downstream.Budget(), cache_dir: str = "",
+                    name: str = "embed") -> dict:
+  """`linear` on a task's train and test splits embedded by `encoder` (see `embed_split`).
+
+  The number mobile-ssl-eval reports in its linear row for the same encoder.
+  """
+  train, test = [embed_split(encoder, params, task, split, eval_params, cache_dir,
+                             desc=f"{name} {task.name} {split}")
+                 for split in (task.spec.train_split, task.spec.test_split)]
+  return linear(train, test, task, budget, eval_params.seed) | {
+      "train_windows": int(len(train["clips"])), "test_windows": int(len(test["clips"]))}
 
 
 def linear(train: dict, test: dict, task: downstream.TaskData, budget: downstream.Budget,

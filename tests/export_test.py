@@ -1,5 +1,6 @@
 """Tests of export_tflite: 4 precisions x 2 inputs, metadata, validation, CLI, TFLiteEmbedder, classifier."""
 
+import csv
 import dataclasses
 import json
 import os
@@ -16,6 +17,7 @@ from export import classifier
 from export import convert
 from export import embedder as embedder_lib
 from export import metadata
+from export import quantization_debug
 from export import tflite
 from export import validation
 from mobile_ssl import data
@@ -156,7 +158,7 @@ class TestPrecisionsAndInputs:
                                          "windows": report["representative"]["windows"]}
     first = next(data.clips(tiny_synthetic, "train").as_numpy_iterator())["waveform"]
     windows = validation.windows(tiny_synthetic, "train", 5, PARAMS.features,
-                                 hop_seconds=tflite.CALIBRATION_HOP_SECONDS)
+                                 hop_seconds=convert.CALIBRATION_HOP_SECONDS)
     np.testing.assert_array_equal(windows[0], first[:PARAMS.features.slice_samples])
     assert len(windows) == 5
 
@@ -417,3 +419,96 @@ class TestClassifier:
                                  f"--classifier_task={DATASET}:event"] + args, capsys)
       assert code == 1 and len(err.strip().splitlines()) == 1 and message in err, err
     assert not os.path.exists(out_file)
+
+
+def _write_sparse_digits(root):
+  """FSDD-named clips of digits 3, 5, 7, 9; digit 5 only in test takes (0-4).
+
+  The train split then holds the label values 0, 2, 3 (of the names 3, 5, 7,
+  9): non-contiguous, plus a class the probe never sees. Digits differ by
+  tone frequency and loudness, which even a random tiny encoder separates.
+  """
+  os.makedirs(root)
+  rng = np.random.default_rng(0)
+  for d, hz in ((3, 300.0), (5, 900.0), (7, 2000.0), (9, 4000.0)):
+    for take in (range(5) if d == 5 else range(8)):
+      x = audio_fixtures.sine(1.2, hz * rng.uniform(0.95, 1.05), rate=16000)
+      audio_fixtures.write(os.path.join(root, f"{d}_ann_{take}.wav"), x, 16000)
+  return root
+
+
+class TestOneValidationPath:
+
+  def test_probe_is_mobile_ssl_eval_with_sparse_labels(self, encoder_dir, data_dir, tiny_synthetic,
+                                                       tmp_path):
+    folder = _write_sparse_digits(str(tmp_path / "recordings"))
+    task_spec = f"{folder}:digit"
+    output = str(tmp_path / "enc.tflite")
+    report = tflite.export_encoder(encoder_dir, output, tflite.ExportParams(
+        quantization="float32", input_kind="log_mel", data_dir=data_dir, probe_task=task_spec,
+        max_probe_drop=1.0))
+    task = downstream.load_task(task_spec, data_dir)
+    np.testing.assert_array_equal(np.unique(task.train_labels), [0, 2, 3])
+    assert report["probe"]["classes"] == task.num_classes == 3
+    method = evaluation.methods([encoder_dir])
+    row, = evaluation.evaluate(method, [task], log=lambda line: None)
+    assert report["probe"]["keras_accuracy"] == row["accuracy"]
+    assert report["probe"]["test_clips"] == row["clips"] == 20
+    # The file through the same function: the export's .tflite number.
+    lite = embedder_lib.TFLiteEmbedder(output)
+    again = evaluation.linear_accuracy(lite, PARAMS, task)
+    assert report["probe"]["tflite_accuracy"] == again["accuracy"]
+    assert report["probe"]["tflite_accuracy"] <= 0.75  # digit 5's clips are always wrong
+    assert "mean_centred_cosine" in report["validation"] and "mean_cosine" in report["validation"]
+
+  def test_benchmark_times_the_exported_int8_file(self, encoder_dir, data_dir, tiny_synthetic,
+                                                  tmp_path):
+    from export import lineup  # pylint: disable=g-import-not-at-top
+    output = str(tmp_path / "enc.tflite")
+    tflite.export_encoder(encoder_dir, output, tflite.ExportParams(
+        quantization="int8", input_kind="log_mel", data_dir=data_dir,
+        representative_data=f"{DATASET}@train", num_representative=7))
+    calib = lineup.calibration(DATASET, "train", 7, data_dir)
+    entry, = lineup.ours([], [], ["int8"], ["log_mel"], str(tmp_path), calib,
+                         encoder_dirs=[encoder_dir])
+    assert open(entry.path, "rb").read() == open(output, "rb").read()
+
+  def test_both_call_the_one_sampler(self, encoder_dir, data_dir, tiny_synthetic, tmp_path,
+                                     monkeypatch):
+    from export import lineup  # pylint: disable=g-import-not-at-top
+    calls = []
+    sampler = convert.calibration_windows
+    monkeypatch.setattr(convert, "calibration_windows",
+                        lambda *a, **k: calls.append(a[0]) or sampler(*a, **k))
+    lineup.calibration(DATASET, "train", 3, data_dir)
+    tflite.export_encoder(encoder_dir, str(tmp_path / "enc.tflite"), tflite.ExportParams(
+        quantization="int8", input_kind="log_mel", data_dir=data_dir, num_representative=3,
+        num_validation=3))
+    assert calls == [f"{DATASET}@train", DATASET]
+
+
+class TestDebugQuantization:
+
+  @pytest.mark.parametrize("kind", tflite.INPUT_KINDS)
+  def test_table_names_layers_and_shares_sum_to_one(self, encoder_dir, data_dir, tiny_synthetic,
+                                                    tmp_path, kind):
+    output = str(tmp_path / f"enc_{kind}.tflite")
+    report = tflite.export_encoder(encoder_dir, output, tflite.ExportParams(
+        quantization="int8", input_kind=kind, data_dir=data_dir, num_representative=8,
+        num_validation=6, debug_quantization=True))
+    debug = report["quantization_debug"]
+    assert debug["csv"] == str(tmp_path / f"enc_{kind}.quantization.csv")
+    with open(debug["csv"]) as f:
+      rows = list(csv.DictReader(f))
+    assert len(rows) >= 5 and tuple(rows[0]) == quantization_debug.COLUMNS
+    assert any("block" in r["layer"] for r in rows)  # Keras layer names
+    assert not any("log_mel_front_end" in r["layer"] for r in rows)  # the float front end
+    assert sum(float(r["share"]) for r in rows) == pytest.approx(1.0, abs=1e-6)
+    assert all(float(r["rmse_over_scale"]) >= 0 for r in rows)
+    table = open(debug["md"]).read()
+    assert "| layer | op | RMSE / scale | relative error | share |" in table
+    assert 0 < debug["measured_relative_error"] and 0 < debug["measured_centred_cosine"] <= 1
+
+  def test_only_for_int8(self):
+    with pytest.raises(ValueError, match="--debug_quantization needs --quantization=int8"):
+      tflite.ExportParams(quantization="dynamic", debug_quantization=True).validate()
