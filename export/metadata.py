@@ -124,7 +124,7 @@ def describe(params, input_kind: str, quantization: str, signature: str,
       "slice_samples": fp.slice_samples, "slice_seconds": fp.slice_seconds,
       "slice_frames": fp.slice_frames, "num_mel_bins": fp.num_mel_bins,
       "stft_window_samples": fp.window_samples, "stft_hop_samples": fp.hop_samples,
-      "fft_length": fp.fft_length, "embedding_dim": params.encoder.embedding_dim,
+      "fft_length": fp.fft_length, "embedding_dim": params.encoder.output_dim(fp),
       "params": params.to_dict(),
   }
 

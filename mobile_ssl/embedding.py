@@ -139,7 +139,7 @@ class KerasEmbedder(Embedder):
     if encoder is None:
       encoder, params = model_dir_lib.load_encoder(model_dir)
     params = params or params_lib.Params()
-    super().__init__(params.features, params.encoder.embedding_dim)
+    super().__init__(params.features, params.encoder.output_dim(params.features))
     self.encoder = encoder
     feature_params = params.features
 

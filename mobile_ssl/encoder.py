@@ -116,6 +116,9 @@ def build_encoder(encoder_params: params_lib.EncoderParams,
       x = keras.layers.MaxPooling2D(options["pool"], padding="same", name=name)(x)
     elif kind == "global_max":
       x = _pool(x, encoder_params.pooling, name)
+    elif kind == "dense" and encoder_params.embedding_dim == 0:
+      # No projection: the pooled statistics are the embedding (see `_pool`).
+      x = keras.layers.Identity(name=name)(x)
     elif kind == "dense":
       x = keras.layers.Dense(encoder_params.embedding_dim, kernel_initializer=init(i),
                              name=name)(x)

@@ -73,7 +73,7 @@ def load_encoder(model_dir: str) -> typing.Tuple[keras.Model, params_lib.Params]
                      "(resume it with the same mobile-ssl-train command)")
   model = keras.models.load_model(path, compile=False)
   expected = (None, params.features.slice_frames, params.features.num_mel_bins, 1)
-  if tuple(model.input_shape) != expected or model.output_shape[-1] != params.encoder.embedding_dim:
+  if tuple(model.input_shape) != expected or model.output_shape[-1] != params.encoder.output_dim(params.features):
     raise ValueError(f"{path}: shapes {model.input_shape}->{model.output_shape} do not match "
-                     f"params.json ({expected}->{params.encoder.embedding_dim})")
+                     f"params.json ({expected}->{params.encoder.output_dim(params.features)})")
   return model, params

@@ -72,6 +72,11 @@ class EncoderParams:
   # 'fast': the same stack laid out for XNNPACK's int8 kernels (see encoder.py).
   variant: str = "paper"
   width: float = 1.0
+  # Size of the dense embedding layer after pooling; 0: no dense layer, the
+  # pooled statistics themselves are the embedding (512 values for
+  # 'time_mean_max' at width 1: what the tuned recipe uses, since a 128-unit
+  # layer trained by a contrastive loss acts as its projection head and
+  # drops what a probe needs; docs/evaluation.md).
   embedding_dim: int = 128
   base_channels: typing.Tuple[int, ...] = (8, 16, 32, 64, 128)
   # How the last feature map [time, freq, channels] becomes one vector before
@@ -83,11 +88,24 @@ class EncoderParams:
   def channels(self) -> typing.Tuple[int, ...]:
     return tuple(max(1, int(round(c * self.width))) for c in self.base_channels)
 
+  def output_dim(self, feature_params: "FeatureParams" = None) -> int:
+    """The embedding's size: `embedding_dim`, or the pooled size when it is 0."""
+    if self.embedding_dim:
+      return self.embedding_dim
+    feature_params = feature_params or FeatureParams()
+    channels = self.channels()[-1]
+    bins = feature_params.num_mel_bins
+    for _ in self.base_channels:  # each block halves (rounding up) time and frequency
+      bins = -(-bins // 2)
+    return {"max": channels, "mean_max": 2 * channels,
+            "time_mean_max": 2 * bins * channels}[self.pooling]
+
   def validate(self) -> "EncoderParams":
     if self.width <= 0:
       raise ValueError(f"--width must be > 0, got {self.width}.")
-    if self.embedding_dim < 1:
-      raise ValueError(f"--embedding_dim must be >= 1, got {self.embedding_dim}.")
+    if self.embedding_dim < 0:
+      raise ValueError(f"--embedding_dim must be >= 0 (0: the pooled features), got "
+                       f"{self.embedding_dim}.")
     if self.pooling not in POOLINGS:
       raise ValueError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}.")
     return self
@@ -277,7 +295,7 @@ def recipe(task: str = DEFAULT_TASK, name: str = "tuned") -> Params:
     return base
   return dataclasses.replace(
       base,
-      encoder=dataclasses.replace(base.encoder, pooling="time_mean_max"),
+      encoder=dataclasses.replace(base.encoder, pooling="time_mean_max", embedding_dim=0),
       task=dataclasses.replace(base.task, contrastive_temperature=0.2,
                                contrastive_max_offset_frames=100),
       train=dataclasses.replace(base.train, steps=1600, schedule="cosine", warmup_steps=100,

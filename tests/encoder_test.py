@@ -51,3 +51,14 @@ def test_pooled_encoder_saves_loads_and_converts_to_builtins(tmp_path):
 def test_unknown_pooling_is_a_clear_error():
   with pytest.raises(ValueError, match="--pooling must be one of"):
     params_lib.EncoderParams(pooling="attention").validate()
+
+
+@pytest.mark.parametrize("pooling", ["max", "mean_max", "time_mean_max"])
+def test_embedding_dim_zero_makes_the_pooled_statistics_the_embedding(pooling):
+  params = params_lib.EncoderParams(pooling=pooling, embedding_dim=0, width=0.5)
+  model = encoder_lib.build_encoder(params, seed=0)
+  assert model.output_shape == (None, params.output_dim())
+  assert not model.get_layer("embedding").weights  # an identity, no projection
+  assert params_lib.EncoderParams(embedding_dim=64).output_dim() == 64
+  with pytest.raises(ValueError, match="--embedding_dim must be >= 0"):
+    params_lib.EncoderParams(embedding_dim=-1).validate()
