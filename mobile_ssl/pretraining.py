@@ -151,6 +151,8 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
     key, count = resolve_label(sources, params.task.label_key)
     params = dataclasses.replace(params, task=dataclasses.replace(
         params.task, label_key=key, num_classes=count))
+  # The strategy first: multi-worker collectives must be set up before any TF op runs.
+  strategy = trainer.make_strategy(params.train.strategy)
   if task and params.train.concat_clips == 0:  # 'auto': as many as the first source needs
     count = concat_count(sources[0][0], sources[0][1], params)
     params = dataclasses.replace(params, train=dataclasses.replace(params.train,
@@ -159,7 +161,6 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
       print(f"clips are shorter than --task={task.name} needs: joining {count} clips per "
             "recording (--concat_clips)", file=sys.stderr)
   check_resumable(model_dir, params, force)
-  strategy = trainer.make_strategy(params.train.strategy)
   chief = trainer.is_chief(strategy)
   if chief:
     model_dir_lib.write_params(model_dir, params)

@@ -17,6 +17,7 @@ import time
 import numpy as np
 import pytest
 from scipy import stats
+import keras
 import tensorflow as tf
 
 from mobile_ssl import data
@@ -242,24 +243,25 @@ def test_multi_worker_two_processes_only_the_chief_writes(tiny_synthetic, data_d
   model_dir_lib.load_encoder(str(tmp_path))
 
 
-def test_cli_without_task_runs_the_tuned_recipe_and_flags_override_it(tmp_path):
+def test_cli_without_task_runs_the_tuned_recipe_and_flags_override_it(tiny_synthetic, data_dir,
+                                                                      tmp_path):
   """No --task: the best measured task and the tuned recipe, all recorded in params.json."""
-  from mobile_ssl import train as train_cli
-  from absl import flags as absl_flags
-  from absl.testing import flagsaver
-  train_cli.define_flags()
-  absl_flags.FLAGS(["mobile-ssl-train", f"--model_dir={tmp_path}"])
-  with flagsaver.flagsaver():
-    tuned = train_cli.params_from_flags()
-  assert tuned.task.name == params_lib.DEFAULT_TASK
-  assert tuned == dataclasses.replace(params_lib.recipe(), datasets=("synthetic_audio",))
-  assert tuned.augment.enabled and tuned.encoder.pooling == "time_mean_max"
-  with flagsaver.flagsaver(task="temporal_gap", recipe="paper", steps=50, crop_scale=["0.8", "1.2"]):
-    absl_flags.FLAGS["steps"].present = absl_flags.FLAGS["crop_scale"].present = 1
-    paper = train_cli.params_from_flags()
-  assert paper.task.name == "temporal_gap" and paper.train.steps == 50
-  assert paper.encoder.pooling == "max" and paper.train.schedule == "constant"
-  assert paper.augment.crop_scale == (0.8, 1.2) and paper.augment.gain_db == 0
+  tuned = _run([sys.executable, "-m", "mobile_ssl.train", "--dataset=synthetic_audio/tiny",
+                f"--data_dir={data_dir}", f"--model_dir={tmp_path / 'tuned'}", "--steps=2",
+                "--width=0.25", "--batch_size=4", "--shuffle_buffer=8"])
+  assert tuned.returncode == 0, tuned.stderr[-2000:]
+  params = model_dir_lib.read_params(str(tmp_path / "tuned"))
+  recipe = params_lib.recipe()
+  assert params.task == recipe.task and params.augment == recipe.augment
+  assert params.encoder.pooling == "time_mean_max" and params.train.schedule == "cosine"
+  assert params.train.concat_clips == 1  # 'auto' resolved: one-slice task, no joining
+  paper = _run([sys.executable, "-m", "mobile_ssl.train", "--task=untrained", "--recipe=paper",
+                f"--model_dir={tmp_path / 'paper'}", "--crop_scale=0.8,1.2", "--steps=50"])
+  assert paper.returncode == 0, paper.stderr[-2000:]
+  params = model_dir_lib.read_params(str(tmp_path / "paper"))
+  assert params.encoder.pooling == "max" and params.train.schedule == "constant"
+  assert params.augment.crop_scale == (0.8, 1.2) and params.augment.gain_db == 0
+  assert params.train.steps == 50
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero():
