@@ -49,8 +49,11 @@ from mobile_ssl import trainer
 @dataclasses.dataclass(frozen=True)
 class QuickstartParams:
   dataset: str = "synthetic_audio"
-  task: str = params_lib.DEFAULT_TASK
-  recipe: str = "tuned"
+  # TemporalGap with the paper's recipe: the best measured on this 600-step
+  # synthetic budget (README). The tuned contrastive recipe, the default of
+  # mobile-ssl-train on real speech, diverged here (loss ~35 at step 200).
+  task: str = "temporal_gap"
+  recipe: str = "paper"
   steps: int = 600
   width: float = 1.0
   batch_size: int = 64
@@ -58,6 +61,8 @@ class QuickstartParams:
   output_dir: str = "quickstart"
   data_dir: typing.Optional[str] = None
   peer: str = "yamnet"
+  # The int8 file's allowed probe-accuracy drop (export_tflite's default).
+  max_probe_drop: float = tflite.ExportParams().max_probe_drop
 
 
 STAGES = ("data", "pretrain", "baselines", "probe", "export", "benchmark", "report")
@@ -176,6 +181,7 @@ def quickstart(qp: QuickstartParams) -> dict:
   started = stages.begin("export", f"int8, waveform input -> {model_path}")
   if not export_report or not os.path.exists(model_path):
     export_params = tflite.ExportParams(quantization="int8", input_kind="waveform",
+                                        max_probe_drop=qp.max_probe_drop,
                                         probe_task=f"{qp.dataset}:{labels[0]}" if labels else "",
                                         data_dir=qp.data_dir)
     try:
@@ -234,6 +240,8 @@ def define_flags(module_name=None) -> None:
                       "~/tensorflow_datasets).", **where)
   flags.DEFINE_enum("peer", _D.peer, list(peers.PEERS), "The peer architecture to benchmark "
                     "against.", **where)
+  flags.DEFINE_float("max_probe_drop", _D.max_probe_drop, "Largest probe-accuracy drop of the "
+                     "int8 file against Keras before the export refuses it.", **where)
 
 
 def main(argv):
@@ -244,7 +252,8 @@ def main(argv):
   qp = QuickstartParams(dataset=FLAGS.dataset, task=FLAGS.task, recipe=FLAGS.recipe,
                         steps=FLAGS.steps,
                         width=FLAGS.width, batch_size=FLAGS.batch_size, seed=FLAGS.seed,
-                        output_dir=FLAGS.output_dir, data_dir=FLAGS.data_dir, peer=FLAGS.peer)
+                        output_dir=FLAGS.output_dir, data_dir=FLAGS.data_dir, peer=FLAGS.peer,
+                        max_probe_drop=FLAGS.max_probe_drop)
   started = time.time()
   try:
     summary = quickstart(qp)

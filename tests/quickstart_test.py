@@ -10,6 +10,7 @@ import numpy as np
 
 from mobile_ssl import model_dir as model_dir_lib
 from mobile_ssl import params as params_lib
+from mobile_ssl import quickstart
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,13 +23,15 @@ def _quickstart(*flags):
 
 def test_quickstart_runs_every_stage_then_resumes(tiny_synthetic, data_dir, tmp_path):
   flags = ["--dataset=synthetic_audio/tiny", f"--data_dir={data_dir}", "--steps=12",
-           "--width=0.25", "--batch_size=8", f"--output_dir={tmp_path}"]
+           "--width=0.25", "--batch_size=8", f"--output_dir={tmp_path}",
+           # 4 test clips: one flipped clip is 25 points; the threshold is tested in export_test.
+           "--max_probe_drop=1.0"]
   first = _quickstart(*flags)
   assert first.returncode == 0, first.stderr[-3000:]
   for stage in ("1/7] data", "2/7] pretrain", "4/7] probe", "5/7] export", "6/7] benchmark"):
     assert stage in first.stderr
   # The summary: one probe row per encoder, the int8 model, the peer ratio.
-  task = params_lib.DEFAULT_TASK
+  task = quickstart.QuickstartParams().task
   for text in (f"| {task} |", "| supervised |", "| untrained |", "| logmel_stats |",
                "int8 waveform model",
                "yamnet architecture", "ours / peer: latency"):
