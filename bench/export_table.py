@@ -25,13 +25,16 @@ from absl import flags
 from absl import logging
 
 from export import embedder as embedder_lib
+from export import latency
 from export import probe_accuracy
 from export import tflite
+from export.tflite import DEFAULT_THRESHOLDS
 from mobile_ssl import downstream
 from mobile_ssl import model_dir
 
 flags.DEFINE_string("encoder", None, "Run directory (params.json + encoder.keras).")
-flags.DEFINE_string("probe_task", "", "Task code or DATASET:LABEL_KEY for the probe columns.")
+flags.DEFINE_string("probe_task", "", "Task codes or DATASET:LABEL_KEY, comma-separated: "
+                    "probe columns per task.")
 flags.DEFINE_string("output_dir", "", "Keep the .tflite files here (default: a temp dir).")
 flags.DEFINE_string("representative_data", "", "As export_tflite's flag.")
 flags.DEFINE_string("validation_data", "", "As export_tflite's flag.")
@@ -41,56 +44,67 @@ FLAGS = flags.FLAGS
 
 
 def _export_all(folder):
+  """Every combination, written whatever its cosines (the check column applies the defaults)."""
   rows = []
-  for quantization in tflite.QUANTIZATIONS:
-    for kind in tflite.INPUT_KINDS:
-      path = os.path.join(folder, f"encoder_{quantization}_{kind}.tflite")
-      start = time.perf_counter()
-      try:
-        report = tflite.export_encoder(FLAGS.encoder, path, tflite.ExportParams(
-            quantization=quantization, input_kind=kind,
-            representative_data=FLAGS.representative_data,
-            validation_data=FLAGS.validation_data, num_validation=FLAGS.num_validation,
-            data_dir=FLAGS.data_dir))
-      except tflite.ValidationError as e:
-        report = e.report
-      report["seconds"] = time.perf_counter() - start
-      print(f"{quantization:8s} {kind:9s} {report.get('size_bytes', 0):9d} B  "
-            f"{'ok' if report.get('passed') else 'FAIL'}  {report['seconds']:.1f} s", flush=True)
-      rows.append(report)
+  for quantization, kind in tflite.COMBINATIONS:
+    path = os.path.join(folder, f"encoder_{quantization}_{kind}.tflite")
+    start = time.perf_counter()
+    report = tflite.export_encoder(FLAGS.encoder, path, tflite.ExportParams(
+        quantization=quantization, input_kind=kind,
+        representative_data=FLAGS.representative_data,
+        validation_data=FLAGS.validation_data, num_validation=FLAGS.num_validation,
+        min_mean_cosine=-1.0, min_min_cosine=-1.0, data_dir=FLAGS.data_dir))
+    report["seconds"] = time.perf_counter() - start
+    v, (min_mean, min_min) = report["validation"], DEFAULT_THRESHOLDS[quantization]
+    report["cosine_ok"] = v["mean_cosine"] >= min_mean and v["min_cosine"] >= min_min
+    print(f"{quantization:8s} {kind:9s} {report['size_bytes']:9d} B  "
+          f"{'ok' if report['cosine_ok'] else 'FAIL'}  {report['seconds']:.1f} s", flush=True)
+    rows.append(report)
   return rows
 
 
-def _probe(rows):
+def _latency(rows):
+  """{path: median ms}: every file timed in one interleaved run, 1 thread (XNNPACK)."""
+  result = latency.run_request({"models": [{"path": r["path"]} for r in rows],
+                                "return_outputs": False, "progress": False})
+  return ({m["path"]: m["results"][0]["latency_us"] / 1000 for m in result["models"]},
+          result["platform"])
+
+
+def _probes(rows):
+  """[(task name, compare result)]: the Keras encoder first, then every file."""
   encoder, params = model_dir.load_encoder(FLAGS.encoder)
   encoders = {"keras": encoder}
   for row in rows:
-    if row.get("passed"):
-      encoders[row["path"]] = embedder_lib.TFLiteEmbedder(row["path"])
-  task = downstream.load_task(FLAGS.probe_task, FLAGS.data_dir)
-  return probe_accuracy.compare(encoders, params, task)
+    encoders[row["path"]] = embedder_lib.TFLiteEmbedder(row["path"])
+  out = []
+  for spec in FLAGS.probe_task.split(","):
+    task = downstream.load_task(spec, FLAGS.data_dir)
+    out.append((task.name, probe_accuracy.compare(encoders, params, task)))
+  return out
 
 
-def _table(rows, probe):
-  header = "| precision | input | size (bytes) | mean cos | min cos | mean centred cos |"
+def _table(rows, probes, times):
+  header = ("| precision | input | size (bytes) | latency ms (1 thread) | mean cos | "
+            "mean centred cos |")
   rule = "|---|---|---:|---:|---:|---:|"
-  if probe:
-    header += " probe acc. .tflite | probe acc. Keras |"
+  for name, probe in probes:
+    header += f" {name}: .tflite (Keras) | agreement |"
     rule += "---:|---:|"
   lines = [header + " check |", rule + "---|"]
   for row in rows:
     v = row["validation"]
-    line = (f"| {row['quantization']} | {row['input_kind']} | {row.get('size_bytes', 0):,} | "
-            f"{v['mean_cosine']:.6f} | {v['min_cosine']:.6f} | {v['mean_centred_cosine']:.4f} |")
-    check = "ok" if row.get("passed") else "FAIL (cosine)"
-    if probe:
-      accuracy = probe["accuracy"].get(row["path"])
-      keras_accuracy = probe["accuracy"]["keras"]
-      line += (f" {accuracy:.4f} |" if accuracy is not None else " - |")
-      line += f" {keras_accuracy:.4f} |"
-      if accuracy is not None and keras_accuracy - accuracy > tflite.ExportParams.max_probe_drop:
-        check = f"FAIL (probe drop {keras_accuracy - accuracy:.3f})"
-    lines.append(line + f" {check} |")
+    line = (f"| {row['quantization']} | {row['input_kind']} | {row['size_bytes']:,} | "
+            f"{times[row['path']]:.3f} | {v['mean_cosine']:.6f} | "
+            f"{v['mean_centred_cosine']:.4f} |")
+    checks = [] if row["cosine_ok"] else ["cosine"]
+    for name, probe in probes:
+      accuracy, keras_accuracy = probe["accuracy"][row["path"]], probe["accuracy"]["keras"]
+      line += (f" {accuracy:.4f} ({keras_accuracy:.4f}) | "
+               f"{probe['agreement'][row['path']]:.3f} |")
+      if keras_accuracy - accuracy > tflite.ExportParams.max_probe_drop:
+        checks.append(f"{name} drop {keras_accuracy - accuracy:.3f}")
+    lines.append(line + f" {'ok' if not checks else 'FAIL (' + ', '.join(checks) + ')'} |")
   return "\n".join(lines)
 
 
@@ -105,7 +119,8 @@ def main(argv):
       folder = FLAGS.output_dir or tmp
       os.makedirs(folder, exist_ok=True)
       rows = _export_all(folder)
-      probe = _probe(rows) if FLAGS.probe_task else None
+      times, machine = _latency(rows)
+      probes = _probes(rows) if FLAGS.probe_task else []
   except ValueError as e:  # bad encoder dir, data or task: one line, no traceback
     raise app.UsageError(str(e)) from None
   v = rows[0]["validation"]
@@ -114,9 +129,10 @@ def main(argv):
   print(f"\nencoder {FLAGS.encoder} (width {params.encoder.width}, embedding "
         f"{params.encoder.embedding_dim}, {training}); cosine to Keras float over "
         f"{v['windows']} windows of {v['dataset']}[{v['split']}]"
-        + (f"; probe {probe['task']}: {probe['train_windows']} train windows, "
-           f"{probe['test_clips']} test clips" if probe else "") + "\n")
-  print(_table(rows, probe))
+        + "".join(f"; probe {name}: {p['train_windows']} train windows, {p['test_clips']} "
+                  f"test clips, weight decay {p['l2']}" for name, p in probes)
+        + f"; latency on {machine['cpu']}\n")
+  print(_table(rows, probes, times))
 
 
 if __name__ == "__main__":

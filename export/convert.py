@@ -58,6 +58,12 @@ class Quantization(enum.Enum):
   FLOAT16 = "float16"  # float16 weights, float32 compute
   DYNAMIC = "dynamic"  # int8 weights, activations quantized at run time
   INT8 = "int8"  # full integer, calibrated on representative data
+  # int8 weights, int16 activations (TFLite's 16x8 mode): no measurable loss
+  # where int8 loses, but TFLite runs it on reference kernels (docs/export.md).
+  INT16X8 = "int16x8"
+
+
+CALIBRATED = (Quantization.INT8, Quantization.INT16X8)
 
 
 class InputKind(enum.Enum):
@@ -279,14 +285,24 @@ def convert(model: keras.Model, quantization: Quantization,
       if front_end:
         tflite = _restore_float_front_end(tflite, reference, front_end)
       return name_io_tensors(tflite)
-    elif quantization == Quantization.INT8:
+    elif quantization in (Quantization.INT8, Quantization.INT16X8):
       if representative_data is None:
-        raise ValueError("int8 quantization needs representative data (real audio)")
+        raise ValueError(f"{quantization.value} quantization needs representative data "
+                         "(real audio)")
       examples = [np.asarray(x, np.float32) for x in representative_data]
       if not examples:
-        raise ValueError("int8 quantization: the representative data is empty")
+        raise ValueError(f"{quantization.value} quantization: the representative data is empty")
       converter.optimizations = [tf.lite.Optimize.DEFAULT]
       converter.representative_dataset = lambda: ([x] for x in examples)
+      if quantization == Quantization.INT16X8:
+        # TFLITE_BUILTINS too: ops without a 16x8 kernel stay float.
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+            tf.lite.OpsSet.TFLITE_BUILTINS]
+        if front_end is not None:
+          raise ValueError("int16x8 is made for log-mel input (--input=log_mel): the "
+                           "converter's 16x8 mode has no way to keep the front end float")
+        return name_io_tensors(converter.convert())
       if front_end is not None:
         return name_io_tensors(_int8_with_float_front_end(converter, examples, front_end))
       if int8_io:
@@ -304,13 +320,24 @@ def calibration_windows(spec: str, count: int = DEFAULT_CALIBRATION_WINDOWS,
   """The one int8 calibration sampler: real 975 ms waveform windows of a dataset split.
 
   Args:
-    spec: TFDS name, NAME@SPLIT or audio folder.
+    spec: TFDS name, NAME@SPLIT or audio folder; or several, comma-separated
+      (a pool, as `mobile-ssl-train --dataset` takes it), each giving an equal
+      share: calibrate on every kind of audio the file will see, since int8
+      clips what lies outside the calibrated ranges (docs/export.md).
     count: windows wanted (fewer if the split is shorter).
     default_split: the split when `spec` names none.
 
   Returns:
     (windows [n, slice_samples] float32, {'dataset', 'split', 'windows'}).
   """
+  specs = [s.strip() for s in spec.split(",") if s.strip()]
+  if len(specs) > 1:
+    share = -(-count // len(specs))
+    parts = [calibration_windows(s, share, feature_params, data_dir=data_dir,
+                                 default_split=default_split, progress=progress) for s in specs]
+    windows = np.concatenate([w for w, _ in parts])
+    return windows, {"dataset": spec, "split": ",".join(i["split"] for _, i in parts),
+                     "windows": int(len(windows))}
   builder, split = validation.dataset_split(spec, default_split, data_dir)
   windows = validation.windows(builder, split, count, feature_params,
                                hop_seconds=CALIBRATION_HOP_SECONDS,
@@ -346,10 +373,11 @@ def encoder_tflite(encoder: keras.Model, params, input_kind: InputKind,
     head, classifier: a classifier's softmax layer and its metadata entry.
   """
   fp = params.features
-  if Quantization(quantization) == Quantization.INT8 and windows is None:
-    raise ValueError("int8 quantization needs calibration windows (real audio)")
-  examples = (representative(windows, input_kind, fp)
-              if Quantization(quantization) == Quantization.INT8 else None)
+  calibrated = Quantization(quantization) in CALIBRATED
+  if calibrated and windows is None:
+    raise ValueError(f"{Quantization(quantization).value} quantization needs calibration "
+                     "windows (real audio)")
+  examples = representative(windows, input_kind, fp) if calibrated else None
   io = integer_io(quantization, input_kind)
   model = inference_model(encoder, fp, input_kind, head=head)
   tflite = convert(model, quantization, examples, int8_io=io, int8_output=io)

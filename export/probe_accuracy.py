@@ -26,21 +26,35 @@ def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
             task: downstream.TaskData, seed: int = 0) -> dict:
   """Linear-probe accuracy per encoder, each probe trained on its own embeddings.
 
+  The first encoder is the reference (the Keras encoder): its probe picks the
+  weight decay as mobile-ssl-eval does, and every other probe is fitted with
+  that same decay (`probe.train`'s `l2` says why), so a difference is the
+  embeddings' and not a different hyperparameter pick.
+
   Args:
-    encoders: name -> Keras encoder or window runner (a TFLiteEmbedder).
+    encoders: name -> Keras encoder or window runner (a TFLiteEmbedder); the
+      first is the reference.
     params: the run's params (front end for the windows).
     task: from `downstream.load_task`.
 
   Returns:
     {'task', 'accuracy': {name: float}, 'ci': {name: [low, high]},
-     'classes', 'train_windows', 'test_clips'}.
+     'agreement': {name: share of test clips predicted as the reference
+     predicts them}, 'l2', 'classes', 'train_windows', 'test_clips'}.
   """
   eval_params = evaluation.EvalParams(seed=seed)
-  results = {name: evaluation.linear_accuracy(encoder, params, task, eval_params, name=name)
-             for name, encoder in encoders.items()}
+  results, l2 = {}, None
+  for name, encoder in encoders.items():
+    results[name] = evaluation.linear_accuracy(encoder, params, task, eval_params, name=name,
+                                               l2=l2)
+    l2 = results[name]["l2"]
   first = next(iter(results.values()))
+  reference = first["predictions"]
+  agreement = {n: float(sum(r["predictions"][c] == p for c, p in reference.items())
+                        / max(len(reference), 1)) for n, r in results.items()}
   return {"task": task.spec.code, "accuracy": {n: r["accuracy"] for n, r in results.items()},
           "ci": {n: [r["ci_low"], r["ci_high"]] for n, r in results.items()},
+          "agreement": agreement, "l2": l2,
           "classes": task.num_classes, "train_windows": first["train_windows"],
           "test_clips": first["clips"]}
 

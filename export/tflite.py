@@ -1,6 +1,6 @@
 """`export_tflite`: a run's encoder -> a validated .tflite with metadata.
 
-  export_tflite --encoder=DIR --output=PATH --quantization=float32|float16|dynamic|int8
+  export_tflite --encoder=DIR --output=PATH --quantization=float32|float16|dynamic|int8|int16x8
       --input=waveform|log_mel [--representative_data=DATASET_OR_FOLDER]
       [--num_representative=N] [--validation_data=...] [--probe_task=TASK]
       [--classifier_task=DATASET:LABEL] [--debug_quantization]
@@ -57,6 +57,9 @@ from mobile_ssl import model_dir as model_dir_lib
 
 QUANTIZATIONS = tuple(q.value for q in convert.Quantization)
 INPUT_KINDS = tuple(k.value for k in convert.InputKind)
+# Every (quantization, input kind) export_tflite makes: int16x8 takes log-mel only.
+COMBINATIONS = tuple((q, k) for q in QUANTIZATIONS for k in INPUT_KINDS
+                     if not (q == "int16x8" and k == "waveform"))
 # (min mean cosine, min minimum cosine) to the Keras float encoder on held-out
 # windows, per precision: 15-1000x the error (1 - cosine) measured on width-1.0
 # encoders (docs/export.md), yet tight enough to catch a quantized front end
@@ -66,6 +69,7 @@ DEFAULT_THRESHOLDS = {
     "float16": (0.999, 0.99),
     "dynamic": (0.995, 0.98),
     "int8": (0.99, 0.95),
+    "int16x8": (0.995, 0.98),  # calibrated ranges: as dynamic
 }
 VALIDATION_HOP_SECONDS = 0.5
 
@@ -109,6 +113,9 @@ class ExportParams:
         raise ValueError(f"--{name}={value}: a cosine threshold must lie in [-1, 1]")
     if not 0.0 <= self.max_probe_drop <= 1.0:
       raise ValueError(f"--max_probe_drop={self.max_probe_drop}: must lie in [0, 1]")
+    if self.quantization == "int16x8" and self.input_kind != "log_mel":
+      raise ValueError("--quantization=int16x8 needs --input=log_mel (the converter's 16x8 "
+                       "mode cannot keep the waveform front end float)")
     if self.classifier_task and self.input_kind != "waveform":
       raise ValueError("--classifier_task needs --input=waveform (audio tasks such as "
                        "MediaPipe's AudioClassifier take audio, not log-mel)")
@@ -185,7 +192,7 @@ def export_encoder(encoder_dir: str, output: str,
     data_spec = export_params.representative_data or f"{task.spec.dataset}@{task.spec.train_split}"
 
   windows = None
-  if quantization == "int8":
+  if convert.Quantization(quantization) in convert.CALIBRATED:
     windows, report["representative"] = convert.calibration_windows(
         data_spec, export_params.num_representative, fp, data_dir=export_params.data_dir,
         progress=progress)
@@ -213,7 +220,7 @@ def export_encoder(encoder_dir: str, output: str,
 def _validation_windows(export_params, data_spec, feature_params, head, progress):
   """(held-out windows, dataset spec, split): the validation audio, also the debugger's."""
   # By default the held-out split of the calibration data, whatever split that named.
-  spec = export_params.validation_data or datasets.parse_spec(data_spec)[0]
+  spec = export_params.validation_data or datasets.parse_spec(data_spec.split(",")[0])[0]
   if head and not export_params.validation_data:
     spec = f"{head.task.spec.dataset}@{head.task.spec.test_split}"
   builder, split = validation.dataset_split(spec, "test", export_params.data_dir)
@@ -277,6 +284,7 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress,
     drop = keras_accuracy - tflite_accuracy
     report["probe"] = {"task": result["task"], "keras_accuracy": keras_accuracy,
                        "tflite_accuracy": tflite_accuracy, "drop": drop,
+                       "agreement": result["agreement"]["tflite"], "l2": result["l2"],
                        "max_drop": export_params.max_probe_drop, "classes": result["classes"],
                        "keras_ci": result["ci"]["keras"], "tflite_ci": result["ci"]["tflite"],
                        "train_windows": result["train_windows"],
@@ -289,8 +297,11 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress,
                                           export_params.max_probe_drop, progress)
   report["passed"] = not failures
   if failures:
+    hint = (" (int8 activations lose what this probe uses: --quantization=int16x8 "
+            "--input=log_mel or --quantization=dynamic keep it; docs/export.md)"
+            if export_params.quantization == "int8" and "probe" in report else "")
     raise ValidationError(f"{report['path']}: validation failed, not written: "
-                          + "; ".join(failures), report)
+                          + "; ".join(failures) + hint, report)
 
 
 def summary(report: dict) -> str:
@@ -301,7 +312,8 @@ def summary(report: dict) -> str:
           f"{v['mean_centred_cosine']:.4f}) over {v['windows']} windows")
   if "probe" in report:
     p = report["probe"]
-    line += f", probe accuracy {p['tflite_accuracy']:.4f} (Keras {p['keras_accuracy']:.4f})"
+    line += (f", probe accuracy {p['tflite_accuracy']:.4f} (Keras {p['keras_accuracy']:.4f}, "
+             f"same prediction on {p['agreement']:.1%} of test clips)")
   if "classifier" in report:
     c = report["classifier"]
     line = (f"classifier of {c['num_classes']} classes ({c['task']}), accuracy "
@@ -331,8 +343,9 @@ def define_flags(flag_values=None, module_name=None) -> None:
                     "waveform: [1, 15600] audio with the log-mel front end in the graph; "
                     "log_mel: [1, 96, 64, 1] (fully integer with int8).", **where)
   flags.DEFINE_string("representative_data", "",
-                      "int8 calibration audio: TFDS name[@split] or audio folder "
-                      "(default: the run's first dataset, train split).", **where)
+                      "int8/int16x8 calibration audio: TFDS name[@split] or audio folder, or "
+                      "several comma-separated (equal shares; default: the run's first "
+                      "dataset, train split).", **where)
   flags.DEFINE_integer("num_representative", convert.DEFAULT_CALIBRATION_WINDOWS, "Calibration windows.", **where)
   flags.DEFINE_string("validation_data", "", "Held-out audio (default: the test split of "
                       "the representative data).", **where)

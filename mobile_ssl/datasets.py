@@ -83,6 +83,11 @@ def valid_names() -> str:
           "(or any TFDS name); or a path to a folder of audio files")
 
 
+def _rebuilt(builder: tfds.core.DatasetBuilder) -> tfds.core.DatasetBuilder:
+  """A fresh builder of the same class, config and data dir (re-reads what is on disk)."""
+  return type(builder)(config=builder.builder_config, data_dir=builder.data_dir_root)
+
+
 def builder(name: str, data_dir: typing.Optional[str] = None,
             on_bad_file: str = "skip", group_key: str = "") -> tfds.core.DatasetBuilder:
   """A prepared builder for a TFDS name or an audio folder.
@@ -116,7 +121,15 @@ def builder(name: str, data_dir: typing.Optional[str] = None,
   if not result.is_prepared():
     base = result.name
     if base in SELF_CONTAINED or base == "audio_folder" and result.builder_config.root_dir:
-      result.download_and_prepare()
+      try:
+        result.download_and_prepare()
+      except FileExistsError:
+        # Another process (a second command on the same folder) finished
+        # building the very same version first: its copy is complete (TFDS
+        # renames a whole folder into place), so use it.
+        result = _rebuilt(result)
+        if not result.is_prepared():
+          raise
     else:
       where = f" --data_dir={data_dir}" if data_dir else ""
       manual = " --manual_dir=DIR_WITH_THE_DOWNLOAD" if result.MANUAL_DOWNLOAD_INSTRUCTIONS else ""

@@ -115,7 +115,7 @@ def build_encoder(encoder_params: params_lib.EncoderParams,
     elif kind == "maxpool":
       x = keras.layers.MaxPooling2D(options["pool"], padding="same", name=name)(x)
     elif kind == "global_max":
-      x = _pool(x, encoder_params.pooling, name)
+      x = pool(x, encoder_params.pooling, name)
     elif kind == "dense" and encoder_params.embedding_dim == 0:
       # No projection: the pooled statistics are the embedding (see `_pool`).
       x = keras.layers.Identity(name=name)(x)
@@ -127,7 +127,7 @@ def build_encoder(encoder_params: params_lib.EncoderParams,
   return keras.Model(inputs, x, name=model_name)
 
 
-def _pool(x, pooling: str, name: str):
+def pool(x, pooling: str, name: str):
   """The last feature map [B, T, F, C] -> one vector per slice.
 
   'max' is the paper's global max pool (C values). 'mean_max' adds the global

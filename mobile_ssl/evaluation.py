@@ -224,28 +224,35 @@ def _embed_split_runner(runner, fp, task, split, eval_params, desc) -> dict:
 def linear_accuracy(encoder, params: params_lib.Params, task: downstream.TaskData,
                     eval_params: EvalParams = EvalParams(),
                     budget: downstream.Budget = downstream.Budget(), cache_dir: str = "",
-                    name: str = "embed") -> dict:
+                    name: str = "embed", l2: typing.Optional[float] = None) -> dict:
   """`linear` on a task's train and test splits embedded by `encoder` (see `embed_split`).
 
-  The number mobile-ssl-eval reports in its linear row for the same encoder.
+  The number mobile-ssl-eval reports in its linear row for the same encoder
+  (with `l2` None: the probe picks its weight decay).
   """
   train, test = [embed_split(encoder, params, task, split, eval_params, cache_dir,
                              desc=f"{name} {task.name} {split}")
                  for split in (task.spec.train_split, task.spec.test_split)]
-  return linear(train, test, task, budget, eval_params.seed) | {
+  return linear(train, test, task, budget, eval_params.seed, l2) | {
       "train_windows": int(len(train["clips"])), "test_windows": int(len(test["clips"]))}
 
 
 def linear(train: dict, test: dict, task: downstream.TaskData, budget: downstream.Budget,
-           seed: int = 0) -> dict:
-  """Linear probe on the train windows the budget allows; scores on all test clips."""
+           seed: int = 0, l2: typing.Optional[float] = None) -> dict:
+  """Linear probe on the train windows the budget allows; scores on all test clips.
+
+  Returns `probe.score`'s dict with 'train_clips', 'l2' (the probe's weight
+  decay: picked, or `l2`) and 'predictions' (clip id -> predicted class).
+  """
   allowed = downstream.select_clips(task.train_labels, budget, seed)
   keep = allowed[train["clips"]]
   model = probe.train(train["embeddings"][keep], task.index(train["labels"][keep]),
-                      train["clips"][keep], task.num_classes, seed=seed)
-  result = probe.score(model.probabilities(test["embeddings"].astype(np.float64)),
-                       task.index(test["labels"]), test["clips"], seed)
-  return result | {"train_clips": int(allowed.sum())}
+                      train["clips"][keep], task.num_classes, seed=seed, l2=l2)
+  probabilities = model.probabilities(test["embeddings"].astype(np.float64))
+  result = probe.score(probabilities, task.index(test["labels"]), test["clips"], seed)
+  ids, predicted = probe.clip_predictions(model, test["embeddings"], test["clips"])
+  return result | {"train_clips": int(allowed.sum()), "l2": model.l2,
+                   "predictions": dict(zip(ids.tolist(), predicted.tolist()))}
 
 
 def _train_stream(task: downstream.TaskData, params: params_lib.Params, allowed: np.ndarray,

@@ -1,5 +1,11 @@
 """Tests of mobile_ssl.data and mobile_ssl.datasets: slices, folders, mixing, errors."""
 
+import glob
+import os
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,6 +13,7 @@ import tensorflow as tf
 from mobile_ssl import data
 from mobile_ssl import datasets
 from mobile_ssl import params as params_lib
+from tests import audio_fixtures
 
 PARAMS = params_lib.Params()
 
@@ -131,3 +138,39 @@ def test_label_names_and_unknown_label(tiny_synthetic):
   assert len(datasets.label_names(tiny_synthetic, "event")) == 8
   with pytest.raises(ValueError, match="no label 'speaker'.*event"):
     datasets.label_names(tiny_synthetic, "speaker")
+
+
+_BUILD_WHEN_TOLD = """
+import os, sys, time
+from mobile_ssl import datasets
+folder, data_dir, go = sys.argv[1:4]
+open(go + "." + str(os.getpid()), "w").close()  # imported, waiting
+while not os.path.exists(go):
+  time.sleep(0.01)
+builder = datasets.builder(folder, data_dir=data_dir)
+print(builder.info.splits["train"].num_examples)
+"""
+
+
+def test_two_commands_building_one_folder_at_once_both_get_it(tmp_path):
+  # Two processes prepare the same folder at the same moment (two commands started
+  # together): TFDS renames the finished copy into place, and the slower one used
+  # to die on the rename (FileExistsError) instead of using the finished copy.
+  folder = tmp_path / "clips"
+  os.makedirs(folder)
+  for i in range(240):
+    audio_fixtures.write(folder / f"{i % 2}_ann_{i}.wav",
+                         audio_fixtures.sine(0.2, 200.0 + i, rate=8000), 8000)
+  go = str(tmp_path / "go")
+  args = [sys.executable, "-c", _BUILD_WHEN_TOLD, str(folder), str(tmp_path / "tfds"), go]
+  env = dict(os.environ, PYTHONPATH=os.getcwd(), TF_CPP_MIN_LOG_LEVEL="3")
+  procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env) for _ in range(2)]
+  deadline = time.time() + 120
+  while len(glob.glob(go + ".*")) < 2 and time.time() < deadline:
+    time.sleep(0.05)
+  open(go, "w").close()  # both start building now
+  for proc in procs:
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err[-2000:]
+    assert int(out.strip().splitlines()[-1]) > 100

@@ -26,7 +26,7 @@ def test_time_pooling_keeps_frequency_apart():
   rng = np.random.default_rng(0)
   x = rng.normal(size=(1, 3, 2, 8)).astype(np.float32)
   inputs = tf.keras.Input((3, 2, 8))
-  pool = tf.keras.Model(inputs, encoder_lib._pool(inputs, "time_mean_max", "p"))  # pylint: disable=protected-access
+  pool = tf.keras.Model(inputs, encoder_lib.pool(inputs, "time_mean_max", "p"))
   base = pool(x).numpy()
   np.testing.assert_allclose(pool(x[:, ::-1]).numpy(), base, atol=1e-6)
   assert not np.allclose(pool(x[:, :, ::-1]).numpy(), base)

@@ -17,6 +17,7 @@ from export import classifier
 from export import convert
 from export import embedder as embedder_lib
 from export import metadata
+from export import probe_accuracy
 from export import quantization_debug
 from export import tflite
 from export import validation
@@ -34,7 +35,7 @@ from tests import audio_fixtures
 DATASET = "synthetic_audio/tiny"
 PARAMS = dataclasses.replace(params_lib.tiny(), datasets=(DATASET,))
 DIM = PARAMS.encoder.embedding_dim
-COMBINATIONS = [(q, k) for q in tflite.QUANTIZATIONS for k in tflite.INPUT_KINDS]
+COMBINATIONS = list(tflite.COMBINATIONS)
 INPUT_SHAPES = {"waveform": [1, 15600], "log_mel": [1, 96, 64, 1]}
 _TYPES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
 
@@ -49,7 +50,7 @@ def encoder_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def exported(encoder_dir, tiny_synthetic, data_dir, tmp_path_factory):
-  """(quantization, input kind) -> (path, report), all 8 made once."""
+  """(quantization, input kind) -> (path, report), all 9 made once."""
   folder = tmp_path_factory.mktemp("tflite")
   out = {}
   for quantization, kind in COMBINATIONS:
@@ -100,6 +101,9 @@ class TestPrecisionsAndInputs:
     assert ops == report["ops"] and ops["CONV_2D"] == 10
     assert not validation.forbidden_ops(ops) and not any(op.startswith("CUSTOM") for op in ops)
     assert ("RFFT2D" in ops) == (kind == "waveform")
+    if quantization == "int16x8":  # 16x8: int16 activations between float input and output
+      kinds = {t for _, ins, outs in _op_tensor_types(path) for t in ins + outs}
+      assert {"INT16", "INT8"} <= kinds
     if fully_integer:  # no float tensor anywhere: int8 activations, int32 biases/shapes
       kinds = {t for _, ins, outs in _op_tensor_types(path) for t in ins + outs}
       assert kinds <= {"INT8", "INT32"} and "QUANTIZE" not in ops
@@ -460,6 +464,39 @@ class TestOneValidationPath:
     assert report["probe"]["tflite_accuracy"] == again["accuracy"]
     assert report["probe"]["tflite_accuracy"] <= 0.75  # digit 5's clips are always wrong
     assert "mean_centred_cosine" in report["validation"] and "mean_cosine" in report["validation"]
+
+  def test_probes_of_a_comparison_share_the_reference_weight_decay(self, encoder_dir, data_dir,
+                                                                    tiny_synthetic, tmp_path):
+    # The file's probe is fitted with the Keras probe's pick, so a difference is the
+    # embeddings'; agreement counts the test clips both probes predict alike.
+    folder = _write_sparse_digits(str(tmp_path / "recordings"))
+    task = downstream.load_task(f"{folder}:digit", data_dir)
+    encoder, params = model_dir.load_encoder(encoder_dir)
+    lite = embedder_lib.TFLiteEmbedder(convert.encoder_tflite(encoder, params, "log_mel",
+                                                              "float32"))
+    result = probe_accuracy.compare({"keras": encoder, "tflite": lite}, params, task)
+    keras_alone = evaluation.linear_accuracy(encoder, params, task)
+    assert result["l2"] == keras_alone["l2"] in probe.L2_GRID
+    assert result["accuracy"]["keras"] == keras_alone["accuracy"]
+    for l2 in probe.L2_GRID:  # a float32 file is the encoder: same clips predicted, any decay
+      fixed = evaluation.linear_accuracy(lite, params, task, l2=l2)
+      assert fixed["l2"] == l2
+    assert result["agreement"] == {"keras": 1.0, "tflite": 1.0}
+
+  def test_calibration_pool_takes_equal_shares(self, data_dir, tiny_synthetic, tmp_path):
+    folder = _write_sparse_digits(str(tmp_path / "recordings"))
+    windows, info = convert.calibration_windows(f"{DATASET},{folder}", 10, PARAMS.features,
+                                                data_dir=data_dir)
+    alone = [convert.calibration_windows(spec, 5, PARAMS.features, data_dir=data_dir)[0]
+             for spec in (DATASET, folder)]
+    np.testing.assert_array_equal(windows, np.concatenate(alone))
+    assert info == {"dataset": f"{DATASET},{folder}", "split": "train,train", "windows": 10}
+
+  def test_int16x8_needs_log_mel_input(self):
+    with pytest.raises(ValueError, match="int16x8 needs --input=log_mel"):
+      tflite.ExportParams(quantization="int16x8", input_kind="waveform").validate()
+    assert ("int16x8", "waveform") not in tflite.COMBINATIONS
+    assert ("int16x8", "log_mel") in tflite.COMBINATIONS
 
   def test_benchmark_times_the_exported_int8_file(self, encoder_dir, data_dir, tiny_synthetic,
                                                   tmp_path):
