@@ -20,6 +20,9 @@ from scipy import optimize
 import threadpoolctl
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
+# Accuracies are multiples of 1/clips: 3 of 300 clips is a drop of exactly
+# 0.01, which float subtraction makes 0.0100000001; within a 1-point limit.
+DROP_TOLERANCE = 1e-9
 
 
 @dataclasses.dataclass
