@@ -1,0 +1,266 @@
+"""A .tflite that trains itself on the device: embed, train, train_head, infer_head, save, restore.
+
+`export_tflite --trainable` writes it; federated clients (mobile_ssl/federated/)
+run it through the LiteRT interpreter. Signatures (all float32 unless noted):
+
+* `embed(log_mel [N, 96, 64, 1]) -> embedding [N, d]` and
+  `embed_waveform(waveform [1, 15600]) -> embedding [1, d]` (front end inside);
+* `train(anchor, positive [B, 96, 64, 1]) -> loss []`: one Adam step of the
+  contrastive task (tasks/contrastive.py) on B windows of the device's own
+  audio: two views per clip, the other clips of the batch are the negatives,
+  so no other user's data is needed. Batch statistics in BN, moving stats
+  updated as Keras does. No augmentation, weight decay or clipping on device;
+* `train_head(log_mel [N, ...], label int32 [N]) -> loss` and
+  `infer_head(log_mel) -> scores [N, classes]`: personalization, a softmax
+  layer on frozen embeddings trained from a few labelled windows;
+* `save() -> encoder, pretext_head, classifier_head` (flat float32 vectors)
+  and `restore(encoder, pretext_head, classifier_head) -> count`.
+
+Why `save`/`restore` move tensors rather than take a file path: the file ops
+(tf.raw_ops.Save/Restore) exist only as Flex ops and `ai_edge_litert` links
+no Flex delegate, so the .tflite stays builtin-only and the host (the app,
+or `TrainableRunner` here) writes the vectors to its checkpoint file
+atomically. The optimizer state stays on the device and is never saved.
+"""
+
+import dataclasses
+import os
+import tempfile
+import typing
+
+import keras
+import numpy as np
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
+
+from export import trainable_graph as graph
+from mobile_ssl import atomic
+from mobile_ssl import encoder as encoder_lib
+from mobile_ssl import features
+from mobile_ssl import params as params_lib
+from mobile_ssl.tasks import contrastive
+
+SIGNATURES = ("embed", "embed_waveform", "train", "train_head", "infer_head", "save", "restore")
+PARTS = ("encoder", "pretext_head", "classifier_head")
+DEFAULT_TRAIN_BATCH = 16
+DEFAULT_HEAD_CLASSES = 10
+DEFAULT_HEAD_LEARNING_RATE = 0.01
+
+
+def pretext_weights(task_model: keras.Model) -> typing.List[np.ndarray]:
+  """[LayerNorm gamma, beta, bilinear kernel] of a Keras contrastive task model."""
+  head = task_model.get_layer("head").get_layer("norm").get_weights()
+  return [np.asarray(w, np.float32) for w in head + task_model.get_layer("bilinear").get_weights()]
+
+
+def initial_pretext_weights(dim: int, seed: int) -> typing.List[np.ndarray]:
+  """Keras's initial contrastive head: LayerNorm (1, 0) and a Glorot bilinear matrix."""
+  return [np.ones(dim, np.float32), np.zeros(dim, np.float32), graph.glorot((dim, dim), seed)]
+
+
+class TrainableModule(tf.Module):
+  """The variables and the seven signatures; converted once by `convert_trainable`."""
+
+  def __init__(self, encoder_weights, pretext, params: params_lib.Params, train_batch: int,
+               head_classes: int, head_learning_rate: float, seed: int = 0):
+    super().__init__(name="trainable")
+    self._params = params
+    self._train_batch = train_batch
+    names = graph.weight_names(params)
+    if len(names) != len(encoder_weights):
+      raise ValueError(f"{len(encoder_weights)} encoder weights for a layout of {len(names)}")
+    self.encoder_vars = [tf.Variable(w, name=f"{n}_{k}")
+                         for (n, k), w in zip(names, encoder_weights)]
+    self._by_name = {f"{n}:{k}": v for (n, k), v in zip(names, self.encoder_vars)}
+    self._trainable = [v for (n, k), v in zip(names, self.encoder_vars) if "moving" not in k]
+    self.pretext_vars = [tf.Variable(w, name=f"pretext_{i}") for i, w in enumerate(pretext)]
+    dim = params.encoder.output_dim(params.features)
+    self.head_vars = [tf.Variable(graph.glorot((dim, head_classes), seed + 1), name="head_kernel"),
+                      tf.Variable(np.zeros(head_classes, np.float32), name="head_bias")]
+    self.optimizer = graph.Adam(self._trainable + self.pretext_vars,
+                                params.train.learning_rate, "adam")
+    self.head_optimizer = graph.Adam(self.head_vars, head_learning_rate, "head_adam")
+    shape = (params.features.slice_frames, params.features.num_mel_bins, 1)
+    batch_spec = tf.TensorSpec((train_batch,) + shape, tf.float32)
+    any_spec = tf.TensorSpec((None,) + shape, tf.float32)
+    self.embed = tf.function(self._embed, input_signature=[any_spec])
+    wave = tf.TensorSpec((1, params.features.slice_samples), tf.float32)
+    self.embed_waveform = tf.function(self._embed_waveform, input_signature=[wave])
+    self.train = tf.function(self._train, input_signature=[batch_spec, batch_spec])
+    self.train_head = tf.function(self._train_head, input_signature=[
+        any_spec, tf.TensorSpec((None,), tf.int32)])
+    self.infer_head = tf.function(self._infer_head, input_signature=[any_spec])
+    self.save = tf.function(self._save, input_signature=[])
+    sizes = [sum(int(np.prod(v.shape)) for v in vs) for vs in self._parts()]
+    self.restore = tf.function(self._restore, input_signature=[
+        tf.TensorSpec((n,), tf.float32) for n in sizes])
+
+  def _parts(self):
+    return self.encoder_vars, self.pretext_vars, self.head_vars
+
+  def _embed(self, log_mel):
+    return {"embedding": graph.encoder_forward(self.encoder_vars, log_mel, self._params, False)[0]}
+
+  def _embed_waveform(self, waveform):
+    # float32 STFT: TFLite's RFFT2D has no float64 kernel (export/convert.py).
+    feature_params = dataclasses.replace(self._params.features, stft_dtype="float32")
+    log_mel = features.log_mel_spectrogram(waveform, feature_params)
+    return self._embed(tf.expand_dims(log_mel, -1))
+
+  def _train(self, anchor, positive):
+    variables = self._trainable + self.pretext_vars
+    with tf.GradientTape() as tape:
+      a, stats_a = graph.encoder_forward(self.encoder_vars, anchor, self._params, True)
+      p, stats_p = graph.encoder_forward(self.encoder_vars, positive, self._params, True)
+      loss = graph.contrastive_loss(a, p, self.pretext_vars,
+                                    self._params.task.contrastive_temperature, self._train_batch)
+    self.optimizer.apply(variables, tape.gradient(loss, variables))
+    graph.update_moving_stats(self._by_name, stats_a + stats_p)
+    return {"loss": loss}
+
+  def _head_logits(self, embedding):
+    return tf.matmul(embedding, self.head_vars[0]) + self.head_vars[1]
+
+  def _train_head(self, log_mel, label):
+    # The gradient by hand: a tape over a dynamic batch leaves
+    # BroadcastGradientArgs in the graph, a Flex-only op. For softmax
+    # cross-entropy, d loss / d logits = (softmax - one_hot) / N.
+    embedding = self._embed(log_mel)["embedding"]
+    logits = self._head_logits(embedding)
+    one_hot = tf.one_hot(label, logits.shape[-1])
+    loss = graph.softmax_cross_entropy(logits, one_hot)
+    count = tf.cast(tf.shape(logits)[0], tf.float32)
+    d_logits = (tf.nn.softmax(logits) - one_hot) / count
+    gradients = [tf.matmul(embedding, d_logits, transpose_a=True), tf.reduce_sum(d_logits, 0)]
+    self.head_optimizer.apply(self.head_vars, gradients)
+    return {"loss": loss}
+
+  def _infer_head(self, log_mel):
+    return {"scores": tf.nn.softmax(self._head_logits(self._embed(log_mel)["embedding"]))}
+
+  def _save(self):
+    return {name: tf.concat([tf.reshape(v, [-1]) for v in vs], 0)
+            for name, vs in zip(PARTS, self._parts())}
+
+  def _restore(self, encoder, pretext_head, classifier_head):
+    count = 0
+    for flat, vs in zip((encoder, pretext_head, classifier_head), self._parts()):
+      offset = 0
+      for v in vs:
+        size = int(np.prod(v.shape))
+        v.assign(tf.reshape(tf.slice(flat, [offset], [size]), v.shape))
+        offset += size
+      count += offset
+    return {"count": tf.constant(count, tf.int32)}
+
+
+def convert_trainable(module: TrainableModule) -> bytes:
+  """SavedModel with all signatures -> a builtin-only .tflite with resource variables."""
+  with tempfile.TemporaryDirectory() as folder:
+    tf.saved_model.save(module, folder, signatures={n: getattr(module, n) for n in SIGNATURES})
+    converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=list(SIGNATURES))
+    converter.experimental_enable_resource_variables = True
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter.convert()
+
+
+def build_trainable(encoder: keras.Model, params: params_lib.Params, pretext=None,
+                    train_batch: int = DEFAULT_TRAIN_BATCH,
+                    head_classes: int = DEFAULT_HEAD_CLASSES,
+                    head_learning_rate: float = DEFAULT_HEAD_LEARNING_RATE) -> bytes:
+  """The trainable .tflite for a Keras encoder (and optionally a trained contrastive head)."""
+  if params.encoder.variant not in ("paper", "fast"):
+    raise ValueError(f"--trainable supports encoder variants paper and fast, not "
+                     f"{params.encoder.variant!r}")
+  if train_batch < 2:
+    raise ValueError(f"--train_batch must be >= 2 (the contrastive task needs negatives), "
+                     f"got {train_batch}")
+  dim = params.encoder.output_dim(params.features)
+  pretext = pretext if pretext is not None else initial_pretext_weights(dim, params.train.seed)
+  module = TrainableModule(graph.keras_encoder_weights(encoder, params), pretext, params,
+                           train_batch, head_classes, head_learning_rate, params.train.seed)
+  return convert_trainable(module)
+
+
+def keras_task_model(encoder: keras.Model, params: params_lib.Params) -> keras.Model:
+  """The Keras contrastive model the trainable file mirrors (for tests and reference steps)."""
+  return contrastive.build_model(encoder, params)
+
+
+class TrainableRunner:
+  """The trainable .tflite in `ai_edge_litert`: numpy in, numpy out, checkpoints as .npz."""
+
+  def __init__(self, model_path: str, num_threads: int = 1):
+    if not os.path.isfile(model_path):
+      raise ValueError(f"{model_path}: trainable .tflite not found")
+    self.interpreter = Interpreter(model_path=model_path, num_threads=num_threads)
+    found = set(self.interpreter.get_signature_list())
+    missing = sorted(set(SIGNATURES) - found)
+    if missing:
+      raise ValueError(f"{model_path}: not a trainable .tflite (missing signatures {missing})")
+    self._runners = {n: self.interpreter.get_signature_runner(n) for n in SIGNATURES}
+    self.train_batch = int(self._runners["train"].get_input_details()["anchor"]["shape"][0])
+
+  def embed(self, log_mel: np.ndarray) -> np.ndarray:
+    return self._runners["embed"](log_mel=np.asarray(log_mel, np.float32))["embedding"]
+
+  def train(self, anchor: np.ndarray, positive: np.ndarray) -> float:
+    out = self._runners["train"](anchor=np.asarray(anchor, np.float32),
+                                 positive=np.asarray(positive, np.float32))
+    return float(out["loss"])
+
+  def train_head(self, log_mel: np.ndarray, label: np.ndarray) -> float:
+    out = self._runners["train_head"](log_mel=np.asarray(log_mel, np.float32),
+                                      label=np.asarray(label, np.int32))
+    return float(out["loss"])
+
+  def infer_head(self, log_mel: np.ndarray) -> np.ndarray:
+    return self._runners["infer_head"](log_mel=np.asarray(log_mel, np.float32))["scores"]
+
+  def get_weights(self) -> typing.Dict[str, np.ndarray]:
+    """{'encoder', 'pretext_head', 'classifier_head'}: flat float32 copies."""
+    return {k: np.array(v) for k, v in self._runners["save"]().items()}
+
+  def set_weights(self, weights: typing.Dict[str, np.ndarray]) -> None:
+    """Replaces any of the three parts; the others keep their values."""
+    current = self.get_weights()
+    for key, value in weights.items():
+      if key not in current:
+        raise ValueError(f"unknown weight part {key!r}; valid: {PARTS}")
+      if np.shape(value) != current[key].shape:
+        raise ValueError(f"{key}: {np.shape(value)} values, the file holds {current[key].shape}")
+      current[key] = np.asarray(value, np.float32)
+    self._runners["restore"](**current)
+
+  def save_checkpoint(self, path: str) -> None:
+    """All three parts to an .npz file, written atomically."""
+    with atomic.replacing(path, suffix=".npz") as tmp:
+      np.savez(tmp, **self.get_weights())
+
+  def restore_checkpoint(self, path: str) -> None:
+    try:
+      with np.load(path) as data:
+        weights = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as e:
+      raise ValueError(f"{path}: not a trainable checkpoint ({e})") from None
+    self.set_weights(weights)
+
+
+def split_encoder(flat: np.ndarray, params: params_lib.Params) -> typing.List[np.ndarray]:
+  """A flat `encoder` vector -> arrays in trainable_graph.weight_names order (for Keras)."""
+  encoder = _shapes_encoder(params)
+  arrays, offset = [], 0
+  for w in graph.keras_encoder_weights(encoder, params):
+    arrays.append(np.reshape(flat[offset:offset + w.size], w.shape))
+    offset += w.size
+  if offset != flat.size:
+    raise ValueError(f"encoder vector of {flat.size} values; params need {offset}")
+  return arrays
+
+
+def flat_encoder(encoder: keras.Model, params: params_lib.Params) -> np.ndarray:
+  return np.concatenate([w.reshape(-1) for w in graph.keras_encoder_weights(encoder, params)])
+
+
+def _shapes_encoder(params):
+  return encoder_lib.build_encoder(params.encoder, params.features, seed=0)
