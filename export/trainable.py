@@ -37,8 +37,8 @@ from export import trainable_graph as graph
 from mobile_ssl import atomic
 from mobile_ssl import encoder as encoder_lib
 from mobile_ssl import features
+from mobile_ssl import model_dir
 from mobile_ssl import params as params_lib
-from mobile_ssl.tasks import contrastive
 
 SIGNATURES = ("embed", "embed_waveform", "train", "train_head", "infer_head", "save", "restore")
 PARTS = ("encoder", "pretext_head", "classifier_head")
@@ -182,9 +182,36 @@ def build_trainable(encoder: keras.Model, params: params_lib.Params, pretext=Non
   return convert_trainable(module)
 
 
-def keras_task_model(encoder: keras.Model, params: params_lib.Params) -> keras.Model:
-  """The Keras contrastive model the trainable file mirrors (for tests and reference steps)."""
-  return contrastive.build_model(encoder, params)
+def export_trainable(encoder_dir: str, output: str, train_batch: int = DEFAULT_TRAIN_BATCH,
+                     head_classes: int = DEFAULT_HEAD_CLASSES) -> dict:
+  """`export_tflite --trainable`: a run's encoder -> a checked trainable .tflite at `output`.
+
+  The file is written beside `output`, run in LiteRT (embeddings against the
+  Keras encoder, then one training step that must give a finite loss and
+  move the weights) and only then moved into place. Returns a JSON-able report.
+  """
+  if not output.endswith(".tflite"):
+    raise ValueError(f"--output={output!r} must name a .tflite file")
+  encoder, params = model_dir.load_encoder(encoder_dir)
+  data = build_trainable(encoder, params, train_batch=train_batch, head_classes=head_classes)
+  shape = (params.features.slice_frames, params.features.num_mel_bins, 1)
+  windows = np.random.default_rng(0).normal(-4.0, 2.0, (2 * train_batch,) + shape)
+  windows = windows.astype(np.float32)
+  with atomic.replacing(output, suffix=".tflite") as tmp:
+    atomic.write_bytes(tmp, data)
+    runner = TrainableRunner(tmp)
+    error = float(np.abs(runner.embed(windows) - encoder(windows, training=False).numpy()).max())
+    if not error < 1e-3:
+      raise ValueError(f"{output}: trainable file embeds unlike Keras (max abs error {error}); "
+                       "weights lost in conversion")
+    before = runner.get_weights()["encoder"]
+    loss = runner.train(windows[:train_batch], windows[train_batch:])
+    if not np.isfinite(loss) or np.array_equal(before, runner.get_weights()["encoder"]):
+      raise ValueError(f"{output}: one training step gave loss {loss} and did not move the weights")
+  return {"path": output, "size_bytes": len(data), "signatures": list(SIGNATURES),
+          "train_batch": train_batch, "head_classes": head_classes,
+          "embedding_max_abs_error": error, "first_train_loss": loss,
+          "encoder_values": int(before.size), "task": "contrastive"}
 
 
 class TrainableRunner:

@@ -1,6 +1,7 @@
 """Tests of the trainable .tflite (export/trainable.py) in the LiteRT interpreter against Keras."""
 
 import dataclasses
+import json
 
 import keras
 import numpy as np
@@ -153,3 +154,29 @@ class TestTrainableGraph:
     got, stats = trainable_graph.encoder_forward(weights, tf.constant(x), params, True)
     np.testing.assert_allclose(got, encoder(x, training=True).numpy(), atol=1e-4)
     assert len(stats) == 2 * len(params.encoder.base_channels)
+
+
+class TestTrainableCommand:
+
+  def test_export_tflite_trainable_writes_checked_file(self, tmp_path, capsys):
+    from absl import flags  # pylint: disable=import-outside-toplevel
+    from export import tflite  # pylint: disable=import-outside-toplevel
+    from mobile_ssl import model_dir  # pylint: disable=import-outside-toplevel
+    run = str(tmp_path / "run")
+    encoder = encoder_lib.build_encoder(PARAMS.encoder, PARAMS.features, seed=5)
+    model_dir.save_encoder(run, encoder, PARAMS)
+    output = tmp_path / "train.tflite"
+    values = flags.FlagValues()
+    tflite.define_flags(values)
+    values(["export_tflite", f"--encoder={run}", f"--output={output}", "--trainable",
+            "--train_batch=4", "--head_classes=5"])
+    assert tflite.main(["export_tflite"], values) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["size_bytes"] == output.stat().st_size and report["head_classes"] == 5
+    runner = trainable.TrainableRunner(str(output))
+    assert runner.train_batch == 4 and runner.infer_head(_windows(0)).shape == (BATCH, 5)
+    np.testing.assert_allclose(runner.embed(_windows(0)), encoder(_windows(0)).numpy(), atol=1e-5)
+    values(["export_tflite", f"--encoder={run}", f"--output={tmp_path / 'x.bin'}", "--trainable"])
+    with pytest.raises(SystemExit):
+      tflite.main(["export_tflite"], values)
+    assert "must name a .tflite" in capsys.readouterr().err
