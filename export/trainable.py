@@ -3,6 +3,9 @@
 `export_tflite --trainable` writes it; federated clients (mobile_ssl/federated/)
 run it through the LiteRT interpreter. Signatures (all float32 unless noted):
 
+* `log_mel(waveform [1, 15600]) -> log_mel [1, 96, 64, 1]`: the front end,
+  so a device computes its training windows with LiteRT alone (a stream cut
+  into 15,360-sample hops gives consecutive 96-frame blocks);
 * `embed(log_mel [N, 96, 64, 1]) -> embedding [N, d]` and
   `embed_waveform(waveform [1, 15600]) -> embedding [1, d]` (front end inside);
 * `train(anchor, positive [B, 96, 64, 1]) -> loss []`: one Adam step of the
@@ -24,24 +27,22 @@ atomically. The optimizer state stays on the device and is never saved.
 """
 
 import dataclasses
-import os
 import tempfile
 import typing
 
 import keras
 import numpy as np
 import tensorflow as tf
-from ai_edge_litert.interpreter import Interpreter
 
 from export import trainable_graph as graph
+from export import trainable_runner
 from mobile_ssl import atomic
-from mobile_ssl import encoder as encoder_lib
 from mobile_ssl import features
 from mobile_ssl import model_dir
 from mobile_ssl import params as params_lib
 
-SIGNATURES = ("embed", "embed_waveform", "train", "train_head", "infer_head", "save", "restore")
-PARTS = ("encoder", "pretext_head", "classifier_head")
+SIGNATURES = trainable_runner.SIGNATURES
+PARTS = trainable_runner.PARTS
 DEFAULT_TRAIN_BATCH = 16
 DEFAULT_HEAD_CLASSES = 10
 DEFAULT_HEAD_LEARNING_RATE = 0.01
@@ -86,6 +87,7 @@ class TrainableModule(tf.Module):
     self.embed = tf.function(self._embed, input_signature=[any_spec])
     wave = tf.TensorSpec((1, params.features.slice_samples), tf.float32)
     self.embed_waveform = tf.function(self._embed_waveform, input_signature=[wave])
+    self.log_mel = tf.function(self._log_mel, input_signature=[wave])
     self.train = tf.function(self._train, input_signature=[batch_spec, batch_spec])
     self.train_head = tf.function(self._train_head, input_signature=[
         any_spec, tf.TensorSpec((None,), tf.int32)])
@@ -101,11 +103,13 @@ class TrainableModule(tf.Module):
   def _embed(self, log_mel):
     return {"embedding": graph.encoder_forward(self.encoder_vars, log_mel, self._params, False)[0]}
 
-  def _embed_waveform(self, waveform):
+  def _log_mel(self, waveform):
     # float32 STFT: TFLite's RFFT2D has no float64 kernel (export/convert.py).
     feature_params = dataclasses.replace(self._params.features, stft_dtype="float32")
-    log_mel = features.log_mel_spectrogram(waveform, feature_params)
-    return self._embed(tf.expand_dims(log_mel, -1))
+    return {"log_mel": tf.expand_dims(features.log_mel_spectrogram(waveform, feature_params), -1)}
+
+  def _embed_waveform(self, waveform):
+    return self._embed(self._log_mel(waveform)["log_mel"])
 
   def _train(self, anchor, positive):
     variables = self._trainable + self.pretext_vars
@@ -199,7 +203,7 @@ def export_trainable(encoder_dir: str, output: str, train_batch: int = DEFAULT_T
   windows = windows.astype(np.float32)
   with atomic.replacing(output, suffix=".tflite") as tmp:
     atomic.write_bytes(tmp, data)
-    runner = TrainableRunner(tmp)
+    runner = trainable_runner.TrainableRunner(tmp)
     error = float(np.abs(runner.embed(windows) - encoder(windows, training=False).numpy()).max())
     if not error < 1e-3:
       raise ValueError(f"{output}: trainable file embeds unlike Keras (max abs error {error}); "
@@ -214,80 +218,17 @@ def export_trainable(encoder_dir: str, output: str, train_batch: int = DEFAULT_T
           "encoder_values": int(before.size), "task": "contrastive"}
 
 
-class TrainableRunner:
-  """The trainable .tflite in `ai_edge_litert`: numpy in, numpy out, checkpoints as .npz."""
-
-  def __init__(self, model_path: str, num_threads: int = 1):
-    if not os.path.isfile(model_path):
-      raise ValueError(f"{model_path}: trainable .tflite not found")
-    self.interpreter = Interpreter(model_path=model_path, num_threads=num_threads)
-    found = set(self.interpreter.get_signature_list())
-    missing = sorted(set(SIGNATURES) - found)
-    if missing:
-      raise ValueError(f"{model_path}: not a trainable .tflite (missing signatures {missing})")
-    self._runners = {n: self.interpreter.get_signature_runner(n) for n in SIGNATURES}
-    self.train_batch = int(self._runners["train"].get_input_details()["anchor"]["shape"][0])
-
-  def embed(self, log_mel: np.ndarray) -> np.ndarray:
-    return self._runners["embed"](log_mel=np.asarray(log_mel, np.float32))["embedding"]
-
-  def train(self, anchor: np.ndarray, positive: np.ndarray) -> float:
-    out = self._runners["train"](anchor=np.asarray(anchor, np.float32),
-                                 positive=np.asarray(positive, np.float32))
-    return float(out["loss"])
-
-  def train_head(self, log_mel: np.ndarray, label: np.ndarray) -> float:
-    out = self._runners["train_head"](log_mel=np.asarray(log_mel, np.float32),
-                                      label=np.asarray(label, np.int32))
-    return float(out["loss"])
-
-  def infer_head(self, log_mel: np.ndarray) -> np.ndarray:
-    return self._runners["infer_head"](log_mel=np.asarray(log_mel, np.float32))["scores"]
-
-  def get_weights(self) -> typing.Dict[str, np.ndarray]:
-    """{'encoder', 'pretext_head', 'classifier_head'}: flat float32 copies."""
-    return {k: np.array(v) for k, v in self._runners["save"]().items()}
-
-  def set_weights(self, weights: typing.Dict[str, np.ndarray]) -> None:
-    """Replaces any of the three parts; the others keep their values."""
-    current = self.get_weights()
-    for key, value in weights.items():
-      if key not in current:
-        raise ValueError(f"unknown weight part {key!r}; valid: {PARTS}")
-      if np.shape(value) != current[key].shape:
-        raise ValueError(f"{key}: {np.shape(value)} values, the file holds {current[key].shape}")
-      current[key] = np.asarray(value, np.float32)
-    self._runners["restore"](**current)
-
-  def save_checkpoint(self, path: str) -> None:
-    """All three parts to an .npz file, written atomically."""
-    with atomic.replacing(path, suffix=".npz") as tmp:
-      np.savez(tmp, **self.get_weights())
-
-  def restore_checkpoint(self, path: str) -> None:
-    try:
-      with np.load(path) as data:
-        weights = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as e:
-      raise ValueError(f"{path}: not a trainable checkpoint ({e})") from None
-    self.set_weights(weights)
+def flat_encoder(encoder: keras.Model, params: params_lib.Params) -> np.ndarray:
+  """The Keras encoder's weights as the file's flat `encoder` vector."""
+  return np.concatenate([w.reshape(-1) for w in graph.keras_encoder_weights(encoder, params)])
 
 
-def split_encoder(flat: np.ndarray, params: params_lib.Params) -> typing.List[np.ndarray]:
-  """A flat `encoder` vector -> arrays in trainable_graph.weight_names order (for Keras)."""
-  encoder = _shapes_encoder(params)
+def set_flat_encoder(encoder: keras.Model, params: params_lib.Params, flat: np.ndarray) -> None:
+  """Loads a flat `encoder` vector (from `save` or a federated round) into a Keras encoder."""
   arrays, offset = [], 0
   for w in graph.keras_encoder_weights(encoder, params):
     arrays.append(np.reshape(flat[offset:offset + w.size], w.shape))
     offset += w.size
-  if offset != flat.size:
-    raise ValueError(f"encoder vector of {flat.size} values; params need {offset}")
-  return arrays
-
-
-def flat_encoder(encoder: keras.Model, params: params_lib.Params) -> np.ndarray:
-  return np.concatenate([w.reshape(-1) for w in graph.keras_encoder_weights(encoder, params)])
-
-
-def _shapes_encoder(params):
-  return encoder_lib.build_encoder(params.encoder, params.features, seed=0)
+  if offset != np.size(flat):
+    raise ValueError(f"encoder vector of {np.size(flat)} values; the params' encoder has {offset}")
+  graph.set_keras_encoder_weights(encoder, params, arrays)
