@@ -63,6 +63,23 @@ def _nbytes(arrays: ArrayRecord) -> int:
   return int(sum(len(a.data) for a in arrays.values()))
 
 
+def rejection(weights: typing.Dict[str, np.ndarray],
+              expected: typing.Dict[str, typing.Tuple[int, ...]]) -> typing.Optional[str]:
+  """Why a client's update must not enter the average (None: it may).
+
+  Non-finite values (a diverged or broken client) would make every
+  weight NaN after averaging; a missing part or another shape cannot be averaged.
+  """
+  if set(weights) != set(expected):
+    return f"parts {sorted(weights)}, expected {sorted(expected)}"
+  for key, value in weights.items():
+    if tuple(value.shape) != tuple(expected[key]):
+      return f"{key}: shape {tuple(value.shape)}, expected {tuple(expected[key])}"
+    if not np.all(np.isfinite(value)):
+      return f"{key}: {int(np.size(value) - np.count_nonzero(np.isfinite(value)))} non-finite values"
+  return None
+
+
 class _Counting:
   """Strategy mixin: drops failed or non-finite replies, records each round's figures."""
 
@@ -70,6 +87,7 @@ class _Counting:
 
   def configure_train(self, server_round, arrays, config, grid):
     messages = list(super().configure_train(server_round, arrays, config, grid))
+    self._expected = {k: tuple(arrays[k].shape) for k in arrays.keys()}
     self.round_report = {"started": time.time(), "clients_sampled": len(messages),
                          "bytes_down": len(messages) * _nbytes(arrays), "bytes_up": 0,
                          "clients_ok": 0, "clients_failed": 0, "failures": []}
@@ -85,8 +103,9 @@ class _Counting:
         report["failures"].append(f"node {msg.metadata.src_node_id}: {reason[-300:]}")
         continue
       arrays = next(iter(msg.content.array_records.values()))
-      if not all(np.all(np.isfinite(a.numpy())) for a in arrays.values()):
-        report["failures"].append(f"node {msg.metadata.src_node_id}: non-finite weights")
+      reason = rejection({k: arrays[k].numpy() for k in arrays.keys()}, self._expected)
+      if reason:
+        report["failures"].append(f"node {msg.metadata.src_node_id}: {reason}")
         continue
       report["bytes_up"] += _nbytes(arrays)
       good.append(msg)
