@@ -183,3 +183,46 @@ class TestTrainableCommand:
     with pytest.raises(SystemExit):
       tflite.main(["export_tflite"], values)
     assert "must name a .tflite" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+class TestTrainableEmulatedArm64:
+
+  def test_same_training_on_emulated_arm64(self, exported, tmp_path):
+    """The trainable file trains on aarch64 LiteRT (qemu) as on x86: same losses, save/restore."""
+    import os  # pylint: disable=import-outside-toplevel
+    import subprocess  # pylint: disable=import-outside-toplevel
+    import sys  # pylint: disable=import-outside-toplevel
+    from export import emulation  # pylint: disable=import-outside-toplevel
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    setup = subprocess.run(["bash", os.path.join(repo, "export", "setup_emulation.sh")],
+                           env=dict(os.environ, PYTHON=sys.executable),
+                           capture_output=True, text=True, check=False)
+    assert setup.returncode == 0, setup.stderr[-2000:]
+    _, _, path = exported
+    windows = str(tmp_path / "windows.npz")
+    np.savez(windows, anchor=_windows(11), positive=_windows(11) + 0.2 * _windows(12))
+    script = os.path.join(repo, "tests", "trainable_device_run.py")
+    runs = {}
+    for target in ("x86", "arm64"):
+      out = tmp_path / target
+      out.mkdir()
+      if target == "x86":
+        command, env = [sys.executable, script], dict(os.environ, PYTHONPATH=repo)
+      else:
+        sysroot = os.path.abspath(emulation.default_sysroot())
+        emulation.check(sysroot)
+        env = dict(os.environ, **emulation.environment(sysroot))
+        env["PYTHONPATH"] += os.pathsep + repo  # after the aarch64 wheels: pure-Python modules only
+        command = emulation.python_command(sysroot) + [script]
+      done = subprocess.run(command + [path, windows, "4", str(out)], env=env,
+                            capture_output=True, text=True, timeout=600, check=False)
+      assert done.returncode == 0, done.stderr[-2000:]
+      runs[target] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert runs["arm64"]["machine"] == "aarch64"
+    losses = runs["arm64"]["losses"]
+    assert losses[-1] < losses[0], losses
+    np.testing.assert_allclose(losses, runs["x86"]["losses"], rtol=1e-3)
+    np.testing.assert_allclose(runs["arm64"]["embedding"], runs["x86"]["embedding"], atol=1e-3)
+    np.testing.assert_allclose(runs["arm64"]["restored_embedding"], runs["arm64"]["embedding"],
+                               atol=1e-6)
