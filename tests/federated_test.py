@@ -16,6 +16,7 @@ from mobile_ssl import audio
 from mobile_ssl import device
 from mobile_ssl import federated
 from mobile_ssl import federated_app
+from mobile_ssl import hear
 from mobile_ssl import model_dir
 from mobile_ssl import params as params_lib
 from mobile_ssl import shards
@@ -124,6 +125,8 @@ class TestRunDirectory:
     runner.set_weights({k: again[k] for k in device.SHARED_PARTS})
     x = np.random.default_rng(0).normal(-3, 1, (2, 96, 64, 1)).astype(np.float32)
     np.testing.assert_allclose(encoder(x).numpy(), runner.embed(x), atol=1e-5)
+    scene = hear.get_scene_embeddings(np.zeros((1, 16000), np.float32), hear.load_model(run))
+    assert scene.shape == (1, PARAMS.encoder.output_dim(PARAMS.features))
 
   def test_device_without_usable_audio_raises(self, tmp_path, fsdd_like):
     bad = tmp_path / "bad.wav"
