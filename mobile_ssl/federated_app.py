@@ -16,7 +16,6 @@ config and its node config (`partition-id`), so both engines send the same
 messages.
 """
 
-import dataclasses
 import logging
 import os
 import time
