@@ -185,3 +185,35 @@ class TestSimulation:
       from export import trainable  # pylint: disable=import-outside-toplevel
       np.testing.assert_array_equal(trainable.flat_encoder(encoder, PARAMS), last["encoder"])
     assert '"client_failures": 4' in second.stdout
+
+
+class TestCommandFlags:
+
+  def _flags(self, args):
+    from absl import flags  # pylint: disable=import-outside-toplevel
+    from mobile_ssl import federate  # pylint: disable=import-outside-toplevel
+    values = flags.FlagValues()
+    federate.define_flags(values)
+    values(["mobile-ssl-federated"] + args)
+    return federate.resolve(values)
+
+  def test_flags_resolve_to_params_and_clients(self, fsdd_like, tmp_path):
+    params_file = tmp_path / "params.json"
+    params_file.write_text(PARAMS.to_json())
+    params, fed, clients = self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}/r",
+                                        f"--params_file={params_file}", "--learning_rate=0.01",
+                                        "--rounds=3", "--local_steps=4"])
+    assert clients == 3 and (fed.rounds, fed.local_steps) == (3, 4)
+    assert params.task.name == "contrastive" and params.train.learning_rate == 0.01
+    assert params.encoder == PARAMS.encoder
+
+  def test_bad_flags_give_one_line_errors(self, fsdd_like, tmp_path):
+    with pytest.raises(ValueError, match="--dataset is required"):
+      self._flags([f"--model_dir={tmp_path}"])
+    with pytest.raises(ValueError, match="--params_file=.*missing.json"):
+      self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}",
+                   f"--params_file={tmp_path}/missing.json"])
+    with pytest.raises(ValueError, match="--rounds and --local_steps must be >= 1"):
+      self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}", "--rounds=0"])
+    with pytest.raises(ValueError, match="--clients_by must be"):
+      self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}", "--clients_by=x"])
