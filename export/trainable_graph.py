@@ -3,18 +3,19 @@
 On-device training needs the backward pass inside the .tflite, run by the
 LiteRT interpreter that phones ship. `ai_edge_litert` links no Flex delegate
 (google-ai-edge/LiteRT#6458), so every op of the gradient graph must be a
-builtin, and TF's own gradients of conv, max-pool, ReLU, rsqrt, tanh and
-softmax cross-entropy are not (Conv2DBackpropFilter, MaxPoolGrad, ReluGrad,
-RsqrtGrad, TanhGrad, SparseSoftmaxCrossEntropyWithLogits). The training path
-here therefore rebuilds the Keras encoder of mobile_ssl/encoder.py from ops
-whose gradients are (PAD, SLICE, RESHAPE, BATCH_MATMUL, SUM, MUL, ...):
+builtin, and TF's own gradients of conv, max-pool and ReLU are not: a
+builtins-only conversion fails on Conv2DBackpropFilter, MaxPoolGrad and
+ReluGrad (TF 2.21). The training path here therefore rebuilds the Keras
+encoder of mobile_ssl/encoder.py from ops whose gradients are builtins (PAD,
+SLICE, RESHAPE, BATCH_MATMUL, SUM, MUL, ...):
 
 * conv: one matmul per kernel tap on a shifted slice (a 3x1 conv is three
   [N, C_in] x [C_in, C_out] products); strides by reshape-and-slice, not
   StridedSlice (whose gradient is not a builtin either);
 * max-pool 2x2: reshape to [B, H/2, 2, W/2, 2, C] and reduce_max (inputs are
   post-ReLU, >= 0, so zero padding is exact);
-* ReLU, rsqrt, tanh, log: custom gradients written with MUL/DIV/SELECT.
+* ReLU: a custom gradient (a MUL by the x > 0 mask); rsqrt, tanh and log
+  too, to keep the gradient graph to plain elementwise builtins.
 
 The inference path (`training=False`) uses tf.nn.conv2d and max_pool2d: the
 same function, XNNPACK's fast kernels. Tests hold both to the Keras model.
