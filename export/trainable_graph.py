@@ -10,8 +10,8 @@ encoder of mobile_ssl/encoder.py from ops whose gradients are builtins (PAD,
 SLICE, RESHAPE, BATCH_MATMUL, SUM, MUL, ...):
 
 * conv: one matmul per kernel tap on a shifted slice (a 3x1 conv is three
-  [N, C_in] x [C_in, C_out] products); strides by reshape-and-slice, not
-  StridedSlice (whose gradient is not a builtin either);
+  [N, C_in] x [C_in, C_out] products); strides by reshape-and-slice, whose
+  gradients are PAD and RESHAPE (no StridedSlice and its StridedSliceGrad);
 * max-pool 2x2: reshape to [B, H/2, 2, W/2, 2, C] and reduce_max (inputs are
   post-ReLU, >= 0, so zero padding is exact);
 * ReLU: a custom gradient (a MUL by the x > 0 mask); rsqrt, tanh and log
