@@ -29,8 +29,11 @@ EXTRAS = {
     # `tfds build` in tfds 4.9.10 imports apache_beam and mlcroissant at start-up.
     "tfds": ["apache-beam>=2.60,<3", "mlcroissant>=1.0,<2"],
     "dev": ["pytest>=8,<10", "dill>=0.3"],  # dill: tfds.testing imports it
+    # Flower (its simulation engine brings ray==2.55.1); flwr caps protobuf below 7,
+    # as apache-beam does. `cryptography` makes the deployment test's certificates.
+    "federated": ["flwr[simulation]>=1.42,<1.43", "cryptography>=42"],
 }
-EXTRAS["dev"] = EXTRAS["dev"] + EXTRAS["tfds"]
+EXTRAS["dev"] = EXTRAS["dev"] + EXTRAS["tfds"] + EXTRAS["federated"]
 
 setuptools.setup(
     name="mobile_ssl",
@@ -53,6 +56,7 @@ setuptools.setup(
             "mobile-ssl-quickstart=mobile_ssl.quickstart:run",
             "export_tflite=export.tflite:run",
             "mobile-ssl-bench=export.benchmark:run",
+            "mobile-ssl-federated=mobile_ssl.federate:run",
         ],
     },
 )

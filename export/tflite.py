@@ -30,6 +30,9 @@ spot as mobile-ssl-eval trains its probe, the class names as a label map in
 the metadata, so MediaPipe's AudioClassifier names its results. It is checked
 against the Keras encoder + probe: score cosines on held-out windows (the
 task's test split by default) and the clip accuracy on the whole test split.
+
+With `--trainable` it is a float32 file that trains itself on the device
+(export/trainable.py: embed, train, train_head, infer_head, save, restore).
 """
 
 import dataclasses
@@ -48,6 +51,7 @@ from export import embedder as embedder_lib
 from export import metadata
 from export import probe_accuracy
 from export import quantization_debug
+from export import trainable
 from export import validation
 from mobile_ssl import atomic
 from mobile_ssl import datasets
@@ -368,6 +372,13 @@ def define_flags(flag_values=None, module_name=None) -> None:
   flags.DEFINE_bool("debug_quantization", False, "int8: print the error each layer adds "
                     "(RMSE / scale, share of the embedding's error) and write it as "
                     "OUTPUT.quantization.csv and .md beside --output (docs/export.md).", **where)
+  flags.DEFINE_bool("trainable", False, "Write a trainable .tflite instead (export/trainable.py): "
+                    "signatures embed, embed_waveform, train, train_head, infer_head, save, "
+                    "restore; float32, checked in LiteRT against Keras.", **where)
+  flags.DEFINE_integer("train_batch", trainable.DEFAULT_TRAIN_BATCH,
+                       "--trainable: windows per on-device training step.", **where)
+  flags.DEFINE_integer("head_classes", trainable.DEFAULT_HEAD_CLASSES,
+                       "--trainable: classes of the on-device personalization head.", **where)
   flags.DEFINE_string("data_dir", None, "TFDS data dir.", **where)
   flags.DEFINE_string("report", "", "Also write the JSON report here.", **where)
 
@@ -381,6 +392,11 @@ def main(argv, flag_values=None) -> int:
   try:
     if not fv.encoder:
       raise ValueError("--encoder is required (a run directory)")
+    if fv.trainable:  # its own file kind and check (export/trainable.py)
+      report = trainable.export_trainable(fv.encoder, fv.output or "", fv.train_batch,
+                                          fv.head_classes)
+      print(json.dumps(report, indent=2, sort_keys=True))
+      return 0
     export_params = ExportParams(
         quantization=fv.quantization, input_kind=fv.input,
         representative_data=fv.representative_data, num_representative=fv.num_representative,

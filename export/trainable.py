@@ -1,0 +1,234 @@
+"""A .tflite that trains itself on the device: embed, train, train_head, infer_head, save, restore.
+
+`export_tflite --trainable` writes it; federated clients (mobile_ssl/federated/)
+run it through the LiteRT interpreter. Signatures (all float32 unless noted):
+
+* `log_mel(waveform [1, 15600]) -> log_mel [1, 96, 64, 1]`: the front end,
+  so a device computes its training windows with LiteRT alone (a stream cut
+  into 15,360-sample hops gives consecutive 96-frame blocks);
+* `embed(log_mel [N, 96, 64, 1]) -> embedding [N, d]` and
+  `embed_waveform(waveform [1, 15600]) -> embedding [1, d]` (front end inside);
+* `train(anchor, positive [B, 96, 64, 1]) -> loss []`: one Adam step of the
+  contrastive task (tasks/contrastive.py) on B windows of the device's own
+  audio: two views per clip, the other clips of the batch are the negatives,
+  so no other user's data is needed. Batch statistics in BN, moving stats
+  updated as Keras does. No augmentation, weight decay or clipping on device;
+* `train_head(log_mel [N, ...], label int32 [N]) -> loss` and
+  `infer_head(log_mel) -> scores [N, classes]`: personalization, a softmax
+  layer on frozen embeddings trained from a few labelled windows;
+* `save() -> encoder, pretext_head, classifier_head` (flat float32 vectors)
+  and `restore(encoder, pretext_head, classifier_head) -> count`.
+
+Why `save`/`restore` move tensors rather than take a file path: the file ops
+(tf.raw_ops.Save/Restore) exist only as Flex ops and `ai_edge_litert` links
+no Flex delegate, so the .tflite stays builtin-only and the host (the app,
+or `TrainableRunner` here) writes the vectors to its checkpoint file
+atomically. The optimizer state stays on the device and is never saved.
+"""
+
+import dataclasses
+import tempfile
+import typing
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from export import trainable_graph as graph
+from export import trainable_runner
+from mobile_ssl import atomic
+from mobile_ssl import features
+from mobile_ssl import model_dir
+from mobile_ssl import params as params_lib
+
+SIGNATURES = trainable_runner.SIGNATURES
+PARTS = trainable_runner.PARTS
+DEFAULT_TRAIN_BATCH = 16
+DEFAULT_HEAD_CLASSES = 10
+DEFAULT_HEAD_LEARNING_RATE = 0.01
+
+
+def pretext_weights(task_model: keras.Model) -> typing.List[np.ndarray]:
+  """[LayerNorm gamma, beta, bilinear kernel] of a Keras contrastive task model."""
+  head = task_model.get_layer("head").get_layer("norm").get_weights()
+  return [np.asarray(w, np.float32) for w in head + task_model.get_layer("bilinear").get_weights()]
+
+
+def initial_pretext_weights(dim: int, seed: int) -> typing.List[np.ndarray]:
+  """Keras's initial contrastive head: LayerNorm (1, 0) and a Glorot bilinear matrix."""
+  return [np.ones(dim, np.float32), np.zeros(dim, np.float32), graph.glorot((dim, dim), seed)]
+
+
+class TrainableModule(tf.Module):
+  """The variables and the seven signatures; converted once by `convert_trainable`."""
+
+  def __init__(self, encoder_weights, pretext, params: params_lib.Params, train_batch: int,
+               head_classes: int, head_learning_rate: float, seed: int = 0):
+    super().__init__(name="trainable")
+    self._params = params
+    self._train_batch = train_batch
+    names = graph.weight_names(params)
+    if len(names) != len(encoder_weights):
+      raise ValueError(f"{len(encoder_weights)} encoder weights for a layout of {len(names)}")
+    self.encoder_vars = [tf.Variable(w, name=f"{n}_{k}")
+                         for (n, k), w in zip(names, encoder_weights)]
+    self._by_name = {f"{n}:{k}": v for (n, k), v in zip(names, self.encoder_vars)}
+    self._trainable = [v for (n, k), v in zip(names, self.encoder_vars) if "moving" not in k]
+    self.pretext_vars = [tf.Variable(w, name=f"pretext_{i}") for i, w in enumerate(pretext)]
+    dim = params.encoder.output_dim(params.features)
+    self.head_vars = [tf.Variable(graph.glorot((dim, head_classes), seed + 1), name="head_kernel"),
+                      tf.Variable(np.zeros(head_classes, np.float32), name="head_bias")]
+    self.optimizer = graph.Adam(self._trainable + self.pretext_vars,
+                                params.train.learning_rate, "adam")
+    self.head_optimizer = graph.Adam(self.head_vars, head_learning_rate, "head_adam")
+    shape = (params.features.slice_frames, params.features.num_mel_bins, 1)
+    batch_spec = tf.TensorSpec((train_batch,) + shape, tf.float32)
+    any_spec = tf.TensorSpec((None,) + shape, tf.float32)
+    self.embed = tf.function(self._embed, input_signature=[any_spec])
+    wave = tf.TensorSpec((1, params.features.slice_samples), tf.float32)
+    self.embed_waveform = tf.function(self._embed_waveform, input_signature=[wave])
+    self.log_mel = tf.function(self._log_mel, input_signature=[wave])
+    self.train = tf.function(self._train, input_signature=[batch_spec, batch_spec])
+    self.train_head = tf.function(self._train_head, input_signature=[
+        any_spec, tf.TensorSpec((None,), tf.int32)])
+    self.infer_head = tf.function(self._infer_head, input_signature=[any_spec])
+    self.save = tf.function(self._save, input_signature=[])
+    sizes = [sum(int(np.prod(v.shape)) for v in vs) for vs in self._parts()]
+    self.restore = tf.function(self._restore, input_signature=[
+        tf.TensorSpec((n,), tf.float32) for n in sizes])
+
+  def _parts(self):
+    return self.encoder_vars, self.pretext_vars, self.head_vars
+
+  def _embed(self, log_mel):
+    return {"embedding": graph.encoder_forward(self.encoder_vars, log_mel, self._params, False)[0]}
+
+  def _log_mel(self, waveform):
+    # float32 STFT: TFLite's RFFT2D has no float64 kernel (export/convert.py).
+    feature_params = dataclasses.replace(self._params.features, stft_dtype="float32")
+    return {"log_mel": tf.expand_dims(features.log_mel_spectrogram(waveform, feature_params), -1)}
+
+  def _embed_waveform(self, waveform):
+    return self._embed(self._log_mel(waveform)["log_mel"])
+
+  def _train(self, anchor, positive):
+    variables = self._trainable + self.pretext_vars
+    with tf.GradientTape() as tape:
+      a, stats_a = graph.encoder_forward(self.encoder_vars, anchor, self._params, True)
+      p, stats_p = graph.encoder_forward(self.encoder_vars, positive, self._params, True)
+      loss = graph.contrastive_loss(a, p, self.pretext_vars,
+                                    self._params.task.contrastive_temperature, self._train_batch)
+    self.optimizer.apply(variables, tape.gradient(loss, variables))
+    graph.update_moving_stats(self._by_name, stats_a + stats_p)
+    return {"loss": loss}
+
+  def _head_logits(self, embedding):
+    return tf.matmul(embedding, self.head_vars[0]) + self.head_vars[1]
+
+  def _train_head(self, log_mel, label):
+    # The gradient by hand: a tape over a dynamic batch leaves
+    # BroadcastGradientArgs in the graph, a Flex-only op. For softmax
+    # cross-entropy, d loss / d logits = (softmax - one_hot) / N.
+    embedding = self._embed(log_mel)["embedding"]
+    logits = self._head_logits(embedding)
+    one_hot = tf.one_hot(label, logits.shape[-1])
+    loss = graph.softmax_cross_entropy(logits, one_hot)
+    count = tf.cast(tf.shape(logits)[0], tf.float32)
+    d_logits = (tf.nn.softmax(logits) - one_hot) / count
+    gradients = [tf.matmul(embedding, d_logits, transpose_a=True), tf.reduce_sum(d_logits, 0)]
+    self.head_optimizer.apply(self.head_vars, gradients)
+    return {"loss": loss}
+
+  def _infer_head(self, log_mel):
+    return {"scores": tf.nn.softmax(self._head_logits(self._embed(log_mel)["embedding"]))}
+
+  def _save(self):
+    return {name: tf.concat([tf.reshape(v, [-1]) for v in vs], 0)
+            for name, vs in zip(PARTS, self._parts())}
+
+  def _restore(self, encoder, pretext_head, classifier_head):
+    count = 0
+    for flat, vs in zip((encoder, pretext_head, classifier_head), self._parts()):
+      offset = 0
+      for v in vs:
+        size = int(np.prod(v.shape))
+        v.assign(tf.reshape(tf.slice(flat, [offset], [size]), v.shape))
+        offset += size
+      count += offset
+    return {"count": tf.constant(count, tf.int32)}
+
+
+def convert_trainable(module: TrainableModule) -> bytes:
+  """SavedModel with all signatures -> a builtin-only .tflite with resource variables."""
+  with tempfile.TemporaryDirectory() as folder:
+    tf.saved_model.save(module, folder, signatures={n: getattr(module, n) for n in SIGNATURES})
+    converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=list(SIGNATURES))
+    converter.experimental_enable_resource_variables = True
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter.convert()
+
+
+def build_trainable(encoder: keras.Model, params: params_lib.Params, pretext=None,
+                    train_batch: int = DEFAULT_TRAIN_BATCH,
+                    head_classes: int = DEFAULT_HEAD_CLASSES,
+                    head_learning_rate: float = DEFAULT_HEAD_LEARNING_RATE) -> bytes:
+  """The trainable .tflite for a Keras encoder (and optionally a trained contrastive head)."""
+  if params.encoder.variant not in ("paper", "fast"):
+    raise ValueError(f"--trainable supports encoder variants paper and fast, not "
+                     f"{params.encoder.variant!r}")
+  if train_batch < 2:
+    raise ValueError(f"--train_batch must be >= 2 (the contrastive task needs negatives), "
+                     f"got {train_batch}")
+  dim = params.encoder.output_dim(params.features)
+  pretext = pretext if pretext is not None else initial_pretext_weights(dim, params.train.seed)
+  module = TrainableModule(graph.keras_encoder_weights(encoder, params), pretext, params,
+                           train_batch, head_classes, head_learning_rate, params.train.seed)
+  return convert_trainable(module)
+
+
+def export_trainable(encoder_dir: str, output: str, train_batch: int = DEFAULT_TRAIN_BATCH,
+                     head_classes: int = DEFAULT_HEAD_CLASSES) -> dict:
+  """`export_tflite --trainable`: a run's encoder -> a checked trainable .tflite at `output`.
+
+  The file is written beside `output`, run in LiteRT (embeddings against the
+  Keras encoder, then one training step that must give a finite loss and
+  move the weights) and only then moved into place. Returns a JSON-able report.
+  """
+  if not output.endswith(".tflite"):
+    raise ValueError(f"--output={output!r} must name a .tflite file")
+  encoder, params = model_dir.load_encoder(encoder_dir)
+  data = build_trainable(encoder, params, train_batch=train_batch, head_classes=head_classes)
+  shape = (params.features.slice_frames, params.features.num_mel_bins, 1)
+  windows = np.random.default_rng(0).normal(-4.0, 2.0, (2 * train_batch,) + shape)
+  windows = windows.astype(np.float32)
+  with atomic.replacing(output, suffix=".tflite") as tmp:
+    atomic.write_bytes(tmp, data)
+    runner = trainable_runner.TrainableRunner(tmp)
+    error = float(np.abs(runner.embed(windows) - encoder(windows, training=False).numpy()).max())
+    if not error < 1e-3:
+      raise ValueError(f"{output}: trainable file embeds unlike Keras (max abs error {error}); "
+                       "weights lost in conversion")
+    before = runner.get_weights()["encoder"]
+    loss = runner.train(windows[:train_batch], windows[train_batch:])
+    if not np.isfinite(loss) or np.array_equal(before, runner.get_weights()["encoder"]):
+      raise ValueError(f"{output}: one training step gave loss {loss} and did not move the weights")
+  return {"path": output, "size_bytes": len(data), "signatures": list(SIGNATURES),
+          "train_batch": train_batch, "head_classes": head_classes,
+          "embedding_max_abs_error": error, "first_train_loss": loss,
+          "encoder_values": int(before.size), "task": "contrastive"}
+
+
+def flat_encoder(encoder: keras.Model, params: params_lib.Params) -> np.ndarray:
+  """The Keras encoder's weights as the file's flat `encoder` vector."""
+  return np.concatenate([w.reshape(-1) for w in graph.keras_encoder_weights(encoder, params)])
+
+
+def set_flat_encoder(encoder: keras.Model, params: params_lib.Params, flat: np.ndarray) -> None:
+  """Loads a flat `encoder` vector (from `save` or a federated round) into a Keras encoder."""
+  arrays, offset = [], 0
+  for w in graph.keras_encoder_weights(encoder, params):
+    arrays.append(np.reshape(flat[offset:offset + w.size], w.shape))
+    offset += w.size
+  if offset != np.size(flat):
+    raise ValueError(f"encoder vector of {np.size(flat)} values; the params' encoder has {offset}")
+  graph.set_keras_encoder_weights(encoder, params, arrays)
