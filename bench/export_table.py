@@ -89,7 +89,7 @@ def _table(rows, probes, times):
   header = ("| precision | input | size (bytes) | latency ms (1 thread) | mean cos | "
             "mean centred cos |")
   rule = "|---|---|---:|---:|---:|---:|"
-  for name, probe in probes:
+  for name, _ in probes:
     header += f" {name}: .tflite (Keras) | agreement |"
     rule += "---:|---:|"
   lines = [header + " check |", rule + "---|"]
@@ -99,10 +99,10 @@ def _table(rows, probes, times):
             f"{times[row['path']]:.3f} | {v['mean_cosine']:.6f} | "
             f"{v['mean_centred_cosine']:.4f} |")
     checks = [] if row["cosine_ok"] else ["cosine"]
-    for name, probe in probes:
-      accuracy, keras_accuracy = probe["accuracy"][row["path"]], probe["accuracy"]["keras"]
+    for name, result in probes:
+      accuracy, keras_accuracy = result["accuracy"][row["path"]], result["accuracy"]["keras"]
       line += (f" {accuracy:.4f} ({keras_accuracy:.4f}) | "
-               f"{probe['agreement'][row['path']]:.3f} |")
+               f"{result['agreement'][row['path']]:.3f} |")
       if (keras_accuracy - accuracy
           > tflite.ExportParams.max_probe_drop + probe.DROP_TOLERANCE):
         checks.append(f"{name} drop {keras_accuracy - accuracy:.3f}")
