@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from export import convert
 from export import embedder
+from export import latency
 from mobile_ssl import data
 from mobile_ssl import downstream
 from mobile_ssl import encoder as encoder_lib
@@ -118,6 +119,8 @@ def main(argv):
   median = {name: statistics.median(values) for name, values in rates.items()}
   print(f"{FLAGS.task} {FLAGS.split}: {n_split} windows of {len(task.split_labels(FLAGS.split))} "
         f"clips; encoder {FLAGS.encoder}; median of {FLAGS.repeats}")
+  features = latency.cpu_features()
+  print(f"CPU features: {' '.join(features)} ({latency.kernel_summary(features)})")
   print(f"{'row':36s} {'windows/s':>10s}   runs")
   for name, value in median.items():
     print(f"{name:36s} {value:10.0f}   {', '.join(f'{v:.0f}' for v in rates[name])}")

@@ -207,9 +207,39 @@ class TestReport:
     assert json.loads(open(paths["json"]).read())["ratios"][0]["peer"] == "peer"
     text = open(paths["markdown"]).read()
     assert "| ours | peer | int8 |" in text and "4.00x" in text and "## Width sweep" in text
+    features = latency.cpu_features()
+    assert f"CPU features: {' '.join(features) if features else 'not read'}" in text
+    assert "Recommended precision: " in text
     for key in ("png", "accuracy_png"):
       with open(paths[key], "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+class TestCpuFeatures:
+
+  def test_x86_flags_and_their_kernels(self):
+    cpuinfo = ("processor\t: 0\nflags\t\t: fpu sse avx avx2 fma avx512f avx512bw avx512_vnni\n"
+               "processor\t: 1\nflags\t\t: fpu sse avx avx2 fma avx512f avx512bw avx512_vnni\n")
+    features = latency.cpu_features(cpuinfo)
+    assert features == ["avx2", "fma", "avx512f", "avx512_vnni"]
+    assert "VNNI" in latency.kernel_summary(features)
+    assert latency.recommend_precision(features).startswith("int8: ")
+    avx2 = latency.cpu_features("flags : sse avx avx2 fma\n")
+    assert avx2 == ["avx2", "fma"] and "without VNNI" in latency.kernel_summary(avx2)
+    assert "compare with float32" in latency.recommend_precision(avx2)
+
+  def test_arm_features_from_the_emulation_cpuinfo(self):
+    with open(os.path.join(REPO, "export", "cpuinfo-neoverse-n1")) as f:
+      features = latency.cpu_features(f.read())
+    assert features == ["asimd", "asimddp", "asimdhp"]
+    assert "dotprod (SDOT), no i8mm" in latency.kernel_summary(features)
+    i8mm = latency.cpu_features("Features\t: fp asimd asimddp i8mm\n")
+    assert "i8mm" in i8mm and "SMMLA" in latency.kernel_summary(i8mm)
+
+  def test_no_flags_is_said(self):
+    assert latency.cpu_features("processor : 0\n") == []
+    assert latency.kernel_summary([]).startswith("unknown")
+    assert latency.platform_info()["cpu_features"] == latency.cpu_features()
 
 
 @pytest.fixture()
@@ -280,6 +310,8 @@ class TestAndroid:
     assert [r["threads"] for r in entry["results"]] == [1, 4]
     assert entry["results"][0]["inference_avg_us"] == pytest.approx(168.417)
     assert result["platform"]["device"] == "Pixel 7" and result["platform"]["cpu_mask"] == "f0"
+    assert result["platform"]["cpu_features"] == ["asimd", "asimddp", "asimdhp"]
+    assert result["platform"]["recommended_precision"].startswith("int8: ")
 
   def test_apk_flow_command_lines(self, fake_adb, tmp_path):
     model = tmp_path / "m.tflite"
