@@ -53,6 +53,7 @@ setuptools.setup(
             "mobile-ssl-quickstart=mobile_ssl.quickstart:run",
             "export_tflite=export.tflite:run",
             "mobile-ssl-bench=export.benchmark:run",
+            "mobile-ssl-data-service=mobile_ssl.data_service:run",
         ],
     },
 )

@@ -1,5 +1,7 @@
 """Tests of mobile_ssl.data and mobile_ssl.datasets: slices, folders, mixing, errors."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,6 +9,7 @@ import tensorflow as tf
 from mobile_ssl import data
 from mobile_ssl import datasets
 from mobile_ssl import params as params_lib
+from mobile_ssl import pretraining
 
 PARAMS = params_lib.Params()
 
@@ -131,3 +134,24 @@ def test_label_names_and_unknown_label(tiny_synthetic):
   assert len(datasets.label_names(tiny_synthetic, "event")) == 8
   with pytest.raises(ValueError, match="no label 'speaker'.*event"):
     datasets.label_names(tiny_synthetic, "speaker")
+
+
+def test_training_cache_folder_persists_and_is_keyed_by_the_front_end(tiny_synthetic, data_dir,
+                                                                     tmp_path):
+  params = dataclasses.replace(
+      params_lib.tiny(), datasets=("synthetic_audio/tiny",),
+      task=dataclasses.replace(params_lib.tiny().task, name="temporal_gap"),
+      train=dataclasses.replace(params_lib.tiny().train, steps=2, batch_size=4,
+                                shuffle_buffer=4))
+  other = dataclasses.replace(params, features=dataclasses.replace(params.features,
+                                                                   num_mel_bins=32))
+  assert data.cache_key(params) == data.cache_key(dataclasses.replace(params))
+  assert data.cache_key(params) != data.cache_key(other)
+  cache = tmp_path / "cache"
+  # 12 train clips at batch 4 with a 4-clip buffer: a few steps read the split once.
+  params = dataclasses.replace(params, train=dataclasses.replace(params.train, steps=8))
+  pretraining.run(params, str(tmp_path / "run"), data_dir=data_dir, cache_dir=str(cache),
+                  progress=False)
+  (folder,) = list(cache.iterdir())
+  assert folder.name == data.cache_key(params)
+  assert list(folder.glob("*.index"))  # a complete cache, reused by the next run
