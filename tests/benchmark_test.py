@@ -425,3 +425,45 @@ class TestEmulation:
     (model,) = report["models"]
     assert model["x86_agreement"]["cosine"] > 0.999
     assert model["results"][0]["latency_us"] > 0 and model["op_profile"]
+
+
+class TestYamnetWaveformPeer:
+
+  def test_its_dft_matmul_front_end_computes_our_log_mel(self):
+    fp = params_lib.FeatureParams()
+    x = np.random.default_rng(0).normal(scale=0.1, size=(2, fp.slice_samples)).astype(np.float32)
+    front = peers.YamnetLogMel({"sample_rate_hz": fp.sample_rate_hz})
+    theirs = front(x).numpy()[..., 0]
+    ours = features.log_mel_spectrogram(x, fp).numpy()
+    assert theirs.shape == ours.shape == (2, fp.slice_frames, fp.num_mel_bins)
+    np.testing.assert_allclose(theirs, ours, atol=2e-3)
+
+  def test_converts_like_ours_float_front_end_at_int8(self, tmp_path):
+    fp = params_lib.FeatureParams()
+    model = peers.build_peer("yamnet_waveform", fp)
+    assert peers.input_kind("yamnet_waveform") == "waveform"
+    assert model.count_params() == peers.build_peer("yamnet", fp).count_params()
+    rng = np.random.default_rng(1)
+    waves = [rng.normal(scale=0.1, size=(1, fp.slice_samples)).astype(np.float32)
+             for _ in range(4)]
+    batch1 = peers.waveform_peer(fp, batch_size=1)
+    batch1.set_weights(model.get_weights())
+    outputs = {}
+    for precision in ("float32", "int8"):
+      path = tmp_path / f"yamnet_waveform_{precision}.tflite"
+      path.write_bytes(convert.convert(batch1, precision, waves if precision == "int8" else None))
+      info = tflite_graph.describe(str(path))
+      assert info["macs"] > 69e6 + 25e6  # MobileNet v1 + the DFT as matmuls
+      assert "RFFT2D" not in info["op_histogram"]  # YAMNet's tflite_compatible path
+      ops = info["ops"]
+      if precision == "int8":  # the front end stays float32, as in our int8 waveform model
+        assert ops.index("QUANTIZE") > ops.index("LOG")
+      it = latency.interpreter(str(path))
+      it.allocate_tensors()
+      it.set_tensor(it.get_input_details()[0]["index"], waves[0])
+      it.invoke()
+      outputs[precision] = latency.output_values(it)
+    # Random weights shrink YAMNet's activations to ~1e-20, so only float32 is compared.
+    expected = batch1(waves[0])["embedding"].numpy()
+    np.testing.assert_allclose(outputs["float32"], expected, rtol=1e-3, atol=1e-25)
+    assert np.all(np.isfinite(outputs["int8"]))
