@@ -199,6 +199,8 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
                  else DEFAULT_CACHE_DIR)
   if cache_dir and cache_dir != "memory":
     cache_dir = os.path.join(cache_dir, data.cache_key(params))
+    if progress and trainer.is_chief(strategy):
+      print(f"log-mel cache: {cache_dir}", file=sys.stderr)
   label_key = params.task.label_key if task.needs_labels else None
 
   def dataset(batch_size, pipeline_id, start_step):
