@@ -57,6 +57,7 @@ setuptools.setup(
             "export_tflite=export.tflite:run",
             "mobile-ssl-bench=export.benchmark:run",
             "mobile-ssl-federated=mobile_ssl.federate:run",
+            "mobile-ssl-data-service=mobile_ssl.data_service:run",
         ],
     },
 )

@@ -26,6 +26,8 @@ import subprocess
 import time
 import typing
 
+from export import latency
+
 REMOTE_DIR = "/data/local/tmp/mobile_ssl"
 APK_ACTIVITY = "org.tensorflow.lite.benchmark/.BenchmarkModelActivity"
 APK_PACKAGE = "org.tensorflow.lite.benchmark"
@@ -194,7 +196,10 @@ def run(serial: str, models: typing.Sequence[typing.Tuple[str, str]],
     out.append({"name": name, "path": path, "results": results})
   model = adb(serial, "shell", "getprop ro.product.model", adb_path=adb_path).strip()
   soc = adb(serial, "shell", "getprop ro.soc.model", adb_path=adb_path).strip()
+  features = latency.cpu_features(adb(serial, "shell", "cat /proc/cpuinfo", adb_path=adb_path))
   return {"platform": {"machine": "android", "device": model, "cpu": soc, "serial": serial,
+                       "cpu_features": features, "kernels": latency.kernel_summary(features),
+                       "recommended_precision": latency.recommend_precision(features),
                        "mode": mode, "cpu_mask": cpu_mask if mode == "binary" else "",
                        "label": "Android phone (TFLite benchmark tool)"},
           "models": out}

@@ -52,12 +52,39 @@ def ratios(models: typing.Sequence[dict]) -> typing.List[dict]:
   return out
 
 
+def cpu_lines(report: dict) -> typing.List[str]:
+  """Which kernels ran (CPU features from /proc/cpuinfo) and the precision to ship there.
+
+  The feature rule (`export.latency.recommend_precision`) comes with what this
+  run measured: the fastest precision of our models in the table.
+  """
+  p = report["platform"]
+  features = p.get("cpu_features")
+  lines = [f"CPU features: {' '.join(features) if features else 'not read'}"
+           f"{' (' + p['kernels'] + ')' if p.get('kernels') else ''}."]
+  ours = [m for m in report["models"] if m["family"] != "peer" and m.get("results")]
+  by_precision = {}
+  for m in ours:
+    latency_us = _headline(m)["latency_us"]
+    key = (m["precision"], m["input"])
+    by_precision[key] = min(latency_us, by_precision.get(key, latency_us))
+  measured = ""
+  if len({k[0] for k in by_precision}) > 1:
+    ranked = sorted(by_precision.items(), key=lambda item: item[1])
+    measured = " Measured here: " + ", ".join(
+        f"{precision} {kind} {_ms(us)} ms" for (precision, kind), us in ranked) + "."
+  if p.get("recommended_precision") or measured:
+    lines.append(f"Recommended precision: {p.get('recommended_precision', '')}.{measured}")
+  return lines
+
+
 def markdown(report: dict) -> str:
   p = report["platform"]
   lines = [f"# mobile-ssl-bench: {report['label']}", "",
            f"Target `{report['target']}`: {p.get('machine', '?')} {p.get('cpu', '')}"
            f" ({p.get('cpu_count', '?')} CPUs), LiteRT {p.get('litert', '?')}, "
-           f"Python {p.get('python', '?')}. {report['settings_text']}", ""]
+           f"Python {p.get('python', '?')}. {report['settings_text']}", "",
+           *cpu_lines(report), ""]
   config = _headline(report["models"][0]) if report["models"] else {}
   lines += [f"## Models ({config.get('threads', '?')} thread(s), XNNPACK "
             f"{'on' if config.get('xnnpack', True) else 'off'}; times in ms)", "",

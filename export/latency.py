@@ -225,6 +225,72 @@ def run_request(request: dict) -> dict:
   return {"platform": dict(platform_info(), peak_rss_mb=round(peak, 1)), "models": out}
 
 
+# /proc/cpuinfo flags that decide which XNNPACK kernels run, in report order.
+# x86: AVX2+FMA is the float32 and the int8 (VPMADDUBSW) baseline, AVX-512
+# widens both, VNNI (AVX512_VNNI or the VEX AVX_VNNI) adds the int8 dot
+# product VPDPBUSD, AMX tiles are not used by XNNPACK. ARM: asimddp is the
+# int8 dot product (SDOT, Armv8.2+), i8mm the int8 matrix multiply (SMMLA,
+# Armv8.6), asimdhp native float16 arithmetic, sve/bf16 are reported only.
+X86_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16",
+                "avx512_fp16", "amx_int8")
+ARM_FEATURES = ("asimd", "asimddp", "i8mm", "asimdhp", "sve", "bf16")
+
+
+def cpu_features(cpuinfo: typing.Optional[str] = None) -> typing.List[str]:
+  """The relevant features (`X86_FEATURES`, `ARM_FEATURES`) that /proc/cpuinfo lists."""
+  if cpuinfo is None:
+    try:
+      with open("/proc/cpuinfo") as f:
+        cpuinfo = f.read()
+    except OSError:
+      return []
+  flags = set()
+  for line in cpuinfo.splitlines():
+    name, _, value = line.partition(":")
+    if name.strip().lower() in ("flags", "features"):
+      flags.update(value.split())
+  return [f for f in X86_FEATURES + ARM_FEATURES if f in flags]
+
+
+def kernel_summary(features: typing.Sequence[str]) -> str:
+  """One line: which int8 and float kernels XNNPACK can pick with these features."""
+  have = set(features)
+  if have & set(X86_FEATURES):
+    width = "AVX-512" if "avx512f" in have else "AVX2" if "avx2" in have else "SSE"
+    if have & {"avx512_vnni", "avx_vnni"}:
+      int8 = f"{width} + VNNI dot products (VPDPBUSD)"
+    else:
+      int8 = f"{width} without VNNI (VPMADDUBSW, ~2x the instructions of VNNI)"
+    return f"x86: float32 on {width}{' FMA' if 'fma' in have else ''}; int8 on {int8}"
+  if have & set(ARM_FEATURES):
+    if "i8mm" in have:
+      int8 = "i8mm matrix multiply (SMMLA) and dotprod (SDOT)"
+    elif "asimddp" in have:
+      int8 = "dotprod (SDOT), no i8mm"
+    else:
+      int8 = "NEON widening multiplies (no dotprod: int8 gains less)"
+    fp16 = "; float16 arithmetic (asimdhp) available" if "asimdhp" in have else ""
+    return f"arm: float32 on NEON; int8 on {int8}{fp16}"
+  return "unknown CPU features (no /proc/cpuinfo flags)"
+
+
+def recommend_precision(features: typing.Sequence[str]) -> str:
+  """The precision to ship for a CPU with `features`, and why (one line).
+
+  int8 wherever an int8 dot product exists (x86 VNNI, ARM dotprod/i8mm): the
+  encoder is conv-bound and int8 is also 4x smaller. Without one, int8 still
+  wins on size and on measured x86 AVX2 latency; a benchmark table at several
+  precisions on the device itself is the final word (`--precisions`).
+  """
+  have = set(features)
+  if have & {"avx512_vnni", "avx_vnni", "asimddp", "i8mm"}:
+    return "int8: the CPU has int8 dot-product instructions (4x smaller, fastest)"
+  if have & set(X86_FEATURES) or have & set(ARM_FEATURES):
+    return ("int8 for size; latency gain smaller without int8 dot products: compare with "
+            "float32 in this table")
+  return "unknown CPU: benchmark int8 and float32 on the device (--precisions=int8,float32)"
+
+
 def platform_info() -> dict:
   cpu = ""
   try:
@@ -235,6 +301,7 @@ def platform_info() -> dict:
           break
   except OSError:
     pass
+  features = cpu_features()
   try:
     from importlib import metadata
     litert_version = metadata.version("ai-edge-litert")
@@ -242,7 +309,9 @@ def platform_info() -> dict:
     litert_version = "?"
   return {"machine": platform.machine(), "system": platform.system(),
           "python": platform.python_version(), "litert": litert_version, "cpu": cpu,
-          "cpu_count": os.cpu_count()}
+          "cpu_count": os.cpu_count(), "cpu_features": features,
+          "kernels": kernel_summary(features), "recommended_precision": recommend_precision(
+              features)}
 
 
 def package_parent() -> str:

@@ -92,9 +92,10 @@ def _width_tag(width: typing.Optional[float]) -> str:
   return "" if width is None or width == 1.0 else f"_w{width:g}"
 
 
-def _write_peer(entry_path: str, model: keras.Model, precision: str, calib: Calibration) -> None:
-  representative = calib.examples("log_mel") if precision == "int8" else None
-  io = convert.integer_io(precision, "log_mel")
+def _write_peer(entry_path: str, model: keras.Model, precision: str, calib: Calibration,
+                input_kind: str = "log_mel") -> None:
+  representative = calib.examples(input_kind) if precision == "int8" else None
+  io = convert.integer_io(precision, input_kind)
   atomic.write_bytes(entry_path, convert.convert(model, precision, representative, int8_io=io,
                                                  int8_output=io))
 
@@ -143,17 +144,24 @@ def peer_entries(names: typing.Sequence[str], precisions: typing.Sequence[str], 
                  calib: Calibration,
                  feature_params: params_lib.FeatureParams = params_lib.FeatureParams(),
                  seed: int = 0) -> typing.List[Entry]:
-  """The peers (export/peers.py) on log-mel input, at each precision."""
+  """The peers (export/peers.py) at each precision: log-mel input, or waveform for
+  the ones with their own front end (`peers.WAVEFORM_PEERS`)."""
   entries = []
   for name in tqdm.tqdm(names, desc="convert peers", file=sys.stderr, leave=False,
                         disable=not sys.stderr.isatty()):
     model = peers.build_peer(name, feature_params, seed=seed)
     params_count, macs = _keras_counts(model)
-    wrapped = convert.inference_model(model, feature_params, "log_mel")
+    kind = peers.input_kind(name)
+    if kind == "waveform":  # batch 1, same weights (the front end has none)
+      wrapped = peers.waveform_peer(feature_params, batch_size=1)
+      wrapped.set_weights(model.get_weights())
+      arch = name.replace("_waveform", "")
+    else:
+      wrapped, arch = convert.inference_model(model, feature_params, "log_mel"), name
     for precision in precisions:
-      entry_name = f"{name}_log_mel_{precision}"
+      entry_name = f"{arch}_{kind}_{precision}"
       path = os.path.join(work_dir, entry_name + ".tflite")
-      _write_peer(path, wrapped, precision, calib)
-      entries.append(Entry(entry_name, "peer", name, precision, "log_mel", path, None, "",
+      _write_peer(path, wrapped, precision, calib, kind)
+      entries.append(Entry(entry_name, "peer", name, precision, kind, path, None, "",
                            params_count, macs))
   return entries

@@ -18,6 +18,16 @@ downloaded.
     96x64x1 patch (include_top=False, weights=None, minimalistic=False,
     average pooling) + a dense bottleneck. We use alpha 1.0 and a 128-d
     bottleneck (our embedding size); FRILL picks both by search.
+  * yamnet_waveform: YAMNet's waveform-in model, the fair peer of our
+    waveform-in file: the same MobileNet v1 behind YAMNet's own TFLite front
+    end (features.py with `tflite_compatible=True`): frames of 400 samples
+    every 160, periodic Hann, zero-padded to 512 in the middle of the frame,
+    the real DFT as two [512, 257] matmuls (real and imaginary DFT matrices
+    as constants), sqrt(re^2 + im^2), a dense [257, 64] mel matmul, log(x +
+    0.001). That is 25.3 M multiply-adds per 975 ms window for the DFT alone
+    (an FFT needs ~0.2 M); our front end uses the builtin RFFT2D. The front
+    end subclasses `convert.LogMel`, so the converter keeps it float32 in
+    every precision exactly as it does ours: same converter, same precision.
   * cola: COLA-like. COLA's encoder is EfficientNet-B0 on the log-mel patch
     with global max pooling, a 1280-d embedding (its projection head is for
     training only). keras.applications.EfficientNetB0 keeps its input
@@ -27,7 +37,11 @@ downloaded.
 import typing
 
 import keras
+import numpy as np
+import tensorflow as tf
 
+from export import convert
+from mobile_ssl import features
 from mobile_ssl import params as params_lib
 
 # (kind, stride, output channels), as _YAMNET_LAYER_DEFS in yamnet.py.
@@ -42,9 +56,44 @@ FRILL_EMBEDDING_DIM = 128
 
 PEERS = {
     "yamnet": "YAMNet's MobileNet v1 (14 layers, 521-class head)",
+    "yamnet_waveform": "YAMNet's waveform-in model: DFT-matmul STFT front end + MobileNet v1",
     "frill": "FRILL-like MobileNetV3-Small + 128-d bottleneck",
     "cola": "COLA-like EfficientNet-B0, global max pool (1280-d)",
 }
+
+
+WAVEFORM_PEERS = ("yamnet_waveform",)
+
+
+def input_kind(name: str) -> str:
+  """'waveform' for peers with their own front end, else 'log_mel'."""
+  return "waveform" if name in WAVEFORM_PEERS else "log_mel"
+
+
+@keras.saving.register_keras_serializable(package="mobile_ssl")
+class YamnetLogMel(convert.LogMel):
+  """YAMNet's `tflite_compatible` front end: [B, samples] -> [B, frames, 64, 1].
+
+  A `convert.LogMel` for the converter (kept float32 at every precision);
+  its own computation, after tensorflow/models research/audioset/yamnet
+  features.py `_tflite_stft_magnitude`, with YAMNet's dense mel matrix.
+  """
+
+  def call(self, waveform):
+    fp = self.feature_params
+    frame, fft = fp.window_samples, fp.fft_length
+    hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(frame) / frame)
+    dft = np.exp(2j * np.pi / fft * np.outer(np.arange(fft), np.arange(fft)))
+    kept = dft[:fft // 2 + 1, :].T  # [fft, bins]
+    frames = tf.signal.frame(waveform, frame, fp.hop_samples) * tf.constant(
+        hann.astype(np.float32))
+    half = (fft - frame) // 2
+    padded = tf.pad(frames, [[0, 0], [0, 0], [half, fft - frame - half]])
+    real = tf.matmul(padded, tf.constant(np.real(kept).astype(np.float32)))
+    imag = tf.matmul(padded, tf.constant(np.imag(kept).astype(np.float32)))
+    magnitude = tf.sqrt(real * real + imag * imag)
+    mel = tf.matmul(magnitude, features.mel_matrix(fp))
+    return tf.expand_dims(tf.math.log(mel + fp.log_offset), -1)
 
 
 def _input(feature_params: params_lib.FeatureParams) -> keras.KerasTensor:
@@ -108,8 +157,23 @@ def build_peer(name: str, feature_params: params_lib.FeatureParams = params_lib.
     raise ValueError(f"unknown peer {name!r}; valid: {', '.join(PEERS)}")
   if seed is not None:
     keras.utils.set_random_seed(seed)
+  if name == "yamnet_waveform":
+    return waveform_peer(feature_params)
   inputs = _input(feature_params)
   outputs = {"yamnet": _yamnet, "frill": _frill, "cola": _cola}[name](inputs)
   # keras.applications build on `input_tensor`, so their layers sit flat in this
   # model and encoder.complexity() counts them.
   return keras.Model(inputs, outputs, name=name)
+
+
+def waveform_peer(feature_params: params_lib.FeatureParams = params_lib.FeatureParams(),
+                  batch_size: typing.Optional[int] = None) -> keras.Model:
+  """YAMNet's waveform-in model: waveform [B, slice_samples] -> {'embedding': logits}.
+
+  The output is named like our inference models' (`convert.inference_model`);
+  `batch_size=1` gives the batch-1 graph the benchmark converts.
+  """
+  inputs = keras.Input((feature_params.slice_samples,), batch_size=batch_size, name="waveform")
+  fp = {k: getattr(feature_params, k) for k in feature_params.__dataclass_fields__}
+  log_mel = YamnetLogMel(fp, name="yamnet_log_mel_front_end")(inputs)
+  return keras.Model(inputs, {"embedding": _yamnet(log_mel)}, name="yamnet_waveform")

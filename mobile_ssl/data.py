@@ -11,6 +11,8 @@ Short clips: a clip shorter than one 975 ms slice is zero-padded to one slice
 `task_dataset` counts those in `SkipCounter`.
 """
 
+import dataclasses
+import hashlib
 import os
 import typing
 
@@ -108,6 +110,17 @@ def cache(ds: tf.data.Dataset, cache_path: typing.Optional[str]) -> tf.data.Data
     return ds.cache()
   os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
   return ds.cache(cache_path)
+
+
+def cache_key(params: params_lib.Params) -> str:
+  """A folder name for on-disk log-mel caches: the front end and the clip joining.
+
+  The cached log-mels depend on nothing else, so a folder cache is reused by
+  every run with the same front end, and a changed front end never reads it.
+  """
+  digest = hashlib.sha1(repr((dataclasses.asdict(params.features),
+                              params.train.concat_clips)).encode()).hexdigest()[:12]
+  return f"logmel_{digest}_concat{params.train.concat_clips}"
 
 
 def slices(ds: tf.data.Dataset, feature_params: params_lib.FeatureParams,
@@ -210,7 +223,8 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
                  params: params_lib.Params, *, batch_size: int, seed: int,
                  skip_counter: typing.Optional[SkipCounter] = None,
                  cache_dir: typing.Optional[str] = None,
-                 label_key: typing.Optional[str] = None) -> tf.data.Dataset:
+                 label_key: typing.Optional[str] = None,
+                 random_order: bool = False) -> tf.data.Dataset:
   """An endless, shuffled stream of batched pretext-task examples.
 
   Args:
@@ -226,11 +240,15 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
     cache_dir: 'memory' caches each source's log-mels in RAM; a folder caches
       them to files there; None caches nothing.
     label_key: label to keep (supervised task).
+    random_order: leave file order and shuffles unseeded (each iterator, e.g.
+      each tf.data service worker, draws its own order); per-example
+      randomness still comes from `seed`.
   """
+  order_seed = (lambda value: None) if random_order else (lambda value: value)
   streams, weights = [], []
   for i, (builder, split) in enumerate(sources):
-    ds = clips(builder, split, label_key=label_key, shuffle_files=True, seed=seed + i,
-               feature_params=params.features)
+    ds = clips(builder, split, label_key=label_key, shuffle_files=True,
+               seed=order_seed(seed + i), feature_params=params.features)
     ds = concatenate_clips(ds, params.train.concat_clips)
     ds = log_mels(ds, params.features)
     if cache_dir == "memory":
@@ -242,14 +260,15 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
       ds = ds.filter(lambda x: skip_counter.keep_if(tf.shape(x["log_mel"])[0] >= min_frames))
     else:
       ds = ds.filter(lambda x: tf.shape(x["log_mel"])[0] >= min_frames)
-    ds = ds.shuffle(params.train.shuffle_buffer, seed=seed + i, reshuffle_each_iteration=True)
+    ds = ds.shuffle(params.train.shuffle_buffer, seed=order_seed(seed + i),
+                    reshuffle_each_iteration=True)
     streams.append(ds.repeat())
     weights.append(float(builder.info.splits[split].num_examples))
   if len(streams) == 1:
     mixed = streams[0]
   else:
     mixed = tf.data.Dataset.sample_from_datasets(
-        streams, weights=[w / sum(weights) for w in weights], seed=seed)
+        streams, weights=[w / sum(weights) for w in weights], seed=order_seed(seed))
 
   def example(index, clip):
     element_seed = tf.stack([tf.cast(seed, tf.int64), index])

@@ -2,9 +2,10 @@
 
 Two modes, as in the papers (../shared/PAPER.md, 'Downstream evaluation'):
   * linear: the encoder is frozen; every 975 ms window of a task's train and
-    test splits is embedded once (cached as .npz, keyed by the encoder's
-    weights, the front end, the dataset version, split, label and hop) and a
-    softmax classifier is fitted on the train windows (`probe.train`);
+    test splits is embedded once per encoder, whatever the label task
+    (`window_embeddings`: cached as .npz, keyed by the encoder's weights, the
+    front end, the dataset version, split and hop) and a softmax classifier is
+    fitted on the train windows (`probe.train`);
   * finetune: the encoder and a linear head are trained end to end on the
     train windows (`tasks.supervised` model, the project's one loop
     `trainer.fit`) for a fixed budget of steps, batch size and learning rate.
@@ -15,8 +16,6 @@ end with the fine-tuning budget, in either mode).
 """
 
 import dataclasses
-import functools
-import hashlib
 import os
 import sys
 import time
@@ -25,9 +24,7 @@ import typing
 import keras
 import numpy as np
 import tensorflow as tf
-import tqdm
 
-from mobile_ssl import atomic
 from mobile_ssl import data
 from mobile_ssl import downstream
 from mobile_ssl import encoder as encoder_lib
@@ -37,6 +34,7 @@ from mobile_ssl import model_dir as model_dir_lib
 from mobile_ssl import params as params_lib
 from mobile_ssl import probe
 from mobile_ssl import trainer
+from mobile_ssl import window_embeddings
 from mobile_ssl.tasks import supervised
 
 UNTRAINED = "untrained"
@@ -108,28 +106,6 @@ def methods(specs: typing.Sequence[str], names: typing.Sequence[str] = (),
   return out
 
 
-def fingerprint(model: keras.Model, feature_params: params_lib.FeatureParams) -> str:
-  """A hash of the weights and the front end: what an embedding depends on."""
-  digest = hashlib.sha1(repr(dataclasses.asdict(feature_params)).encode())
-  digest.update(model.name.encode())  # logmel_stats has no weights to tell it apart
-  for weight in model.weights:
-    digest.update(weight.path.encode())
-    digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
-  return digest.hexdigest()
-
-
-def _progress(total: int, desc: str):
-  return tqdm.tqdm(total=total, desc=desc, unit="clip", file=sys.stderr,
-                   disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False)
-
-
-@functools.lru_cache(maxsize=8)
-def _embed_function(encoder: keras.Model, fp: params_lib.FeatureParams):
-  """One traced function per encoder, whatever the batch size (the last batch is smaller)."""
-  return tf.function(lambda x: encoder(tf.expand_dims(x, -1), training=False), input_signature=[
-      tf.TensorSpec([None, fp.slice_frames, fp.num_mel_bins], tf.float32)])
-
-
 def embed_split(encoder, params: params_lib.Params, task: downstream.TaskData,
                 split: str, eval_params: EvalParams, cache_dir: str = "",
                 desc: str = "embed") -> dict:
@@ -137,7 +113,9 @@ def embed_split(encoder, params: params_lib.Params, task: downstream.TaskData,
 
   The one embedding pass of the linear probe: mobile-ssl-eval, the export's
   probe check and the benchmark's accuracy column all come through here, so
-  their windows, labels and clip ids are the same.
+  their windows, labels and clip ids are the same (`window_embeddings`: log-mel
+  once per clip, batched encoder, cache keyed by encoder checksum, dataset,
+  split and hop, not by label).
 
   Args:
     encoder: a Keras encoder (log-mel [B, 96, 64, 1] -> [B, d]), or a window
@@ -152,73 +130,13 @@ def embed_split(encoder, params: params_lib.Params, task: downstream.TaskData,
     {'embeddings' [n, d] float32, 'labels' [n] int64 (dataset values),
      'clips' [n] int64 (clip index in the split), 'cached': bool}.
   """
-  if not isinstance(encoder, keras.Model):
-    return _embed_split_runner(encoder, params.features, task, split, eval_params, desc)
-  spec, builder = task.spec, task.builder
-  key = hashlib.sha1(repr((fingerprint(encoder, params.features), builder.name,
-                           builder.builder_config.name if builder.builder_config else "",
-                           str(builder.version), split, spec.label_key, spec.audio_key,
-                           eval_params.hop_seconds)).encode()).hexdigest()[:16]
-  path = os.path.join(cache_dir, f"embeddings_{key}.npz") if cache_dir else ""
-  if path and os.path.exists(path):
-    with np.load(path) as cached:
-      return {k: cached[k] for k in ("embeddings", "labels", "clips")} | {"cached": True}
-  run = _embed_function(encoder, params.features)
-  out = _embed_batches(lambda log_mel: run(log_mel).numpy(), _log_mel_batches(
-      task, split, params.features, eval_params), len(task.split_labels(split)), desc)
-  if path:
-    os.makedirs(cache_dir, exist_ok=True)
-    with atomic.replacing(path, suffix=".npz") as tmp:
-      np.savez(tmp, **out)
-  return out | {"cached": False}
-
-
-def _log_mel_batches(task, split, fp, eval_params):
-  """(log-mel [B, 96, 64] float32, labels [B], clips [B]) of every window of a split."""
-  ds = data.slice_dataset(task.builder, split, batch_size=eval_params.batch_size,
-                          feature_params=fp, hop_seconds=eval_params.hop_seconds,
-                          label_key=task.spec.label_key, audio_key=task.spec.audio_key)
-  for batch in ds.as_numpy_iterator():
-    yield batch["log_mel"], batch["label"], batch["clip"]
-
-
-def _waveform_batches(task, split, fp, eval_params):
-  """`_log_mel_batches` as waveform windows [B, slice_samples]: same windows, same order."""
-  ds = data.clips(task.builder, split, label_key=task.spec.label_key,
-                  audio_key=task.spec.audio_key, feature_params=fp)
-  for index, clip in enumerate(ds.as_numpy_iterator()):
-    frames, _ = features.frame_waveform(clip["waveform"], eval_params.hop_seconds, fp)
-    yield (frames, np.full(len(frames), clip["label"], np.int64),
-           np.full(len(frames), index, np.int64))
-
-
-def _embed_batches(run, batches, num_clips: int, desc: str) -> dict:
-  parts = {"embeddings": [], "labels": [], "clips": []}
-  with _progress(num_clips, desc) as bar:
-    for inputs, labels, clips in batches:
-      parts["embeddings"].append(run(inputs))
-      parts["labels"].append(labels)
-      parts["clips"].append(clips)
-      bar.update(int(clips[-1]) + 1 - bar.n)
-  if not parts["clips"]:
-    raise ValueError(f"the split has no audio ({desc})")
-  out = {k: np.concatenate(v) for k, v in parts.items()}
-  out["embeddings"] = out["embeddings"].astype(np.float32)
-  return out
-
-
-def _embed_split_runner(runner, fp, task, split, eval_params, desc) -> dict:
-  kind = getattr(runner, "input_kind", None)
-  if kind == "log_mel":
-    batches, run = _log_mel_batches(task, split, fp, eval_params), (
-        lambda log_mel: runner.run(log_mel[..., None]))
-  elif kind == "waveform":
-    batches, run = _waveform_batches(task, split, fp, eval_params), runner.run
+  if isinstance(encoder, keras.Model):
+    out = window_embeddings.keras_windows(encoder, params, task, split, eval_params.hop_seconds,
+                                          cache_dir, desc)
   else:
-    raise ValueError(f"cannot embed with {type(runner).__name__}: not a Keras encoder, and its "
-                     f"input_kind {kind!r} is neither 'log_mel' nor 'waveform'")
-  out = _embed_batches(run, batches, len(task.split_labels(split)), desc)
-  return out | {"cached": False}
+    out = window_embeddings.runner_windows(encoder, params.features, task, split,
+                                           eval_params.hop_seconds, desc)
+  return window_embeddings.with_labels(out, task, split)
 
 
 def linear_accuracy(encoder, params: params_lib.Params, task: downstream.TaskData,
@@ -323,6 +241,30 @@ def finetune(encoder: keras.Model, params: params_lib.Params, task: downstream.T
   return result | {"train_clips": int(allowed.sum())}
 
 
+def _embed_methods(methods_: typing.Sequence[Method], encoders: dict,
+                   task: downstream.TaskData, split: str, eval_params: EvalParams,
+                   cache_dir: str, embedded: dict, log: typing.Callable[[str], None]) -> None:
+  """Fills `embedded[(method name, split key)]`: one pass over the audio per front end."""
+  key = window_embeddings.split_key(task, split, eval_params.hop_seconds)
+  todo = [m for m in methods_ if (m.name, key) not in embedded]
+  for method in methods_:
+    if (method.name, key) in embedded:
+      log(f"{method.name} / {task.name} / {split}: "
+          f"{len(embedded[(method.name, key)]['clips'])} windows from memory")
+  for fp in dict.fromkeys(m.params.features for m in todo):  # one pass per front end
+    group = [m for m in todo if m.params.features == fp]
+    started = time.time()
+    outs = window_embeddings.keras_windows_many(
+        [encoders[m.name] for m in group], fp, task, split, eval_params.hop_seconds, cache_dir,
+        desc=f"{task.name} {split}")
+    seconds = time.time() - started
+    for method, out in zip(group, outs):
+      embedded[(method.name, key)] = out
+      log(f"{method.name} / {task.name} / {split}: {len(out['clips'])} windows "
+          f"{'from the cache' if out['cached'] else 'embedded'} "
+          f"({len(group)} encoders in one pass, {seconds:.1f} s)")
+
+
 def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[downstream.TaskData],
              mode: str = "linear", budget_list: typing.Sequence[downstream.Budget] = (
                  downstream.Budget(),),
@@ -340,34 +282,39 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
     raise ValueError(f"--mode must be one of {MODES}, got {mode!r}")
   rows = []
   frozen_encoders = {}  # loaded once per method: frozen encoders are not modified
+  # Label-free window embeddings per (method, dataset split): every label
+  # task of a dataset reuses its splits' embeddings.
+  embedded = {}
+  for method in method_list:
+    eval_params.validate(method.params.features)
+  # logmel_stats has nothing to train: always probed, also in finetune mode.
+  end_to_end = {m.name: mode == "finetune" and m.kind != LOGMEL_STATS or m.kind == SUPERVISED
+                for m in method_list}
+  frozen_methods = [m for m in method_list if not end_to_end[m.name]]
   for task in task_list:
+    splits = (task.spec.train_split, task.spec.test_split)
+    for method in frozen_methods:
+      if method.name not in frozen_encoders:
+        frozen_encoders[method.name] = method.encoder(eval_params.seed)
+    for split in splits:
+      _embed_methods(frozen_methods, frozen_encoders, task, split, eval_params, cache_dir,
+                     embedded, log)
     for method in method_list:
-      eval_params.validate(method.params.features)
-      # logmel_stats has nothing to train: always probed, also in finetune mode.
-      end_to_end = (mode == "finetune" and method.kind != LOGMEL_STATS
-                    or method.kind == SUPERVISED)
       frozen = {}
-      if not end_to_end:
-        if method.name not in frozen_encoders:
-          frozen_encoders[method.name] = method.encoder(eval_params.seed)
-        encoder = frozen_encoders[method.name]
-        for split in (task.spec.train_split, task.spec.test_split):
-          started = time.time()
-          frozen[split] = embed_split(encoder, method.params, task, split, eval_params,
-                                      cache_dir, desc=f"{method.name} {task.name} {split}")
-          log(f"{method.name} / {task.name} / {split}: {len(frozen[split]['clips'])} windows "
-              f"{'from the cache' if frozen[split]['cached'] else 'embedded'} in "
-              f"{time.time() - started:.1f} s")
+      if not end_to_end[method.name]:
+        for split in splits:
+          key = (method.name, window_embeddings.split_key(task, split, eval_params.hop_seconds))
+          frozen[split] = window_embeddings.with_labels(embedded[key], task, split)
       for budget in budget_list:
         started = time.time()
-        if end_to_end:
+        if end_to_end[method.name]:
           result = finetune(method.encoder(eval_params.seed), method.params, task, budget,
                             eval_params)
         else:
           result = linear(frozen[task.spec.train_split], frozen[task.spec.test_split], task,
                           budget, eval_params.seed)
         row = {"task": task.name, "method": method.name,
-               "mode": "finetune" if end_to_end else "linear",
+               "mode": "finetune" if end_to_end[method.name] else "linear",
                "label_fraction": budget.label_fraction if not budget.shots_per_class else "",
                "shots_per_class": budget.shots_per_class or "",
                "accuracy": result["accuracy"], "ci_low": result["ci_low"],

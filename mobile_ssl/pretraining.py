@@ -15,6 +15,7 @@ import typing
 import numpy as np
 
 from mobile_ssl import data
+from mobile_ssl import data_service as data_service_lib
 from mobile_ssl import datasets
 from mobile_ssl import encoder as encoder_lib
 from mobile_ssl import model_dir as model_dir_lib
@@ -22,9 +23,14 @@ from mobile_ssl import params as params_lib
 from mobile_ssl import tasks
 from mobile_ssl import trainer
 
-# --cache_dir default: memory when the pool's log-mels fit in AUTO_CACHE_BYTES.
+# --cache_dir default: memory when the pool's log-mels fit in AUTO_CACHE_BYTES,
+# else files in DEFAULT_CACHE_DIR that persist across runs (keyed by the front
+# end, `data.cache_key`). A run stopped before one full pass leaves no cache:
+# tf.data discards a partly written one.
 AUTO_CACHE = "auto"
 AUTO_CACHE_BYTES = 4 << 30
+DEFAULT_CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(
+    os.path.expanduser("~"), ".cache"), "mobile_ssl", "log_mels")
 # Log-mel bytes per stored audio byte: 64 float32 bins per 160 int16 samples.
 _LOG_MEL_PER_AUDIO_BYTE = 64 * 4 / (160 * 2)
 
@@ -127,8 +133,15 @@ def seconds_of(frames: int, feature_params: params_lib.FeatureParams) -> float:
 
 def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[str] = None,
         split: str = "train", force: bool = False, cache_dir: str = "",
-        progress: bool = True) -> dict:
+        progress: bool = True, data_service: str = "") -> dict:
   """Trains `params.task.name` on `params.datasets` into `model_dir`.
+
+  Args:
+    cache_dir: where clip log-mels are cached: 'memory', a folder (files
+      keyed by dataset, split, front end and clip joining, so they persist
+      across runs and never serve another front end), AUTO_CACHE or ''.
+    data_service: HOST:PORT of a tf.data service dispatcher: the input
+      pipeline then runs on its workers (mobile_ssl/data_service.py).
 
   Returns:
     {'encoder_path', 'params' (as written), 'history' (None for 'untrained'),
@@ -177,20 +190,26 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
           f"none of the first {examined} clips of {builder.name}/{source_split} lasts the "
           f"{seconds_of(need, params.features):.2f} s that --task={task.name} needs; join short "
           "clips with --concat_clips=N or use a task with less context")
-  counter = data.SkipCounter()
+  service = data_service_lib.check_dispatcher(data_service) if data_service else ""
+  # The service serializes the pipeline: no counter variable inside it.
+  counter = None if service else data.SkipCounter()
   if cache_dir == AUTO_CACHE:
     stored = sum(b.info.splits[s].num_bytes for b, s in sources)
-    cache_dir = "memory" if stored * _LOG_MEL_PER_AUDIO_BYTE <= AUTO_CACHE_BYTES else ""
+    cache_dir = ("memory" if stored * _LOG_MEL_PER_AUDIO_BYTE <= AUTO_CACHE_BYTES
+                 else DEFAULT_CACHE_DIR)
   if cache_dir and cache_dir != "memory":
-    cache_dir = os.path.join(cache_dir, f"concat{params.train.concat_clips}")
+    cache_dir = os.path.join(cache_dir, data.cache_key(params))
+    if progress and trainer.is_chief(strategy):
+      print(f"log-mel cache: {cache_dir}", file=sys.stderr)
   label_key = params.task.label_key if task.needs_labels else None
 
   def dataset(batch_size, pipeline_id, start_step):
     # A new seed after each resumption: fresh examples rather than a replay.
     seed = params.train.seed + 7919 * start_step + 104729 * pipeline_id
-    return data.task_dataset(sources, task.make_examples, need, params, batch_size=batch_size,
-                             seed=seed, skip_counter=counter, cache_dir=cache_dir or None,
-                             label_key=label_key)
+    ds = data.task_dataset(sources, task.make_examples, need, params, batch_size=batch_size,
+                           seed=seed, skip_counter=counter, cache_dir=cache_dir or None,
+                           label_key=label_key, random_order=bool(service))
+    return data_service_lib.distribute(ds, service) if service else ds
 
   def build():
     encoder = encoder_lib.build_encoder(params.encoder, params.features, seed=params.train.seed)
@@ -198,10 +217,10 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
 
   history = trainer.fit(build, lambda t, o: task.loss(t, o, params), dataset, params,
                         model_dir=model_dir, strategy=strategy, progress=progress,
-                        status=lambda: {"skipped_short_clips": counter.count},
+                        status=lambda: {"skipped_short_clips": counter.count if counter else 0},
                         after_update=(None if task.after_update is None else
                                       lambda model: task.after_update(model, params)))
-  if progress and chief:
+  if progress and chief and counter:
     share = f" ({100 * counter.count / counter.seen:.0f} %)" if counter.seen else ""
     print(f"skipped {counter.count} of the {counter.seen} clips read{share}: shorter than "
           f"--task={task.name} needs ({seconds_of(need, params.features):.2f} s)",
@@ -211,7 +230,7 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
     encoder = history["model"].get_layer(encoder_lib.NAME)
     path = model_dir_lib.save_encoder(model_dir, encoder, params)
   return {"encoder_path": path, "params": params, "history": history,
-          "skipped_short_clips": counter.count}
+          "skipped_short_clips": counter.count if counter else 0}
 
 
 def is_complete(model_dir: str, params: params_lib.Params) -> bool:

@@ -60,7 +60,8 @@ def benchmark_lines(bench: typing.Optional[dict]) -> typing.List[str]:
   if ours is None or peer is None or not ours.get("results") or not peer.get("results"):
     return ["(no timing)"]
   mine, theirs = ours["results"][0]["latency_us"], peer["results"][0]["latency_us"]
-  lines = [f"- {bench['label']}, 1 thread, XNNPACK, median of interleaved rounds:",
+  lines = [f"- {bench['label']}, 1 thread, XNNPACK, median of interleaved rounds;",
+           *(f"  {line}" for line in bench_report.cpu_lines(bench)),
            f"- ours (waveform in, front end included): {mine / 1000:.3f} ms, "
            f"{ours['size_bytes']:,} bytes",
            f"- {peer['arch']} architecture (log-mel in, no front end), int8, random weights: "

@@ -111,8 +111,13 @@ def define_flags(module_name=None) -> None:
   flags.DEFINE_string("data_dir", None, "TFDS data dir (default: TFDS's, ~/tensorflow_datasets).",
                       **where)
   flags.DEFINE_string("cache_dir", pretraining.AUTO_CACHE,
-                      "Cache clip log-mels: a folder, 'memory', '' for none, or 'auto' (memory "
-                      "when the pool's log-mels fit in a few GB, else none).", **where)
+                      "Cache clip log-mels: a folder (files keyed by front end, reused by "
+                      "later runs), 'memory', '' for none, or 'auto' (memory when the pool's "
+                      f"log-mels fit in a few GB, else {pretraining.DEFAULT_CACHE_DIR}).",
+                      **where)
+  flags.DEFINE_string("data_service", "", "HOST:PORT of a tf.data service dispatcher "
+                      "(mobile-ssl-data-service): run the input pipeline on its workers.",
+                      **where)
   for flag, section, field, help_text in PARAM_FLAGS:
     _define(flag, getattr(getattr(_DEFAULTS, section), field), help_text, where)
   flags.DEFINE_bool("force", False, "Resume even though MODEL_DIR holds a run with other params.",
@@ -149,7 +154,8 @@ def params_from_flags() -> params_lib.Params:
 def train_from_flags() -> str:
   """Runs the configured training; returns the path of the saved encoder."""
   result = pretraining.run(params_from_flags(), FLAGS.model_dir, data_dir=FLAGS.data_dir,
-                           split=FLAGS.split, force=FLAGS.force, cache_dir=FLAGS.cache_dir)
+                           split=FLAGS.split, force=FLAGS.force, cache_dir=FLAGS.cache_dir,
+                           data_service=FLAGS.data_service)
   return result["encoder_path"]
 
 

@@ -207,9 +207,39 @@ class TestReport:
     assert json.loads(open(paths["json"]).read())["ratios"][0]["peer"] == "peer"
     text = open(paths["markdown"]).read()
     assert "| ours | peer | int8 |" in text and "4.00x" in text and "## Width sweep" in text
+    features = latency.cpu_features()
+    assert f"CPU features: {' '.join(features) if features else 'not read'}" in text
+    assert "Recommended precision: " in text
     for key in ("png", "accuracy_png"):
       with open(paths[key], "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+class TestCpuFeatures:
+
+  def test_x86_flags_and_their_kernels(self):
+    cpuinfo = ("processor\t: 0\nflags\t\t: fpu sse avx avx2 fma avx512f avx512bw avx512_vnni\n"
+               "processor\t: 1\nflags\t\t: fpu sse avx avx2 fma avx512f avx512bw avx512_vnni\n")
+    features = latency.cpu_features(cpuinfo)
+    assert features == ["avx2", "fma", "avx512f", "avx512_vnni"]
+    assert "VNNI" in latency.kernel_summary(features)
+    assert latency.recommend_precision(features).startswith("int8: ")
+    avx2 = latency.cpu_features("flags : sse avx avx2 fma\n")
+    assert avx2 == ["avx2", "fma"] and "without VNNI" in latency.kernel_summary(avx2)
+    assert "compare with float32" in latency.recommend_precision(avx2)
+
+  def test_arm_features_from_the_emulation_cpuinfo(self):
+    with open(os.path.join(REPO, "export", "cpuinfo-neoverse-n1")) as f:
+      features = latency.cpu_features(f.read())
+    assert features == ["asimd", "asimddp", "asimdhp"]
+    assert "dotprod (SDOT), no i8mm" in latency.kernel_summary(features)
+    i8mm = latency.cpu_features("Features\t: fp asimd asimddp i8mm\n")
+    assert "i8mm" in i8mm and "SMMLA" in latency.kernel_summary(i8mm)
+
+  def test_no_flags_is_said(self):
+    assert latency.cpu_features("processor : 0\n") == []
+    assert latency.kernel_summary([]).startswith("unknown")
+    assert latency.platform_info()["cpu_features"] == latency.cpu_features()
 
 
 @pytest.fixture()
@@ -280,6 +310,8 @@ class TestAndroid:
     assert [r["threads"] for r in entry["results"]] == [1, 4]
     assert entry["results"][0]["inference_avg_us"] == pytest.approx(168.417)
     assert result["platform"]["device"] == "Pixel 7" and result["platform"]["cpu_mask"] == "f0"
+    assert result["platform"]["cpu_features"] == ["asimd", "asimddp", "asimdhp"]
+    assert result["platform"]["recommended_precision"].startswith("int8: ")
 
   def test_apk_flow_command_lines(self, fake_adb, tmp_path):
     model = tmp_path / "m.tflite"
@@ -393,3 +425,45 @@ class TestEmulation:
     (model,) = report["models"]
     assert model["x86_agreement"]["cosine"] > 0.999
     assert model["results"][0]["latency_us"] > 0 and model["op_profile"]
+
+
+class TestYamnetWaveformPeer:
+
+  def test_its_dft_matmul_front_end_computes_our_log_mel(self):
+    fp = params_lib.FeatureParams()
+    x = np.random.default_rng(0).normal(scale=0.1, size=(2, fp.slice_samples)).astype(np.float32)
+    front = peers.YamnetLogMel({"sample_rate_hz": fp.sample_rate_hz})
+    theirs = front(x).numpy()[..., 0]
+    ours = features.log_mel_spectrogram(x, fp).numpy()
+    assert theirs.shape == ours.shape == (2, fp.slice_frames, fp.num_mel_bins)
+    np.testing.assert_allclose(theirs, ours, atol=2e-3)
+
+  def test_converts_like_ours_float_front_end_at_int8(self, tmp_path):
+    fp = params_lib.FeatureParams()
+    model = peers.build_peer("yamnet_waveform", fp)
+    assert peers.input_kind("yamnet_waveform") == "waveform"
+    assert model.count_params() == peers.build_peer("yamnet", fp).count_params()
+    rng = np.random.default_rng(1)
+    waves = [rng.normal(scale=0.1, size=(1, fp.slice_samples)).astype(np.float32)
+             for _ in range(4)]
+    batch1 = peers.waveform_peer(fp, batch_size=1)
+    batch1.set_weights(model.get_weights())
+    outputs = {}
+    for precision in ("float32", "int8"):
+      path = tmp_path / f"yamnet_waveform_{precision}.tflite"
+      path.write_bytes(convert.convert(batch1, precision, waves if precision == "int8" else None))
+      info = tflite_graph.describe(str(path))
+      assert info["macs"] > 69e6 + 25e6  # MobileNet v1 + the DFT as matmuls
+      assert "RFFT2D" not in info["op_histogram"]  # YAMNet's tflite_compatible path
+      ops = info["ops"]
+      if precision == "int8":  # the front end stays float32, as in our int8 waveform model
+        assert ops.index("QUANTIZE") > ops.index("LOG")
+      it = latency.interpreter(str(path))
+      it.allocate_tensors()
+      it.set_tensor(it.get_input_details()[0]["index"], waves[0])
+      it.invoke()
+      outputs[precision] = latency.output_values(it)
+    # Random weights shrink YAMNet's activations to ~1e-20, so only float32 is compared.
+    expected = batch1(waves[0])["embedding"].numpy()
+    np.testing.assert_allclose(outputs["float32"], expected, rtol=1e-3, atol=1e-25)
+    assert np.all(np.isfinite(outputs["int8"]))

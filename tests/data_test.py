@@ -1,5 +1,6 @@
 """Tests of mobile_ssl.data and mobile_ssl.datasets: slices, folders, mixing, errors."""
 
+import dataclasses
 import glob
 import os
 import subprocess
@@ -13,6 +14,7 @@ import tensorflow as tf
 from mobile_ssl import data
 from mobile_ssl import datasets
 from mobile_ssl import params as params_lib
+from mobile_ssl import pretraining
 from tests import audio_fixtures
 
 PARAMS = params_lib.Params()
@@ -140,6 +142,7 @@ def test_label_names_and_unknown_label(tiny_synthetic):
     datasets.label_names(tiny_synthetic, "speaker")
 
 
+from mobile_ssl import pretraining
 _BUILD_WHEN_TOLD = """
 import os, sys, time
 from mobile_ssl import datasets

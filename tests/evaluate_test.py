@@ -160,6 +160,41 @@ class TestEvaluation:
     assert not evaluation.embed_split(encoder, params, digit_task, "test", hop, cache)["cached"]
     assert len(os.listdir(cache)) == 3
 
+  def test_embeddings_are_the_keras_encoder_on_every_window(self, digit_task, tiny_run):
+    encoder, params = model_dir.load_encoder(tiny_run)
+    out = evaluation.embed_split(encoder, params, digit_task, "train", FAST)
+    windows = list(data.slice_dataset(digit_task.builder, "train", batch_size=16,
+                                      feature_params=params.features).as_numpy_iterator())
+    log_mel = np.concatenate([w["log_mel"] for w in windows])
+    np.testing.assert_array_equal(out["clips"], np.concatenate([w["clip"] for w in windows]))
+    expected = encoder(log_mel[..., None], training=False).numpy()
+    np.testing.assert_allclose(out["embeddings"], expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(out["labels"], digit_task.train_labels[out["clips"]])
+
+  def test_cache_misses_after_the_same_encoder_changes(self, digit_task, tmp_path):
+    encoder = encoder_lib.build_encoder(TINY.encoder, TINY.features, seed=1)
+    cache = str(tmp_path / "cache")
+    first = evaluation.embed_split(encoder, TINY, digit_task, "test", FAST, cache)
+    bn = next(l for l in encoder.layers if "bn" in l.name)
+    bn.moving_mean.assign(bn.moving_mean + 0.5)  # as training would
+    changed = evaluation.embed_split(encoder, TINY, digit_task, "test", FAST, cache)
+    assert not changed["cached"]
+    assert np.abs(changed["embeddings"] - first["embeddings"]).max() > 1e-3
+    assert len(os.listdir(cache)) == 2
+
+  def test_label_tasks_share_one_pass_over_the_audio(self, digits_dir, data_dir, tiny_run):
+    tasks = [downstream.load_task(f"{digits_dir}:{key}", data_dir) for key in ("digit", "speaker")]
+    lines = []
+    rows = evaluation.evaluate(evaluation.methods(["untrained", tiny_run]), tasks,
+                               eval_params=FAST, log=lines.append)
+    assert len(rows) == 4
+    speaker_lines = [line for line in lines if "recordings:speaker / " in line and "windows" in line]
+    assert len(speaker_lines) == 4 and all("from memory" in line for line in speaker_lines)
+    assert sum("2 encoders in one pass" in line for line in lines) == 4  # 2 methods x 2 splits
+    alone = evaluation.evaluate(evaluation.methods([tiny_run]), tasks[1:], eval_params=FAST,
+                                log=lambda line: None)
+    assert alone[0]["accuracy"] == rows[3]["accuracy"]
+
   def test_linear_probe_and_finetuning_rows(self, digit_task, tiny_run, tmp_path):
     methods = evaluation.methods(["untrained", tiny_run])
     budgets = downstream.budgets([1.0], [2])
@@ -264,7 +299,13 @@ def test_cli_writes_the_table_plots_and_csv(digits_dir, tiny_run, data_dir, tmp_
   for name in ("results.md", "accuracy_by_task.png", "accuracy_vs_label_fraction.png"):
     assert os.path.getsize(os.path.join(out, name)) > 0
     assert os.path.join(out, name) in result.stdout
-  assert len(os.listdir(os.path.join(out, "cache"))) == 2 * 2 * 2  # methods x tasks x splits
+  # methods x splits: the digit and speaker tasks share one embedding per split.
+  assert len(os.listdir(os.path.join(out, "cache"))) == 2 * 2
+  again = _cli("--encoders=untrained," + tiny_run, "--names=random,tiny",
+               f"--tasks={digits_dir}:digit", f"--output_dir={out}", f"--data_dir={data_dir}",
+               "--width=0.25", "--embedding_dim=16")
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert again.stderr.count("from the cache") == 2 * 2 and " embedded " not in again.stderr
 
 
 def test_cli_bad_input_is_one_line(tiny_run, tmp_path, digits_dir):

@@ -45,6 +45,10 @@ def main(argv):
       print("Pixel 7")
     elif line == "getprop ro.soc.model":
       print("Tensor G2")
+    elif line == "cat /proc/cpuinfo":  # Tensor G2: Cortex-X1/A78/A55, Armv8.2 (dotprod, no i8mm)
+      for cpu in range(2):
+        print(f"processor\t: {cpu}\nBogoMIPS\t: 49.15\nFeatures\t: fp asimd evtstrm aes pmull "
+              "sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp\n")
   elif command == "logcat":
     if "-d" in rest:
       with open(os.environ["FAKE_ADB_LOGCAT"], encoding="utf-8") as f:

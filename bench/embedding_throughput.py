@@ -1,0 +1,140 @@
+r"""Windows/s of the probe's embedding pass against the bare models, same run.
+
+  python bench/embedding_throughput.py [--task=synthetic_audio:event] [--split=train]
+      [--encoder=untrained|RUN_DIR] [--data_dir=DIR] [--repeats=3]
+
+Times, on every 975 ms window (0.5 s hop) of one split, interleaved
+`--repeats` times (median windows/s; contention hits every row alike):
+  * keras path      `evaluation.embed_split` uncached: decode, log-mel once per
+                    clip, windows, the BN-folded encoder on batches of 256;
+  * keras path (old) the pre-issue-14 path: `data.slice_dataset` (a dataset per
+                    clip, batches of 64) and the unfolded Keras encoder;
+  * litert path     `embed_split` with the float32 waveform .tflite
+                    (`export.embedder.TFLiteEmbedder`, 1 thread);
+  * bare rows       the same models on inputs already in memory: Keras
+                    (folded and not, batch 256), LiteRT float32 waveform-in and
+                    log-mel-in (batch 1, 1 thread, one invoke per window).
+Ratios printed at the end are from the same run. Not a test.
+"""
+
+import statistics
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from export import convert
+from export import embedder
+from export import latency
+from mobile_ssl import data
+from mobile_ssl import downstream
+from mobile_ssl import encoder as encoder_lib
+from mobile_ssl import evaluation
+from mobile_ssl import inference
+from mobile_ssl import model_dir
+from mobile_ssl import params as params_lib
+from mobile_ssl import window_embeddings
+
+flags.DEFINE_string("task", "synthetic_audio:event", "DATASET:LABEL or FOLDER:LABEL.")
+flags.DEFINE_string("split", "train", "Split to embed.")
+flags.DEFINE_string("encoder", "untrained", "'untrained' (width 1.0, seed 0) or a run dir.")
+flags.DEFINE_string("data_dir", None, "TFDS data dir.")
+flags.DEFINE_integer("repeats", 3, "Interleaved repetitions of every row.")
+flags.DEFINE_integer("bare_windows", 512, "Windows per bare-model timing.")
+FLAGS = flags.FLAGS
+
+
+def _rate(function, count: int) -> float:
+  start = time.perf_counter()
+  function()
+  return count / (time.perf_counter() - start)
+
+
+def _old_keras_path(encoder, params, task, split, hop_seconds):
+  """The embedding loop as it was before issue 14 (for the before/after ratio)."""
+  fp = params.features
+  run = tf.function(lambda x: encoder(tf.expand_dims(x, -1), training=False), input_signature=[
+      tf.TensorSpec([None, fp.slice_frames, fp.num_mel_bins], tf.float32)])
+  ds = data.slice_dataset(task.builder, split, batch_size=64, feature_params=fp,
+                          hop_seconds=hop_seconds, audio_key=task.spec.audio_key)
+  return sum(len(run(b["log_mel"]).numpy()) for b in ds)
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  task = downstream.load_task(FLAGS.task, FLAGS.data_dir)
+  if FLAGS.encoder == "untrained":
+    params = params_lib.Params()
+    encoder = encoder_lib.build_encoder(params.encoder, params.features, seed=0)
+  else:
+    encoder, params = model_dir.load_encoder(FLAGS.encoder)
+  fp, eval_params = params.features, evaluation.EvalParams()
+  lite_wave = embedder.TFLiteEmbedder(convert.encoder_tflite(
+      encoder, params, "waveform", "float32"), num_threads=1)
+  lite_mel = embedder.TFLiteEmbedder(convert.encoder_tflite(
+      encoder, params, "log_mel", "float32"), num_threads=1)
+  # Real windows of the split for the bare rows.
+  batch = next(window_embeddings.log_mel_windows(task, FLAGS.split, fp, eval_params.hop_seconds,
+                                                 FLAGS.bare_windows).as_numpy_iterator())
+  log_mel = batch["log_mel"]
+  wave_windows = []
+  for frames, _ in window_embeddings.waveform_batches(task, FLAGS.split, fp,
+                                                      eval_params.hop_seconds):
+    wave_windows.append(frames)
+    if sum(len(w) for w in wave_windows) >= len(log_mel):
+      break
+  wave_windows = np.concatenate(wave_windows)[:len(log_mel)]
+  n_bare = len(log_mel)
+  folded = inference.embed_function(encoder, fp, window_embeddings.fingerprint(encoder, fp))
+  unfolded = tf.function(lambda x: encoder(tf.expand_dims(x, -1), training=False))
+  chunks = [log_mel[i:i + 256] for i in range(0, n_bare, 256)]
+  for f in (folded, unfolded):  # tracing outside the timings
+    [f(c).numpy() for c in chunks]
+  n_split = len(evaluation.embed_split(encoder, params, task, FLAGS.split, eval_params)["clips"])
+
+  rows = {
+      "keras path": lambda: _rate(lambda: evaluation.embed_split(
+          encoder, params, task, FLAGS.split, eval_params), n_split),
+      "keras path (old)": lambda: _rate(lambda: _old_keras_path(
+          encoder, params, task, FLAGS.split, eval_params.hop_seconds), n_split),
+      "litert path (float32 waveform)": lambda: _rate(lambda: evaluation.embed_split(
+          lite_wave, params, task, FLAGS.split, eval_params), n_split),
+      "bare keras, BN folded, batch 256": lambda: _rate(
+          lambda: [folded(c).numpy() for c in chunks], n_bare),
+      "bare keras, batch 256": lambda: _rate(
+          lambda: [unfolded(c).numpy() for c in chunks], n_bare),
+      "bare litert float32 waveform-in": lambda: _rate(
+          lambda: lite_wave.run(wave_windows), n_bare),
+      "bare litert float32 log-mel-in": lambda: _rate(
+          lambda: lite_mel.run(log_mel[..., None]), n_bare),
+  }
+  rates = {name: [] for name in rows}
+  for _ in range(FLAGS.repeats):
+    for name, timed in rows.items():
+      rates[name].append(timed())
+  median = {name: statistics.median(values) for name, values in rates.items()}
+  print(f"{FLAGS.task} {FLAGS.split}: {n_split} windows of {len(task.split_labels(FLAGS.split))} "
+        f"clips; encoder {FLAGS.encoder}; median of {FLAGS.repeats}")
+  features = latency.cpu_features()
+  print(f"CPU features: {' '.join(features)} ({latency.kernel_summary(features)})")
+  print(f"{'row':36s} {'windows/s':>10s}   runs")
+  for name, value in median.items():
+    print(f"{name:36s} {value:10.0f}   {', '.join(f'{v:.0f}' for v in rates[name])}")
+  bare_lite = median["bare litert float32 waveform-in"]
+  print(f"keras path / bare litert float32 waveform-in: {median['keras path'] / bare_lite:.2f}")
+  print(f"keras path / bare litert float32 log-mel-in:  "
+        f"{median['keras path'] / median['bare litert float32 log-mel-in']:.2f}")
+  print(f"keras path / bare keras (BN folded):          "
+        f"{median['keras path'] / median['bare keras, BN folded, batch 256']:.2f}")
+  print(f"keras path / keras path (old):                "
+        f"{median['keras path'] / median['keras path (old)']:.2f}")
+  print(f"litert path / bare litert float32 waveform-in: "
+        f"{median['litert path (float32 waveform)'] / bare_lite:.2f}")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,55 @@
+r"""Seconds of the quickstart's probe stage on the runs of an earlier quickstart.
+
+  python bench/probe_stage.py --quickstart_dir=quickstart [--data_dir=DIR]
+
+Repeats exactly the probe call of `mobile-ssl-quickstart` (stage 4): the run
+directories it trained (pretext task, supervised, untrained) and the
+logmel_stats floor, a linear probe on every label of the dataset, no
+embedding cache (a fresh stage). Only public API, so it runs against another
+checkout too (`PYTHONPATH=../other_checkout python bench/probe_stage.py ...`)
+for a before/after on the same runs and machine. Not a test.
+"""
+
+import json
+import os
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from mobile_ssl import downstream
+from mobile_ssl import evaluation
+
+flags.DEFINE_string("quickstart_dir", "quickstart", "Output folder of a finished quickstart.")
+flags.DEFINE_string("data_dir", None, "TFDS data dir.")
+flags.DEFINE_string("dataset", "synthetic_audio", "The quickstart's --dataset.")
+flags.DEFINE_string("task", "temporal_gap", "The quickstart's --task.")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  with open(os.path.join(FLAGS.quickstart_dir, "stages.json")) as f:
+    stages = json.load(f)
+  labels = stages["data"]["labels"]
+  out = lambda name: os.path.join(FLAGS.quickstart_dir, name)
+  runs = {FLAGS.task: out(f"pretrain_{FLAGS.task}"), "supervised": out("supervised"),
+          "untrained": out("untrained")}
+  dataset = FLAGS.dataset
+  started = time.time()
+  tasks = [downstream.load_task(f"{dataset}:{k}", FLAGS.data_dir, name=k) for k in labels]
+  methods = evaluation.methods(list(runs.values()) + [evaluation.LOGMEL_STATS],
+                               list(runs) + [evaluation.LOGMEL_STATS])
+  rows = evaluation.evaluate(methods, tasks, eval_params=evaluation.EvalParams(),
+                             log=lambda line: print(line, flush=True))
+  seconds = time.time() - started
+  for row in rows:
+    print(f"{row['method']:14s} {row['task']:8s} {100 * row['accuracy']:5.1f}")
+  print(f"probe stage: {seconds:.1f} s ({len(methods)} encoders x {len(tasks)} tasks, "
+        f"evaluation from {os.path.dirname(os.path.abspath(evaluation.__file__))})")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,89 @@
+"""Tests of mobile_ssl.data_service: training through a tf.data service on localhost.
+
+A real dispatcher and two real workers run as separate processes
+(`python -m mobile_ssl.data_service`), as they would on other machines.
+"""
+
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from mobile_ssl import data_service
+from mobile_ssl import model_dir as model_dir_lib
+from mobile_ssl import params as params_lib
+from mobile_ssl import pretraining
+from mobile_ssl import trainer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    return s.getsockname()[1]
+
+
+def _server(*args) -> subprocess.Popen:
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1")
+  return subprocess.Popen([sys.executable, "-m", "mobile_ssl.data_service", *args], cwd=REPO,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_line(process: subprocess.Popen, text: str, timeout_s: float = 120) -> str:
+  deadline = time.time() + timeout_s
+  while time.time() < deadline:
+    line = process.stdout.readline()
+    if text in line:
+      return line
+    if process.poll() is not None:
+      raise AssertionError(f"server exited with {process.returncode}: {process.stdout.read()}")
+  raise AssertionError(f"no {text!r} from the server in {timeout_s} s")
+
+
+@pytest.fixture()
+def service():
+  """'localhost:PORT' of a dispatcher with two registered workers (three processes)."""
+  port = _free_port()
+  processes = [_server("--role=dispatcher", f"--port={port}")]
+  try:
+    _wait_for_line(processes[0], "dispatcher serving at")
+    for _ in range(2):
+      processes.append(_server("--role=worker", f"--dispatcher=localhost:{port}"))
+      _wait_for_line(processes[-1], "worker registered")
+    yield f"localhost:{port}", processes
+  finally:
+    for process in processes:
+      process.kill()
+      process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_training_steps_come_from_two_local_workers(service, tiny_synthetic, data_dir, tmp_path):
+  address, processes = service
+  tiny = params_lib.tiny()
+  params = dataclasses.replace(
+      tiny, datasets=("synthetic_audio/tiny",),
+      task=dataclasses.replace(tiny.task, name="temporal_gap"),
+      train=dataclasses.replace(tiny.train, steps=4, batch_size=8, log_every_steps=1))
+  result = pretraining.run(params, str(tmp_path), data_dir=data_dir, cache_dir="memory",
+                           progress=False, data_service=address)
+  assert trainer.latest_step(str(tmp_path)) == 4
+  history = result["history"]
+  assert history["step"] == [1, 2, 3, 4] and np.all(np.isfinite(history["loss"]))
+  assert model_dir_lib.load_encoder(str(tmp_path))[0].name == "encoder"
+  assert all(p.poll() is None for p in processes)  # dispatcher and both workers still up
+
+
+def test_an_address_without_a_dispatcher_is_one_line():
+  port = _free_port()
+  with pytest.raises(ValueError, match=rf"--data_service=localhost:{port}: no dispatcher"):
+    data_service.check_dispatcher(f"localhost:{port}")
+  with pytest.raises(ValueError, match="--data_service=nonsense: expected HOST:PORT"):
+    data_service.check_dispatcher("nonsense")
+  assert data_service.host_port("grpc://example.org:5050") == ("example.org", 5050)
