@@ -344,7 +344,7 @@ class TestCommand:
         capture_output=True, text=True, timeout=120,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "--quantization=int4: value should be one of <float32|float16|dynamic|int8>" in (
+    assert "--quantization=int4: value should be one of <float32|float16|dynamic|int8|int16x8>" in (
         result.stderr)
 
 
