@@ -64,10 +64,10 @@ def _fit(x: np.ndarray, y: np.ndarray, num_classes: int, l2: float,
 
 def clip_predictions(model: LinearModel, x: np.ndarray, clips: np.ndarray):
   """(clip ids [m], predicted class [m]) from window embeddings and their clip ids."""
-  return _average_by_clip(model.probabilities(x), clips)
+  return average_by_clip(model.probabilities(x), clips)
 
 
-def _average_by_clip(p: np.ndarray, clips: np.ndarray):
+def average_by_clip(p: np.ndarray, clips: np.ndarray):
   """(clip ids [m], argmax of the clip's mean window probabilities [m])."""
   ids, inverse = np.unique(clips, return_inverse=True)
   summed = np.zeros((len(ids), p.shape[1]))
@@ -147,7 +147,7 @@ def score(probabilities: np.ndarray, y: np.ndarray, clips: np.ndarray, seed: int
   """
   if len(probabilities) == 0:
     raise ValueError("the test split is empty")
-  ids, pred = _average_by_clip(np.asarray(probabilities, np.float64), clips)
+  ids, pred = average_by_clip(np.asarray(probabilities, np.float64), clips)
   _, truth = _clip_labels(clips, y)
   correct = pred == truth
   low, high = bootstrap_interval(correct, seed)
