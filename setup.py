@@ -15,7 +15,7 @@ INSTALL_REQUIRES = [
     "flatbuffers>=24",  # export/metadata.py edits .tflite files (also required by ai-edge-litert)
     "soundfile>=0.13,<0.15",  # WAV/FLAC/OGG/MP3 via bundled libsndfile (not tensorflow-io)
     "scipy>=1.13,<2",  # band-limited resampling, the probe's L-BFGS
-    "threadpoolctl>=3.5,<4",  # one BLAS thread for the probe (see mobile_ssl/probe.py)
+    "threadpoolctl>=3.5,<4",  # one BLAS thread for the probe (see mobile_ssl/evaluation/probe.py)
     "numpy>=2.0,<2.5",
     "absl-py>=2.1,<3",
     # apache-beam (the `tfds` CLI imports it) caps protobuf below 7.
@@ -43,21 +43,28 @@ setuptools.setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10,<3.14",
-    packages=setuptools.find_packages(include=["mobile_ssl*", "tfds_builders*", "export*"]),
-    package_data={"tfds_builders": ["*/dummy_data/**/*", "*/README.md", "*/CITATIONS.bib"],
-                  "export": ["setup_emulation.sh", "cpuinfo-neoverse-n1"]},
+    # Everything installs under `mobile_ssl`: the repository's top-level folders
+    # export/ and tfds_builders/ become mobile_ssl.export and mobile_ssl_tfds
+    # (docs/architecture.md), so no generic top-level name is claimed.
+    packages=(setuptools.find_packages(include=["mobile_ssl", "mobile_ssl.*"])
+              + ["mobile_ssl.export"]
+              + ["mobile_ssl_tfds" + ("." + p if p else "")
+                 for p in [""] + setuptools.find_packages("tfds_builders")]),
+    package_dir={"mobile_ssl.export": "export", "mobile_ssl_tfds": "tfds_builders"},
+    package_data={"mobile_ssl_tfds": ["*/dummy_data/**/*", "*/README.md", "*/CITATIONS.bib"],
+                  "mobile_ssl.benchmark": ["setup_emulation.sh", "cpuinfo-neoverse-n1"]},
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
     entry_points={
         "console_scripts": [
-            "mobile-ssl-train=mobile_ssl.train:run",
-            "mobile-ssl-eval=mobile_ssl.evaluate:run",
-            "mobile-ssl-quickstart=mobile_ssl.quickstart:run",
-            "export_tflite=export.tflite:run",
-            "mobile-ssl-bench=export.benchmark:run",
-            "mobile-ssl-federated=mobile_ssl.federate:run",
-            "mobile-ssl-data-service=mobile_ssl.data_service:run",
+            "mobile-ssl-train=mobile_ssl.commands.train:run",
+            "mobile-ssl-eval=mobile_ssl.commands.evaluate:run",
+            "mobile-ssl-quickstart=mobile_ssl.commands.quickstart:run",
+            "export_tflite=mobile_ssl.commands.export_tflite:run",
+            "mobile-ssl-bench=mobile_ssl.commands.bench:run",
+            "mobile-ssl-federated=mobile_ssl.commands.federated:run",
+            "mobile-ssl-data-service=mobile_ssl.commands.data_service:run",
         ],
     },
 )

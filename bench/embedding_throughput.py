@@ -5,12 +5,12 @@ r"""Windows/s of the probe's embedding pass against the bare models, same run.
 
 Times, on every 975 ms window (0.5 s hop) of one split, interleaved
 `--repeats` times (median windows/s; contention hits every row alike):
-  * keras path      `evaluation.embed_split` uncached: decode, log-mel once per
+  * keras path      `suite.embed_split` uncached: decode, log-mel once per
                     clip, windows, the BN-folded encoder on batches of 256;
-  * keras path (old) the pre-issue-14 path: `data.slice_dataset` (a dataset per
+  * keras path (old) the pre-issue-14 path: `pipeline.slice_dataset` (a dataset per
                     clip, batches of 64) and the unfolded Keras encoder;
   * litert path     `embed_split` with the float32 waveform .tflite
-                    (`export.embedder.TFLiteEmbedder`, 1 thread);
+                    (`mobile_ssl.export.tflite_embedder.TFLiteEmbedder`, 1 thread);
   * bare rows       the same models on inputs already in memory: Keras
                     (folded and not, batch 256), LiteRT float32 waveform-in and
                     log-mel-in (batch 1, 1 thread, one invoke per window).
@@ -26,17 +26,17 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from export import convert
-from export import embedder
-from export import latency
-from mobile_ssl import data
-from mobile_ssl import downstream
-from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import evaluation
-from mobile_ssl import inference
-from mobile_ssl import model_dir
-from mobile_ssl import params as params_lib
-from mobile_ssl import window_embeddings
+from mobile_ssl.export import convert
+from mobile_ssl.export import tflite_embedder
+from mobile_ssl.benchmark import latency
+from mobile_ssl.data import pipeline
+from mobile_ssl.data import downstream
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.evaluation import suite
+from mobile_ssl.core import inference
+from mobile_ssl.core import model_dir
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.evaluation import window_embeddings
 
 flags.DEFINE_string("task", "synthetic_audio:event", "DATASET:LABEL or FOLDER:LABEL.")
 flags.DEFINE_string("split", "train", "Split to embed.")
@@ -58,7 +58,7 @@ def _old_keras_path(encoder, params, task, split, hop_seconds):
   fp = params.features
   run = tf.function(lambda x: encoder(tf.expand_dims(x, -1), training=False), input_signature=[
       tf.TensorSpec([None, fp.slice_frames, fp.num_mel_bins], tf.float32)])
-  ds = data.slice_dataset(task.builder, split, batch_size=64, feature_params=fp,
+  ds = pipeline.slice_dataset(task.builder, split, batch_size=64, feature_params=fp,
                           hop_seconds=hop_seconds, audio_key=task.spec.audio_key)
   return sum(len(run(b["log_mel"]).numpy()) for b in ds)
 
@@ -72,10 +72,10 @@ def main(argv):
     encoder = encoder_lib.build_encoder(params.encoder, params.features, seed=0)
   else:
     encoder, params = model_dir.load_encoder(FLAGS.encoder)
-  fp, eval_params = params.features, evaluation.EvalParams()
-  lite_wave = embedder.TFLiteEmbedder(convert.encoder_tflite(
+  fp, eval_params = params.features, suite.EvalParams()
+  lite_wave = tflite_embedder.TFLiteEmbedder(convert.encoder_tflite(
       encoder, params, "waveform", "float32"), num_threads=1)
-  lite_mel = embedder.TFLiteEmbedder(convert.encoder_tflite(
+  lite_mel = tflite_embedder.TFLiteEmbedder(convert.encoder_tflite(
       encoder, params, "log_mel", "float32"), num_threads=1)
   # Real windows of the split for the bare rows.
   batch = next(window_embeddings.log_mel_windows(task, FLAGS.split, fp, eval_params.hop_seconds,
@@ -94,14 +94,14 @@ def main(argv):
   chunks = [log_mel[i:i + 256] for i in range(0, n_bare, 256)]
   for f in (folded, unfolded):  # tracing outside the timings
     [f(c).numpy() for c in chunks]
-  n_split = len(evaluation.embed_split(encoder, params, task, FLAGS.split, eval_params)["clips"])
+  n_split = len(suite.embed_split(encoder, params, task, FLAGS.split, eval_params)["clips"])
 
   rows = {
-      "keras path": lambda: _rate(lambda: evaluation.embed_split(
+      "keras path": lambda: _rate(lambda: suite.embed_split(
           encoder, params, task, FLAGS.split, eval_params), n_split),
       "keras path (old)": lambda: _rate(lambda: _old_keras_path(
           encoder, params, task, FLAGS.split, eval_params.hop_seconds), n_split),
-      "litert path (float32 waveform)": lambda: _rate(lambda: evaluation.embed_split(
+      "litert path (float32 waveform)": lambda: _rate(lambda: suite.embed_split(
           lite_wave, params, task, FLAGS.split, eval_params), n_split),
       "bare keras, BN folded, batch 256": lambda: _rate(
           lambda: [folded(c).numpy() for c in chunks], n_bare),

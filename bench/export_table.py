@@ -3,7 +3,7 @@ r"""The export acceptance table: every precision x input of one encoder.
   python bench/export_table.py --encoder=RUN_DIR \
       [--probe_task=/work/shared/data/fsdd/recordings:digit] [--output_dir=DIR]
 
-Exports the encoder 8 times with `export.tflite.export_encoder` (the code
+Exports the encoder 8 times with `mobile_ssl.export.exporter.export_encoder` (the code
 behind `export_tflite`: default thresholds, validation on the test split of
 the run's dataset) and prints a Markdown table: file size, mean/min cosine of
 the .tflite embedding to the Keras float encoder, the mean centred cosine
@@ -11,7 +11,7 @@ the .tflite embedding to the Keras float encoder, the mean centred cosine
 --probe_task, linear-probe test accuracy of each .tflite's embeddings next to
 the Keras encoder's. The probe data is embedded by the Keras
 encoder and each file through mobile-ssl-eval's probe path
-(`export.probe_accuracy.compare`). The
+(`mobile_ssl.export.probe_accuracy.compare`). The
 check column applies export_tflite's default thresholds, the probe drop
 included; a failed row is still shown. Not a test.
 """
@@ -24,14 +24,14 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from export import embedder as embedder_lib
-from export import latency
-from export import probe_accuracy
-from export import tflite
-from export.tflite import DEFAULT_THRESHOLDS
-from mobile_ssl import downstream
-from mobile_ssl import model_dir
-from mobile_ssl import probe
+from mobile_ssl.export import tflite_embedder as embedder_lib
+from mobile_ssl.benchmark import latency
+from mobile_ssl.export import probe_accuracy
+from mobile_ssl.export import exporter
+from mobile_ssl.export.exporter import DEFAULT_THRESHOLDS
+from mobile_ssl.data import downstream
+from mobile_ssl.core import model_dir
+from mobile_ssl.evaluation import probe
 
 flags.DEFINE_string("encoder", None, "Run directory (params.json + encoder.keras).")
 flags.DEFINE_string("probe_task", "", "Task codes or DATASET:LABEL_KEY, comma-separated: "
@@ -47,10 +47,10 @@ FLAGS = flags.FLAGS
 def _export_all(folder):
   """Every combination, written whatever its cosines (the check column applies the defaults)."""
   rows = []
-  for quantization, kind in tflite.COMBINATIONS:
+  for quantization, kind in exporter.COMBINATIONS:
     path = os.path.join(folder, f"encoder_{quantization}_{kind}.tflite")
     start = time.perf_counter()
-    report = tflite.export_encoder(FLAGS.encoder, path, tflite.ExportParams(
+    report = exporter.export_encoder(FLAGS.encoder, path, exporter.ExportParams(
         quantization=quantization, input_kind=kind,
         representative_data=FLAGS.representative_data,
         validation_data=FLAGS.validation_data, num_validation=FLAGS.num_validation,
@@ -104,7 +104,7 @@ def _table(rows, probes, times):
       line += (f" {accuracy:.4f} ({keras_accuracy:.4f}) | "
                f"{result['agreement'][row['path']]:.3f} |")
       if (keras_accuracy - accuracy
-          > tflite.ExportParams.max_probe_drop + probe.DROP_TOLERANCE):
+          > exporter.ExportParams.max_probe_drop + probe.DROP_TOLERANCE):
         checks.append(f"{name} drop {keras_accuracy - accuracy:.3f}")
     lines.append(line + f" {'ok' if not checks else 'FAIL (' + ', '.join(checks) + ')'} |")
   return "\n".join(lines)

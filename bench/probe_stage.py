@@ -18,8 +18,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from mobile_ssl import downstream
-from mobile_ssl import evaluation
+from mobile_ssl.data import downstream
+from mobile_ssl.evaluation import suite
 
 flags.DEFINE_string("quickstart_dir", "quickstart", "Output folder of a finished quickstart.")
 flags.DEFINE_string("data_dir", None, "TFDS data dir.")
@@ -40,15 +40,15 @@ def main(argv):
   dataset = FLAGS.dataset
   started = time.time()
   tasks = [downstream.load_task(f"{dataset}:{k}", FLAGS.data_dir, name=k) for k in labels]
-  methods = evaluation.methods(list(runs.values()) + [evaluation.LOGMEL_STATS],
-                               list(runs) + [evaluation.LOGMEL_STATS])
-  rows = evaluation.evaluate(methods, tasks, eval_params=evaluation.EvalParams(),
+  methods = suite.methods(list(runs.values()) + [suite.LOGMEL_STATS],
+                               list(runs) + [suite.LOGMEL_STATS])
+  rows = suite.evaluate(methods, tasks, eval_params=suite.EvalParams(),
                              log=lambda line: print(line, flush=True))
   seconds = time.time() - started
   for row in rows:
     print(f"{row['method']:14s} {row['task']:8s} {100 * row['accuracy']:5.1f}")
   print(f"probe stage: {seconds:.1f} s ({len(methods)} encoders x {len(tasks)} tasks, "
-        f"evaluation from {os.path.dirname(os.path.abspath(evaluation.__file__))})")
+        f"evaluation from {os.path.dirname(os.path.abspath(suite.__file__))})")
 
 
 if __name__ == "__main__":

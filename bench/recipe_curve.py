@@ -28,13 +28,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from mobile_ssl import atomic  # noqa: E402
-from mobile_ssl import downstream  # noqa: E402
-from mobile_ssl import encoder as encoder_lib  # noqa: E402
-from mobile_ssl import evaluation  # noqa: E402
-from mobile_ssl import model_dir as model_dir_lib  # noqa: E402
-from mobile_ssl import tasks  # noqa: E402
-from mobile_ssl import trainer  # noqa: E402
+from mobile_ssl.core import atomic  # noqa: E402
+from mobile_ssl.data import downstream  # noqa: E402
+from mobile_ssl.core import encoder as encoder_lib  # noqa: E402
+from mobile_ssl.evaluation import suite  # noqa: E402
+from mobile_ssl.core import model_dir as model_dir_lib  # noqa: E402
+from mobile_ssl.core import tasks  # noqa: E402
+from mobile_ssl.training import trainer  # noqa: E402
 
 flags.DEFINE_list("runs", None, "Run directories (mobile-ssl-train model_dir).")
 flags.DEFINE_list("tasks", None, "Task specs as for mobile-ssl-eval.")
@@ -82,8 +82,8 @@ def main(argv):
   for run in FLAGS.runs:
     minutes = _wall_minutes(run)
     for step, snapshot in snapshots(run, FLAGS.output_dir):
-      method = evaluation.methods([snapshot], [f"{os.path.basename(run)}@{step}"])
-      for row in evaluation.evaluate(method, task_list, budget_list=budgets,
+      method = suite.methods([snapshot], [f"{os.path.basename(run)}@{step}"])
+      for row in suite.evaluate(method, task_list, budget_list=budgets,
                                      cache_dir=os.path.join(FLAGS.output_dir, "cache"),
                                      log=lambda line: None):
         row.update(run=os.path.basename(os.path.normpath(run)), step=step,

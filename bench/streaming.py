@@ -4,8 +4,8 @@ r"""Cost of live streaming: compute per second of audio at several hops.
       [--seconds=30] [--chunk_ms=100] [--num_threads=1]
 
 Feeds `--seconds` of audio (seeded noise plus a chirp) in `--chunk_ms` chunks,
-as a microphone callback delivers them, through `mobile_ssl.streaming.
-StreamingEmbedder` over `export.embedder.TFLiteEmbedder` (LiteRT, XNNPACK,
+as a microphone callback delivers them, through `mobile_ssl.core.streaming.
+StreamingEmbedder` over `mobile_ssl.export.tflite_embedder.TFLiteEmbedder` (LiteRT, XNNPACK,
 batch-1 invokes), and prints a Markdown table per model and hop: windows per
 second of audio (1 / hop), CPU milliseconds per second of audio (the number
 that sets battery drain), per window, and the real-time factor (CPU time /
@@ -25,11 +25,11 @@ import numpy as np
 from absl import app
 from absl import flags
 
-from export import convert
-from export import embedder as embedder_lib
-from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import params as params_lib
-from mobile_ssl import streaming
+from mobile_ssl.export import convert
+from mobile_ssl.export import tflite_embedder as embedder_lib
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import streaming
 
 flags.DEFINE_list("model", [], ".tflite files (default: the untrained width-1.0 encoder).")
 flags.DEFINE_list("hops", ["0.975", "0.5", "0.25", "0.1"], "Hops between windows, seconds.")

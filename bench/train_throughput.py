@@ -2,7 +2,7 @@ r"""Training examples/s per task, and whether the input pipeline keeps up.
 
   python bench/train_throughput.py [--tasks=...] [--batch_size=64] [--steps=40]
 
-For each task, the same training loop (`mobile_ssl.trainer.fit`, width 1.0,
+For each task, the same training loop (`mobile_ssl.training.trainer.fit`, width 1.0,
 batch 64) runs twice: on the real input pipeline from synthetic_audio
 (decode -> log-mel -> task sampler) and on one cached batch repeated. The
 ratio of step times (real / cached) is 1.0 when the pipeline is never the
@@ -19,12 +19,12 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from mobile_ssl import data
-from mobile_ssl import datasets
-from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import params as params_lib
-from mobile_ssl import tasks
-from mobile_ssl import trainer
+from mobile_ssl.data import pipeline as data
+from mobile_ssl.data import datasets
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import tasks
+from mobile_ssl.training import trainer
 
 flags.DEFINE_string("data_dir", None, "TFDS data dir.")
 flags.DEFINE_list("tasks", list(tasks.TASKS), "Tasks to time.")

@@ -3,7 +3,7 @@
 `export_tflite --classifier_task=DATASET:LABEL` trains the head on the spot
 exactly as `mobile-ssl-eval --mode=linear` trains its probe (same code, same
 defaults: every 975 ms window of the task's train split at hop 0.5 s, embedded
-by `evaluation.embed_split`, then `probe.train`: L-BFGS softmax regression on
+by `suite.embed_split`, then `probe.train`: L-BFGS softmax regression on
 standardized features, L2 decay picked on held-out clips, seed 0), so the
 exported file predicts what the evaluation table reports.
 
@@ -24,10 +24,10 @@ import typing
 import keras
 import numpy as np
 
-from mobile_ssl import downstream
-from mobile_ssl import embedding
-from mobile_ssl import evaluation
-from mobile_ssl import probe
+from mobile_ssl.data import downstream
+from mobile_ssl.core import embedding
+from mobile_ssl.evaluation import suite
+from mobile_ssl.evaluation import probe
 
 HEAD_NAME = "classifier_head"
 
@@ -50,14 +50,14 @@ class Head:
             "labels": self.labels, "num_classes": self.task.num_classes,
             "train_split": self.task.spec.train_split, "train_clips": self.train_clips,
             "train_windows": self.train_windows,
-            "hop_seconds": evaluation.EvalParams().hop_seconds}
+            "hop_seconds": suite.EvalParams().hop_seconds}
 
 
 def train_head(encoder: keras.Model, params, task: downstream.TaskData,
-               eval_params: evaluation.EvalParams = evaluation.EvalParams(),
+               eval_params: suite.EvalParams = suite.EvalParams(),
                progress: bool = False) -> Head:
-  """Fits the probe of `evaluation.linear` (all train labels) on the encoder's train windows."""
-  train = evaluation.embed_split(encoder, params, task, task.spec.train_split, eval_params,
+  """Fits the probe of `suite.linear` (all train labels) on the encoder's train windows."""
+  train = suite.embed_split(encoder, params, task, task.spec.train_split, eval_params,
                                  desc=f"classifier {task.name} train" if progress else "embed")
   model = probe.train(train["embeddings"], task.index(train["labels"]), train["clips"],
                       task.num_classes, seed=eval_params.seed)
@@ -85,7 +85,7 @@ class KerasClassifier(embedding.Embedder):
 
   `embed_windows` returns class probabilities [n, C], exactly what
   mobile-ssl-eval's probe gives each window. A waveform window runner
-  (`input_kind`, `run`), so `evaluation.embed_split` scores with it.
+  (`input_kind`, `run`), so `suite.embed_split` scores with it.
   """
 
   input_kind = "waveform"
@@ -111,10 +111,10 @@ def check_accuracy(head: Head, keras: KerasClassifier, lite: embedding.Embedder,
   clip's window probabilities (`probe.score`), as mobile-ssl-eval does.
   Adds the figures to `out`; returns the failures (a drop above `max_drop`).
   """
-  del progress  # evaluation.embed_split shows its bar on a terminal.
+  del progress  # suite.embed_split shows its bar on a terminal.
   task = head.task
-  eval_params = evaluation.EvalParams()
-  outputs = {name: evaluation.embed_split(runner, params, task, task.spec.test_split, eval_params,
+  eval_params = suite.EvalParams()
+  outputs = {name: suite.embed_split(runner, params, task, task.spec.test_split, eval_params,
                                           desc=f"classifier {name}")
              for name, runner in (("keras", keras), ("tflite", lite))}
   y, clips = task.index(outputs["keras"]["labels"]), outputs["keras"]["clips"]

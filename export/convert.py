@@ -23,7 +23,7 @@ See `_int8_with_float_front_end` and `_restore_float_front_end` for how.
 
 int8 calibration has one sampler, `calibration_windows`, and our encoder one
 file builder, `encoder_tflite`: `export_tflite` and the benchmark's line-up
-(export/lineup.py) both call them, so for the same encoder and calibration
+(mobile_ssl/benchmark/lineup.py) both call them, so for the same encoder and calibration
 settings the benchmark times byte for byte the file a user ships.
 """
 
@@ -39,11 +39,11 @@ import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.tools import flatbuffer_utils
 
-from export import embedder as embedder_lib
-from export import metadata
-from export import validation
-from mobile_ssl import features
-from mobile_ssl import params as params_lib
+from mobile_ssl.export import tflite_embedder as embedder_lib
+from mobile_ssl.export import metadata
+from mobile_ssl.export import validation
+from mobile_ssl.core import features
+from mobile_ssl.core import params as params_lib
 
 
 # Non-overlapping windows (more distinct audio per window), at most 4 per clip
@@ -178,7 +178,7 @@ def _restore_float_front_end(quantized: bytes, reference: bytes, front_end: LogM
   (tiny encoder, tones). Dynamic-range conversion would make a matmul mel
   projection a hybrid FULLY_CONNECTED that quantizes the magnitude spectrum
   to int8 at run time, zeroing quiet bins (mean cosine 0.989 at width 1.0);
-  the banded mel projection (GATHER/MUL/SUM, mobile_ssl/features.py) has no
+  the banded mel projection (GATHER/MUL/SUM, mobile_ssl/core/features.py) has no
   weights it quantizes, and any other such tensor is restored here too.
   Neither mode has a denylist, so each front-end constant gets its exact
   float32 value from the float32 conversion of the same SavedModel (same
@@ -367,7 +367,7 @@ def encoder_tflite(encoder: keras.Model, params, input_kind: InputKind,
 
   Args:
     encoder: the Keras encoder (log-mel [B, 96, 64, 1] -> [B, d]).
-    params: its run's `mobile_ssl.params.Params` (front end, metadata).
+    params: its run's `mobile_ssl.core.params.Params` (front end, metadata).
     input_kind, quantization: what to build.
     windows: int8 calibration windows [n, slice_samples] (`calibration_windows`).
     head, classifier: a classifier's softmax layer and its metadata entry.

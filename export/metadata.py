@@ -105,7 +105,7 @@ def describe(params, input_kind: str, quantization: str, signature: str,
   """The mobile_ssl metadata of an exported encoder (or classifier).
 
   Args:
-    params: the run's `mobile_ssl.params.Params`.
+    params: the run's `mobile_ssl.core.params.Params`.
     input_kind, quantization: what was exported.
     signature: the signature name.
     input_details, output_details: LiteRT details of the signature's tensors.

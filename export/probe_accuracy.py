@@ -1,12 +1,12 @@
 """Linear-probe accuracy of exported files, computed exactly as mobile-ssl-eval computes it.
 
-There is one probe path: `mobile_ssl.evaluation.linear_accuracy` (every
+There is one probe path: `mobile_ssl.evaluation.suite.linear_accuracy` (every
 975 ms window of the task's train and test splits at hop 0.5 s through
-`evaluation.embed_split`, the class mapping of `downstream.load_task`
+`suite.embed_split`, the class mapping of `downstream.load_task`
 (`TaskData.index`: sparse label values such as speaker ids become classes
 0..C-1), `probe.train`, clip prediction = mean of window probabilities, 95 %
 bootstrap interval). A .tflite goes through it as a window runner
-(`export.embedder.TFLiteEmbedder`: a log-mel file gets the very log-mel
+(`mobile_ssl.export.tflite_embedder.TFLiteEmbedder`: a log-mel file gets the very log-mel
 windows the Keras encoder gets, one invoke per window as on a phone), so the
 Keras number here is mobile-ssl-eval's linear row, and the .tflite number is
 the same measurement of the file that ships. `export_tflite --probe_task`,
@@ -16,10 +16,10 @@ or `accuracy`.
 
 import typing
 
-from export import embedder as embedder_lib
-from mobile_ssl import downstream
-from mobile_ssl import evaluation
-from mobile_ssl import params as params_lib
+from mobile_ssl.export import tflite_embedder as embedder_lib
+from mobile_ssl.data import downstream
+from mobile_ssl.evaluation import suite
+from mobile_ssl.core import params as params_lib
 
 
 def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
@@ -42,10 +42,10 @@ def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
      'agreement': {name: share of test clips predicted as the reference
      predicts them}, 'l2', 'classes', 'train_windows', 'test_clips'}.
   """
-  eval_params = evaluation.EvalParams(seed=seed)
+  eval_params = suite.EvalParams(seed=seed)
   results, l2 = {}, None
   for name, encoder in encoders.items():
-    results[name] = evaluation.linear_accuracy(encoder, params, task, eval_params, name=name,
+    results[name] = suite.linear_accuracy(encoder, params, task, eval_params, name=name,
                                                l2=l2)
     l2 = results[name]["l2"]
   first = next(iter(results.values()))
@@ -71,6 +71,6 @@ def accuracy(path: str, task_spec: str, data_dir: typing.Optional[str] = None,
   task = task or downstream.load_task(task_spec, data_dir)
   lite = embedder_lib.TFLiteEmbedder(path)
   params = params_lib.Params(features=lite.feature_params)
-  result = evaluation.linear_accuracy(lite, params, task, evaluation.EvalParams(seed=seed))
+  result = suite.linear_accuracy(lite, params, task, suite.EvalParams(seed=seed))
   return {k: result[k] for k in ("accuracy", "ci_low", "ci_high", "clips", "train_clips")} | {
       "task": task.name}

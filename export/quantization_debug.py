@@ -37,7 +37,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export import convert
+from mobile_ssl.export import convert
 
 COLUMNS = ("layer", "op", "rmse_over_scale", "relative_error", "share", "scale")
 

@@ -1,6 +1,6 @@
 """A .tflite that trains itself on the device: embed, train, train_head, infer_head, save, restore.
 
-`export_tflite --trainable` writes it; federated clients (mobile_ssl/federated/)
+`export_tflite --trainable` writes it; federated clients (mobile_ssl/federated/run_state.py/)
 run it through the LiteRT interpreter. Signatures (all float32 unless noted):
 
 * `log_mel(waveform [1, 15600]) -> log_mel [1, 96, 64, 1]`: the front end,
@@ -34,12 +34,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from export import trainable_graph as graph
-from export import trainable_runner
-from mobile_ssl import atomic
-from mobile_ssl import features
-from mobile_ssl import model_dir
-from mobile_ssl import params as params_lib
+from mobile_ssl.export import trainable_graph as graph
+from mobile_ssl.export import trainable_runner
+from mobile_ssl.core import atomic
+from mobile_ssl.core import features
+from mobile_ssl.core import model_dir
+from mobile_ssl.core import params as params_lib
 
 SIGNATURES = trainable_runner.SIGNATURES
 PARTS = trainable_runner.PARTS

@@ -6,7 +6,7 @@ LiteRT interpreter that phones ship. `ai_edge_litert` links no Flex delegate
 builtin, and TF's own gradients of conv, max-pool and ReLU are not: a
 builtins-only conversion fails on Conv2DBackpropFilter, MaxPoolGrad and
 ReluGrad (TF 2.21). The training path here therefore rebuilds the Keras
-encoder of mobile_ssl/encoder.py from ops whose gradients are builtins (PAD,
+encoder of mobile_ssl/core/encoder.py from ops whose gradients are builtins (PAD,
 SLICE, RESHAPE, BATCH_MATMUL, SUM, MUL, ...):
 
 * conv: one matmul per kernel tap on a shifted slice (a 3x1 conv is three
@@ -30,8 +30,8 @@ import typing
 import numpy as np
 import tensorflow as tf
 
-from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import params as params_lib
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import params as params_lib
 
 # Keras defaults of the layers mirrored here (BatchNormalization, LayerNormalization, Adam).
 BN_EPSILON = 1e-3
@@ -147,7 +147,7 @@ def _max_pool_2x2(x):
 
 def encoder_forward(weights: typing.Sequence, log_mel, params: params_lib.Params,
                     training: bool):
-  """The encoder of mobile_ssl/encoder.py on explicit weights.
+  """The encoder of mobile_ssl/core/encoder.py on explicit weights.
 
   Args:
     weights: tensors or variables in `weight_names` order.

@@ -1,7 +1,7 @@
 """The trainable .tflite (export/trainable.py) in LiteRT: what a device runs, without TensorFlow.
 
 Only numpy and `ai_edge_litert` are imported, so a federated client process
-(mobile_ssl/device.py) stays as light as the phone's runtime: no TF import,
+(mobile_ssl/federated/device.py) stays as light as the phone's runtime: no TF import,
 no 650 MB of RSS per client.
 """
 
@@ -11,7 +11,7 @@ import typing
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from mobile_ssl import atomic
+from mobile_ssl.core import atomic
 
 SIGNATURES = ("log_mel", "embed", "embed_waveform", "train", "train_head", "infer_head", "save",
               "restore")

@@ -1,8 +1,8 @@
 """Checks of an exported .tflite against its Keras encoder: ops, tensors, cosines.
 
 `export_tflite` runs these on the written file before it is moved into place
-(export/tflite.py). Real audio comes from `windows`: 975 ms windows of a
-dataset split, read through `mobile_ssl.data.clips` and cut by
+(export/exporter.py). Real audio comes from `windows`: 975 ms windows of a
+dataset split, read through `mobile_ssl.data.pipeline.clips` and cut by
 `features.frame_waveform` exactly as `Embedder.embed` cuts a file. The probe
 check is export/probe_accuracy.py (mobile-ssl-eval's own probe path).
 """
@@ -15,10 +15,10 @@ import tensorflow_datasets as tfds
 import tqdm
 from ai_edge_litert import schema_py_generated as schema
 
-from mobile_ssl import data
-from mobile_ssl import datasets
-from mobile_ssl import features
-from mobile_ssl import params as params_lib
+from mobile_ssl.data import pipeline
+from mobile_ssl.data import datasets
+from mobile_ssl.core import features
+from mobile_ssl.core import params as params_lib
 
 # Ops that must never be in an exported file: resource variables mean the
 # Keras-3 weights were left unfrozen (NaN on x86, ../shared/STACK.md), and
@@ -85,7 +85,7 @@ def windows(builder: tfds.core.DatasetBuilder, split: str, count: int,
   out, total = [], 0
   bar = tqdm.tqdm(total=count, desc=f"windows {builder.name}[{split}]", unit="win",
                   disable=not progress, leave=False)
-  for clip in data.clips(builder, split, feature_params=feature_params).as_numpy_iterator():
+  for clip in pipeline.clips(builder, split, feature_params=feature_params).as_numpy_iterator():
     frames, _ = features.frame_waveform(clip["waveform"], hop_seconds, feature_params)
     frames = frames[:min(max_per_clip, count - total)]
     out.append(frames)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from mobile_ssl import audio
+from mobile_ssl.core import audio
 
 RATE = 16000
 

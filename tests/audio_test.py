@@ -1,10 +1,10 @@
-"""Tests of mobile_ssl.audio: formats, rates, channels, and every kind of bad file."""
+"""Tests of mobile_ssl.core.audio: formats, rates, channels, and every kind of bad file."""
 
 import numpy as np
 import pytest
 import soundfile
 
-from mobile_ssl import audio
+from mobile_ssl.core import audio
 from tests import audio_fixtures
 
 

@@ -1,4 +1,4 @@
-"""Tests of mobile_ssl.augment: each augmentation does what it says, reproducibly."""
+"""Tests of mobile_ssl.core.augment: each augmentation does what it says, reproducibly."""
 
 import dataclasses
 import math
@@ -6,8 +6,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from mobile_ssl import augment
-from mobile_ssl import params as params_lib
+from mobile_ssl.core import augment
+from mobile_ssl.core import params as params_lib
 
 SEED = tf.constant([3, 4], tf.int64)
 

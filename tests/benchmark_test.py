@@ -17,19 +17,19 @@ import sys
 import numpy as np
 import pytest
 from absl import flags
-from absl.testing import flagsaver
 
-from export import android
-from export import bench_report
-from export import benchmark
-from export import convert
-from export import emulation
-from export import latency
-from export import peers
-from export import tflite_graph
-from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import features
-from mobile_ssl import params as params_lib
+
+from mobile_ssl.benchmark import android
+from mobile_ssl.benchmark import bench_report
+from mobile_ssl.commands import bench as bench_cmd
+from mobile_ssl.export import convert
+from mobile_ssl.benchmark import emulation
+from mobile_ssl.benchmark import latency
+from mobile_ssl.benchmark import peers
+from mobile_ssl.benchmark import tflite_graph
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import features
+from mobile_ssl.core import params as params_lib
 from tests import audio_fixtures
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
@@ -229,7 +229,7 @@ class TestCpuFeatures:
     assert "compare with float32" in latency.recommend_precision(avx2)
 
   def test_arm_features_from_the_emulation_cpuinfo(self):
-    with open(os.path.join(REPO, "export", "cpuinfo-neoverse-n1")) as f:
+    with open(os.path.join(REPO, "mobile_ssl", "benchmark", "cpuinfo-neoverse-n1")) as f:
       features = latency.cpu_features(f.read())
     assert features == ["asimd", "asimddp", "asimdhp"]
     assert "dotprod (SDOT), no i8mm" in latency.kernel_summary(features)
@@ -336,10 +336,10 @@ class TestAndroid:
 
 def _cli(args, capsys):
   """Runs mobile-ssl-bench's main() in-process; (exit code, stdout, stderr)."""
-  benchmark.define_flags()
-  with flagsaver.flagsaver():
-    rest = flags.FLAGS(["mobile-ssl-bench", *args])
-    code = benchmark.main(rest)
+  values = flags.FlagValues()
+  bench_cmd.define_flags(values)
+  rest = values(["mobile-ssl-bench", *args])
+  code = bench_cmd.main(rest, values)
   out = capsys.readouterr()
   return code, out.out, out.err
 
@@ -397,10 +397,10 @@ class TestCli:
     assert code == 2 and f"{path}: not a TFLite flatbuffer" in err and err.count("\n") == 1
 
   def test_bad_target_flag_from_the_command_line(self):
-    process = subprocess.run([sys.executable, "-m", "export.benchmark", "m.tflite",
+    process = subprocess.run([sys.executable, "-m", "mobile_ssl.commands.bench", "m.tflite",
                               "--target=phone"], cwd=REPO, capture_output=True, text=True,
                              check=False)
-    assert process.returncode != 0 and "Traceback" not in process.stderr
+    assert process.returncode == 2 and "Traceback" not in process.stderr
     assert "--target=phone: value should be one of <host|emulated-arm64|android>" in process.stderr
 
 
@@ -413,7 +413,7 @@ class TestEmulation:
   @pytest.mark.slow
   def test_int8_model_runs_on_emulated_arm64(self, models, tmp_path, capsys):
     """Sets the sysroot up (idempotent: ~40 s the first time, as root) and runs int8 there."""
-    setup = subprocess.run(["bash", os.path.join(REPO, "export", "setup_emulation.sh")],
+    setup = subprocess.run(["bash", os.path.join(REPO, "mobile_ssl", "benchmark", "setup_emulation.sh")],
                            capture_output=True, text=True, check=False)
     assert setup.returncode == 0, setup.stderr[-2000:]
     code, out, err = _cli([models["int8"], "--target=emulated-arm64", "--calibration_dataset=",

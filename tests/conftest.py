@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mobile_ssl import datasets
+from mobile_ssl.data import datasets
 from tests import audio_fixtures
 
 
@@ -35,7 +35,7 @@ def tone_folder(tmp_path_factory):
 @pytest.fixture(scope="session")
 def long_synthetic(data_dir):
   """24 synthetic clips of 5.5-7 s: long enough for every task's context."""
-  from tfds_builders.synthetic_audio import synthetic_audio_dataset_builder as builder_lib
+  from mobile_ssl_tfds.synthetic_audio import synthetic_audio_dataset_builder as builder_lib
   config = builder_lib.SyntheticConfig(name="test_long", num_train=24, num_validation=0,
                                        num_test=0, min_seconds=5.5, max_seconds=7.0)
   builder = builder_lib.Builder(config=config, data_dir=data_dir)

@@ -1,7 +1,7 @@
-"""Tests of mobile_ssl.data_service: training through a tf.data service on localhost.
+"""Tests of mobile_ssl.data.data_service: training through a tf.data service on localhost.
 
 A real dispatcher and two real workers run as separate processes
-(`python -m mobile_ssl.data_service`), as they would on other machines.
+(`python -m mobile_ssl.data.data_service`), as they would on other machines.
 """
 
 import dataclasses
@@ -14,11 +14,11 @@ import time
 import numpy as np
 import pytest
 
-from mobile_ssl import data_service
-from mobile_ssl import model_dir as model_dir_lib
-from mobile_ssl import params as params_lib
-from mobile_ssl import pretraining
-from mobile_ssl import trainer
+from mobile_ssl.data import data_service
+from mobile_ssl.core import model_dir as model_dir_lib
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.training import pretraining
+from mobile_ssl.training import trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,7 +31,7 @@ def _free_port() -> int:
 
 def _server(*args) -> subprocess.Popen:
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1")
-  return subprocess.Popen([sys.executable, "-m", "mobile_ssl.data_service", *args], cwd=REPO,
+  return subprocess.Popen([sys.executable, "-m", "mobile_ssl.commands.data_service", *args], cwd=REPO,
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

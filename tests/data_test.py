@@ -1,6 +1,5 @@
-"""Tests of mobile_ssl.data and mobile_ssl.datasets: slices, folders, mixing, errors."""
+"""Tests of mobile_ssl.data.pipeline and mobile_ssl.data.datasets: slices, folders, mixing, errors."""
 
-import dataclasses
 import glob
 import os
 import subprocess
@@ -11,10 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mobile_ssl import data
-from mobile_ssl import datasets
-from mobile_ssl import params as params_lib
-from mobile_ssl import pretraining
+from mobile_ssl.data import pipeline
+from mobile_ssl.data import datasets
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.training import pretraining
 from tests import audio_fixtures
 
 PARAMS = params_lib.Params()
@@ -25,7 +24,7 @@ def _collect(ds):
 
 
 def test_slice_dataset_shapes_labels_and_timestamps(tiny_synthetic):
-  ds = data.slice_dataset(tiny_synthetic, "test", batch_size=5, label_key="event")
+  ds = pipeline.slice_dataset(tiny_synthetic, "test", batch_size=5, label_key="event")
   batches = _collect(ds)
   logmel = np.concatenate([b["log_mel"] for b in batches])
   assert logmel.shape[1:] == (96, 64) and np.all(np.isfinite(logmel))
@@ -40,7 +39,7 @@ def test_slice_dataset_shapes_labels_and_timestamps(tiny_synthetic):
 
 
 def test_slice_dataset_is_deterministic_under_a_seed(tiny_synthetic):
-  make = lambda seed: _collect(data.slice_dataset(
+  make = lambda seed: _collect(pipeline.slice_dataset(
       tiny_synthetic, "train", batch_size=8, shuffle_buffer=50, seed=seed))
   a, b, c = make(1), make(1), make(2)
   np.testing.assert_array_equal(a[0]["log_mel"], b[0]["log_mel"])
@@ -48,10 +47,10 @@ def test_slice_dataset_is_deterministic_under_a_seed(tiny_synthetic):
 
 
 def test_file_cache_gives_the_same_slices(tiny_synthetic, tmp_path):
-  plain = _collect(data.slice_dataset(tiny_synthetic, "test", batch_size=4))
+  plain = _collect(pipeline.slice_dataset(tiny_synthetic, "test", batch_size=4))
   path = str(tmp_path / "cache" / "test")
-  cached = _collect(data.slice_dataset(tiny_synthetic, "test", batch_size=4, cache_path=path))
-  again = _collect(data.slice_dataset(tiny_synthetic, "test", batch_size=4, cache_path=path))
+  cached = _collect(pipeline.slice_dataset(tiny_synthetic, "test", batch_size=4, cache_path=path))
+  again = _collect(pipeline.slice_dataset(tiny_synthetic, "test", batch_size=4, cache_path=path))
   for x, y, z in zip(plain, cached, again):
     np.testing.assert_array_equal(x["log_mel"], y["log_mel"])
     np.testing.assert_array_equal(x["log_mel"], z["log_mel"])
@@ -62,7 +61,7 @@ def test_folder_becomes_a_dataset_with_padded_short_clips(tone_folder, data_dir)
   builder = datasets.builder(tone_folder, data_dir=data_dir)
   assert builder.info.features["label"].names == ["high", "low"]
   split = next(iter(builder.info.splits))
-  batches = _collect(data.slice_dataset(builder, split, batch_size=64, label_key="label"))
+  batches = _collect(pipeline.slice_dataset(builder, split, batch_size=64, label_key="label"))
   clips = np.concatenate([b["clip"] for b in batches])
   # Every clip, even the 0.4 s one, yields at least one slice.
   assert len(set(clips)) == builder.info.splits[split].num_examples
@@ -77,9 +76,9 @@ def _crop(clip, params, seed):
 
 
 def test_task_dataset_skips_and_counts_short_clips(tiny_synthetic):
-  counter = data.SkipCounter()
+  counter = pipeline.SkipCounter()
   # Clips are 2-3 s (~200-300 frames): asking for 250 frames skips some.
-  ds = data.task_dataset([(tiny_synthetic, "train")], _crop, 250, PARAMS,
+  ds = pipeline.task_dataset([(tiny_synthetic, "train")], _crop, 250, PARAMS,
                          batch_size=4, seed=0, skip_counter=counter)
   frames = np.concatenate([t.numpy() for _, t in ds.take(6)])
   assert frames.min() >= 250
@@ -89,7 +88,7 @@ def test_task_dataset_skips_and_counts_short_clips(tiny_synthetic):
 def test_task_dataset_mixes_sources_in_proportion(tiny_synthetic, tone_folder, data_dir):
   folder = datasets.builder(tone_folder, data_dir=data_dir)
   split = next(iter(folder.info.splits))
-  ds = data.task_dataset([(tiny_synthetic, "train"), (folder, split)], _crop, 96, PARAMS,
+  ds = pipeline.task_dataset([(tiny_synthetic, "train"), (folder, split)], _crop, 96, PARAMS,
                          batch_size=10, seed=0)
   # Tone clips are pure sines: their log-mel has most energy in 1-2 bins.
   peaky = [np.mean(x.numpy().max(-1) - np.median(x.numpy(), -1) > 8, axis=-1)
@@ -102,7 +101,7 @@ def test_task_dataset_mixes_sources_in_proportion(tiny_synthetic, tone_folder, d
 
 def test_concatenate_clips_joins_waveforms():
   ds = tf.data.Dataset.from_tensor_slices({"waveform": tf.ones([6, 100])})
-  joined = list(data.concatenate_clips(ds, 3))
+  joined = list(pipeline.concatenate_clips(ds, 3))
   assert len(joined) == 2 and joined[0]["waveform"].shape == (300,)
 
 
@@ -142,10 +141,9 @@ def test_label_names_and_unknown_label(tiny_synthetic):
     datasets.label_names(tiny_synthetic, "speaker")
 
 
-from mobile_ssl import pretraining
 _BUILD_WHEN_TOLD = """
 import os, sys, time
-from mobile_ssl import datasets
+from mobile_ssl.data import datasets
 folder, data_dir, go = sys.argv[1:4]
 open(go + "." + str(os.getpid()), "w").close()  # imported, waiting
 while not os.path.exists(go):

@@ -1,14 +1,14 @@
-"""Tests of mobile_ssl.embedding: framing, timestamps, batching, inputs of any kind."""
+"""Tests of mobile_ssl.core.embedding: framing, timestamps, batching, inputs of any kind."""
 
 import numpy as np
 import pytest
 
-from mobile_ssl import audio
-from mobile_ssl import embedding
-from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import features
-from mobile_ssl import model_dir
-from mobile_ssl import params as params_lib
+from mobile_ssl.core import audio
+from mobile_ssl.core import embedding
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import features
+from mobile_ssl.core import model_dir
+from mobile_ssl.core import params as params_lib
 from tests import audio_fixtures
 
 PARAMS = params_lib.tiny()

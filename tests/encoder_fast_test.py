@@ -5,11 +5,11 @@ import tempfile
 import numpy as np
 import pytest
 
-from export import convert
-from export import tflite_graph
-from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import features
-from mobile_ssl import params as params_lib
+from mobile_ssl.export import convert
+from mobile_ssl.benchmark import tflite_graph
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import features
+from mobile_ssl.core import params as params_lib
 from tests import audio_fixtures
 
 FEATURES = params_lib.FeatureParams()

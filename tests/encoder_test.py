@@ -1,12 +1,12 @@
-"""Tests of mobile_ssl.encoder's pooling options: shapes, parameters, saving, TFLite ops."""
+"""Tests of mobile_ssl.core.encoder's pooling options: shapes, parameters, saving, TFLite ops."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import model_dir
-from mobile_ssl import params as params_lib
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import model_dir
+from mobile_ssl.core import params as params_lib
 
 
 @pytest.mark.parametrize("pooling,pooled", [("max", 128), ("mean_max", 256),

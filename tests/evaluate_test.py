@@ -15,14 +15,14 @@ import sys
 import numpy as np
 import pytest
 
-from mobile_ssl import data
-from mobile_ssl import downstream
-from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import evaluation
-from mobile_ssl import model_dir
-from mobile_ssl import params as params_lib
-from mobile_ssl import probe
-from mobile_ssl import report
+from mobile_ssl.data import pipeline
+from mobile_ssl.data import downstream
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.evaluation import suite as evaluation
+from mobile_ssl.core import model_dir
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.evaluation import probe
+from mobile_ssl.evaluation import eval_report as report
 from tests import audio_fixtures
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -79,7 +79,7 @@ class TestTasks:
     assert digit_task.unseen_test_clips == 0
 
   def test_clip_labels_follow_the_pipeline_order(self, digit_task):
-    ds = data.clips(digit_task.builder, "train", label_key="digit")
+    ds = pipeline.clips(digit_task.builder, "train", label_key="digit")
     labels = [int(x["label"]) for x in ds.as_numpy_iterator()]
     np.testing.assert_array_equal(labels, digit_task.train_labels)
 
@@ -163,7 +163,7 @@ class TestEvaluation:
   def test_embeddings_are_the_keras_encoder_on_every_window(self, digit_task, tiny_run):
     encoder, params = model_dir.load_encoder(tiny_run)
     out = evaluation.embed_split(encoder, params, digit_task, "train", FAST)
-    windows = list(data.slice_dataset(digit_task.builder, "train", batch_size=16,
+    windows = list(pipeline.slice_dataset(digit_task.builder, "train", batch_size=16,
                                       feature_params=params.features).as_numpy_iterator())
     log_mel = np.concatenate([w["log_mel"] for w in windows])
     np.testing.assert_array_equal(out["clips"], np.concatenate([w["clip"] for w in windows]))
@@ -280,7 +280,7 @@ class TestReport:
 
 def _cli(*args):
   env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
-  return subprocess.run([sys.executable, "-m", "mobile_ssl.evaluate", *args], cwd=REPO, env=env,
+  return subprocess.run([sys.executable, "-m", "mobile_ssl.commands.evaluate", *args], cwd=REPO, env=env,
                         capture_output=True, text=True, timeout=300)
 
 

@@ -13,29 +13,30 @@ from absl import flags
 from ai_edge_litert import interpreter as litert
 from ai_edge_litert import schema_py_generated as schema
 
-from export import classifier
-from export import convert
-from export import embedder as embedder_lib
-from export import metadata
-from export import probe_accuracy
-from export import quantization_debug
-from export import tflite
-from export import validation
-from mobile_ssl import data
-from mobile_ssl import downstream
-from mobile_ssl import embedding
-from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import evaluation
-from mobile_ssl import features
-from mobile_ssl import model_dir
-from mobile_ssl import params as params_lib
-from mobile_ssl import probe
+from mobile_ssl.export import classifier
+from mobile_ssl.export import convert
+from mobile_ssl.export import tflite_embedder as embedder_lib
+from mobile_ssl.export import metadata
+from mobile_ssl.export import probe_accuracy
+from mobile_ssl.export import quantization_debug
+from mobile_ssl.commands import export_tflite
+from mobile_ssl.export import exporter
+from mobile_ssl.export import validation
+from mobile_ssl.data import pipeline
+from mobile_ssl.data import downstream
+from mobile_ssl.core import embedding
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.evaluation import suite
+from mobile_ssl.core import features
+from mobile_ssl.core import model_dir
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.evaluation import probe
 from tests import audio_fixtures
 
 DATASET = "synthetic_audio/tiny"
 PARAMS = dataclasses.replace(params_lib.tiny(), datasets=(DATASET,))
 DIM = PARAMS.encoder.embedding_dim
-COMBINATIONS = list(tflite.COMBINATIONS)
+COMBINATIONS = list(exporter.COMBINATIONS)
 INPUT_SHAPES = {"waveform": [1, 15600], "log_mel": [1, 96, 64, 1]}
 _TYPES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
 
@@ -55,7 +56,7 @@ def exported(encoder_dir, tiny_synthetic, data_dir, tmp_path_factory):
   out = {}
   for quantization, kind in COMBINATIONS:
     path = str(folder / f"{quantization}_{kind}.tflite")
-    report = tflite.export_encoder(encoder_dir, path, tflite.ExportParams(
+    report = exporter.export_encoder(encoder_dir, path, exporter.ExportParams(
         quantization=quantization, input_kind=kind, data_dir=data_dir))
     out[quantization, kind] = (path, report)
   return out
@@ -145,7 +146,7 @@ class TestPrecisionsAndInputs:
     windows, _ = features.frame_waveform(x, 0.25, PARAMS.features)
     cos = validation.cosines(embedder_lib.TFLiteEmbedder(path).embed_windows(windows),
                              keras_embedder.embed_windows(windows))
-    min_mean, min_min = tflite.DEFAULT_THRESHOLDS[quantization]
+    min_mean, min_min = exporter.DEFAULT_THRESHOLDS[quantization]
     assert cos.mean() >= min_mean and cos.min() >= min_min
     if quantization == "float32":
       assert cos.min() > 0.99999
@@ -160,7 +161,7 @@ class TestPrecisionsAndInputs:
     report = exported["int8", "waveform"][1]
     assert report["representative"] == {"dataset": DATASET, "split": "train",
                                          "windows": report["representative"]["windows"]}
-    first = next(data.clips(tiny_synthetic, "train").as_numpy_iterator())["waveform"]
+    first = next(pipeline.clips(tiny_synthetic, "train").as_numpy_iterator())["waveform"]
     windows = validation.windows(tiny_synthetic, "train", 5, PARAMS.features,
                                  hop_seconds=convert.CALIBRATION_HOP_SECONDS)
     np.testing.assert_array_equal(windows[0], first[:PARAMS.features.slice_samples])
@@ -232,7 +233,7 @@ class TestEmbedder:
       assert emb.shape == (len(stamps), DIM) and emb.dtype == np.float32
       cos = validation.cosines(emb, ref)
       if quantization == "int8":  # a tiny encoder calibrated on 24 windows, tones unseen
-        assert cos.mean() > tflite.DEFAULT_THRESHOLDS["int8"][0] and cos.min() > 0.95
+        assert cos.mean() > exporter.DEFAULT_THRESHOLDS["int8"][0] and cos.min() > 0.95
       else:
         assert cos.min() > 0.99
 
@@ -254,10 +255,10 @@ class TestEmbedder:
 
 def _run_cli(args, capsys):
   values = flags.FlagValues()
-  tflite.define_flags(values)
+  export_tflite.define_flags(values)
   values(["export_tflite"] + args)
   try:
-    code = tflite.main(["export_tflite"], values)
+    code = export_tflite.main(["export_tflite"], values)
   except SystemExit as e:
     code = e.code
   out, err = capsys.readouterr()
@@ -291,8 +292,8 @@ class TestCommand:
   def test_failed_validation_writes_nothing(self, encoder_dir, data_dir, tiny_synthetic,
                                             tmp_path, capsys):
     output = tmp_path / "enc.tflite"
-    with pytest.raises(tflite.ValidationError, match="mean cosine .* < 1.0") as failure:
-      tflite.export_encoder(encoder_dir, str(output), tflite.ExportParams(
+    with pytest.raises(exporter.ValidationError, match="mean cosine .* < 1.0") as failure:
+      exporter.export_encoder(encoder_dir, str(output), exporter.ExportParams(
           quantization="dynamic", input_kind="log_mel", data_dir=data_dir, min_mean_cosine=1.0))
     assert not failure.value.report["passed"] and os.listdir(tmp_path) == []
     output.write_bytes(b"older export")  # a failed export leaves an older file alone
@@ -300,7 +301,7 @@ class TestCommand:
                                "--quantization=float16", "--input=log_mel",
                                f"--data_dir={data_dir}",
                                "--min_min_cosine=1.0"], capsys)
-    assert code == 2 and "validation failed, not written: min cosine" in err
+    assert code == 1 and "validation failed, not written: min cosine" in err
     assert json.loads(out)["passed"] is False
     assert os.listdir(tmp_path) == ["enc.tflite"] and output.read_bytes() == b"older export"
 
@@ -331,19 +332,19 @@ class TestCommand:
     ]
     for args, message in cases:
       code, out, err = _run_cli(args, capsys)
-      assert code == 1 and out == ""
+      assert code == 2 and out == ""
       assert len(err.strip().splitlines()) == 1 and message in err, (args, err)
     assert not os.path.exists(out_file)
     with pytest.raises(ValueError, match="unknown quantization 'int4'; valid: float32"):
-      tflite.ExportParams(quantization="int4").validate()
+      exporter.ExportParams(quantization="int4").validate()
 
   def test_unknown_precision_from_the_shell(self, encoder_dir, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "export.tflite", f"--encoder={encoder_dir}",
+        [sys.executable, "-m", "mobile_ssl.commands.export_tflite", f"--encoder={encoder_dir}",
          f"--output={tmp_path / 'x.tflite'}", "--quantization=int4"],
         capture_output=True, text=True, timeout=120,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "--quantization=int4: value should be one of <float32|float16|dynamic|int8|int16x8>" in (
         result.stderr)
 
@@ -351,7 +352,7 @@ class TestCommand:
 @pytest.fixture(scope="module")
 def exported_classifier(encoder_dir, tiny_synthetic, data_dir, tmp_path_factory):
   path = str(tmp_path_factory.mktemp("classifier") / "classifier.tflite")
-  report = tflite.export_encoder(encoder_dir, path, tflite.ExportParams(
+  report = exporter.export_encoder(encoder_dir, path, exporter.ExportParams(
       classifier_task=f"{DATASET}:event", data_dir=data_dir, max_probe_drop=0.0))
   return path, report
 
@@ -396,8 +397,8 @@ class TestClassifier:
     path, report = exported_classifier
     encoder, params = model_dir.load_encoder(encoder_dir)
     task = downstream.load_task(f"{DATASET}:event", data_dir)
-    eval_params = evaluation.EvalParams()
-    train = evaluation.embed_split(encoder, params, task, "train", eval_params)
+    eval_params = suite.EvalParams()
+    train = suite.embed_split(encoder, params, task, "train", eval_params)
     model = probe.train(train["embeddings"], task.index(train["labels"]), train["clips"],
                         task.num_classes, seed=eval_params.seed)
     kernel, bias = classifier.folded_weights(model)
@@ -421,7 +422,7 @@ class TestClassifier:
         (["--probe_task=SYN_EVENT"], "drop --probe_task")):
       code, out, err = _run_cli([f"--encoder={encoder_dir}", f"--output={out_file}",
                                  f"--classifier_task={DATASET}:event"] + args, capsys)
-      assert code == 1 and len(err.strip().splitlines()) == 1 and message in err, err
+      assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
     assert not os.path.exists(out_file)
 
 
@@ -448,19 +449,19 @@ class TestOneValidationPath:
     folder = _write_sparse_digits(str(tmp_path / "recordings"))
     task_spec = f"{folder}:digit"
     output = str(tmp_path / "enc.tflite")
-    report = tflite.export_encoder(encoder_dir, output, tflite.ExportParams(
+    report = exporter.export_encoder(encoder_dir, output, exporter.ExportParams(
         quantization="float32", input_kind="log_mel", data_dir=data_dir, probe_task=task_spec,
         max_probe_drop=1.0))
     task = downstream.load_task(task_spec, data_dir)
     np.testing.assert_array_equal(np.unique(task.train_labels), [0, 2, 3])
     assert report["probe"]["classes"] == task.num_classes == 3
-    method = evaluation.methods([encoder_dir])
-    row, = evaluation.evaluate(method, [task], log=lambda line: None)
+    method = suite.methods([encoder_dir])
+    row, = suite.evaluate(method, [task], log=lambda line: None)
     assert report["probe"]["keras_accuracy"] == row["accuracy"]
     assert report["probe"]["test_clips"] == row["clips"] == 20
     # The file through the same function: the export's .tflite number.
     lite = embedder_lib.TFLiteEmbedder(output)
-    again = evaluation.linear_accuracy(lite, PARAMS, task)
+    again = suite.linear_accuracy(lite, PARAMS, task)
     assert report["probe"]["tflite_accuracy"] == again["accuracy"]
     assert report["probe"]["tflite_accuracy"] <= 0.75  # digit 5's clips are always wrong
     assert "mean_centred_cosine" in report["validation"] and "mean_cosine" in report["validation"]
@@ -475,11 +476,11 @@ class TestOneValidationPath:
     lite = embedder_lib.TFLiteEmbedder(convert.encoder_tflite(encoder, params, "log_mel",
                                                               "float32"))
     result = probe_accuracy.compare({"keras": encoder, "tflite": lite}, params, task)
-    keras_alone = evaluation.linear_accuracy(encoder, params, task)
+    keras_alone = suite.linear_accuracy(encoder, params, task)
     assert result["l2"] == keras_alone["l2"] in probe.L2_GRID
     assert result["accuracy"]["keras"] == keras_alone["accuracy"]
     for l2 in probe.L2_GRID:  # a float32 file is the encoder: same clips predicted, any decay
-      fixed = evaluation.linear_accuracy(lite, params, task, l2=l2)
+      fixed = suite.linear_accuracy(lite, params, task, l2=l2)
       assert fixed["l2"] == l2
     assert result["agreement"] == {"keras": 1.0, "tflite": 1.0}
 
@@ -494,15 +495,15 @@ class TestOneValidationPath:
 
   def test_int16x8_needs_log_mel_input(self):
     with pytest.raises(ValueError, match="int16x8 needs --input=log_mel"):
-      tflite.ExportParams(quantization="int16x8", input_kind="waveform").validate()
-    assert ("int16x8", "waveform") not in tflite.COMBINATIONS
-    assert ("int16x8", "log_mel") in tflite.COMBINATIONS
+      exporter.ExportParams(quantization="int16x8", input_kind="waveform").validate()
+    assert ("int16x8", "waveform") not in exporter.COMBINATIONS
+    assert ("int16x8", "log_mel") in exporter.COMBINATIONS
 
   def test_benchmark_times_the_exported_int8_file(self, encoder_dir, data_dir, tiny_synthetic,
                                                   tmp_path):
-    from export import lineup  # pylint: disable=g-import-not-at-top
+    from mobile_ssl.benchmark import lineup  # pylint: disable=g-import-not-at-top
     output = str(tmp_path / "enc.tflite")
-    tflite.export_encoder(encoder_dir, output, tflite.ExportParams(
+    exporter.export_encoder(encoder_dir, output, exporter.ExportParams(
         quantization="int8", input_kind="log_mel", data_dir=data_dir,
         representative_data=f"{DATASET}@train", num_representative=7))
     calib = lineup.calibration(DATASET, "train", 7, data_dir)
@@ -512,13 +513,13 @@ class TestOneValidationPath:
 
   def test_both_call_the_one_sampler(self, encoder_dir, data_dir, tiny_synthetic, tmp_path,
                                      monkeypatch):
-    from export import lineup  # pylint: disable=g-import-not-at-top
+    from mobile_ssl.benchmark import lineup  # pylint: disable=g-import-not-at-top
     calls = []
     sampler = convert.calibration_windows
     monkeypatch.setattr(convert, "calibration_windows",
                         lambda *a, **k: calls.append(a[0]) or sampler(*a, **k))
     lineup.calibration(DATASET, "train", 3, data_dir)
-    tflite.export_encoder(encoder_dir, str(tmp_path / "enc.tflite"), tflite.ExportParams(
+    exporter.export_encoder(encoder_dir, str(tmp_path / "enc.tflite"), exporter.ExportParams(
         quantization="int8", input_kind="log_mel", data_dir=data_dir, num_representative=3,
         num_validation=3))
     assert calls == [f"{DATASET}@train", DATASET]
@@ -526,11 +527,11 @@ class TestOneValidationPath:
 
 class TestDebugQuantization:
 
-  @pytest.mark.parametrize("kind", tflite.INPUT_KINDS)
+  @pytest.mark.parametrize("kind", exporter.INPUT_KINDS)
   def test_table_names_layers_and_shares_sum_to_one(self, encoder_dir, data_dir, tiny_synthetic,
                                                     tmp_path, kind):
     output = str(tmp_path / f"enc_{kind}.tflite")
-    report = tflite.export_encoder(encoder_dir, output, tflite.ExportParams(
+    report = exporter.export_encoder(encoder_dir, output, exporter.ExportParams(
         quantization="int8", input_kind=kind, data_dir=data_dir, num_representative=8,
         num_validation=6, debug_quantization=True))
     debug = report["quantization_debug"]
@@ -548,4 +549,4 @@ class TestDebugQuantization:
 
   def test_only_for_int8(self):
     with pytest.raises(ValueError, match="--debug_quantization needs --quantization=int8"):
-      tflite.ExportParams(quantization="dynamic", debug_quantization=True).validate()
+      exporter.ExportParams(quantization="dynamic", debug_quantization=True).validate()

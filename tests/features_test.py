@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 from ai_edge_litert import interpreter as litert
 
-from mobile_ssl import features
-from mobile_ssl import params as params_lib
+from mobile_ssl.core import features
+from mobile_ssl.core import params as params_lib
 from tests import audio_fixtures
 
 PARAMS = params_lib.FeatureParams()

@@ -1,6 +1,6 @@
 """Flower's deployment engine on localhost: a SuperLink and SuperNodes as real processes, TLS and node auth.
 
-The ServerApp and ClientApp of mobile_ssl/federated_app.py, submitted with
+The ServerApp and ClientApp of mobile_ssl/federated/flower_app.py, submitted with
 `flwr run deploy/flower_app`; the SuperLink runs with `--ssl-*` certificates
 and `--enable-supernode-auth`; two SuperNodes whose public keys were
 registered with `flwr supernode register` train, a third with an unknown key
@@ -18,10 +18,10 @@ import time
 
 import pytest
 
-from mobile_ssl import audio
-from mobile_ssl import credentials
-from mobile_ssl import federated
-from mobile_ssl import model_dir
+from mobile_ssl.core import audio
+from mobile_ssl.federated import credentials
+from mobile_ssl.federated import run_state
+from mobile_ssl.core import model_dir
 from tests import federated_test
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -110,7 +110,7 @@ class TestDeployment:
       assert nodes["intruder"].returncode != 0
       assert "Failed to activate SuperNode" in intruder_log, intruder_log[-2000:]
       # ... and both rounds completed with the two registered nodes.
-      state = json.loads((run / federated.STATE_FILE).read_text())
+      state = json.loads((run / run_state.STATE_FILE).read_text())
       assert [(r["round"], r["clients_ok"], r["clients_failed"]) for r in state["rounds"]] == [
           (1, 2, 0), (2, 2, 0)]
       encoder, _ = model_dir.load_encoder(str(run))

@@ -11,20 +11,20 @@ import time
 import numpy as np
 import pytest
 
-from export import trainable_runner
-from mobile_ssl import audio
-from mobile_ssl import device
-from mobile_ssl import federated
-from mobile_ssl import federated_app
-from mobile_ssl import hear
-from mobile_ssl import model_dir
-from mobile_ssl import params as params_lib
-from mobile_ssl import shards
+from mobile_ssl.export import trainable_runner
+from mobile_ssl.core import audio
+from mobile_ssl.federated import device
+from mobile_ssl.federated import run_state
+from mobile_ssl.federated import flower_app
+from mobile_ssl.evaluation import hear
+from mobile_ssl.core import model_dir
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.federated import shards
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEAKERS = {"alice": 300.0, "bob": 900.0, "carol": 2000.0}
 # Two encoder blocks: the code paths of the full encoder, a fast conversion.
-PARAMS = federated.federated_params(dataclasses.replace(
+PARAMS = run_state.federated_params(dataclasses.replace(
     params_lib.tiny(),
     encoder=params_lib.EncoderParams(width=1.0, embedding_dim=16, base_channels=(4, 8),
                                      pooling="time_mean_max"),
@@ -88,40 +88,40 @@ class TestRejection:
   def test_non_finite_or_misshapen_updates_are_refused(self):
     expected = {"encoder": (4,), "pretext_head": (2,)}
     good = {"encoder": np.zeros(4, np.float32), "pretext_head": np.ones(2, np.float32)}
-    assert federated_app.rejection(good, expected) is None
+    assert flower_app.rejection(good, expected) is None
     nan = dict(good, encoder=np.array([0, np.nan, np.inf, 1], np.float32))
-    assert "2 non-finite" in federated_app.rejection(nan, expected)
-    assert "shape" in federated_app.rejection(dict(good, encoder=np.zeros(3)), expected)
-    assert "parts" in federated_app.rejection({"encoder": good["encoder"]}, expected)
+    assert "2 non-finite" in flower_app.rejection(nan, expected)
+    assert "shape" in flower_app.rejection(dict(good, encoder=np.zeros(3)), expected)
+    assert "parts" in flower_app.rejection({"encoder": good["encoder"]}, expected)
 
 
 class TestRunDirectory:
 
   def test_device_rounds_checkpoint_resume_and_finish(self, fsdd_like, tmp_path):
     run = str(tmp_path / "run")
-    fed = federated.FederatedParams(dataset=fsdd_like, clients_by="speaker", rounds=2,
+    fed = run_state.FederatedParams(dataset=fsdd_like, clients_by="speaker", rounds=2,
                                     local_steps=3, train_batch=4)
-    done, weights, state = federated.start_or_resume(run, PARAMS, fed)
-    assert done == 0 and os.path.isfile(federated.trainable_path(run))
+    done, weights, state = run_state.start_or_resume(run, PARAMS, fed)
+    assert done == 0 and os.path.isfile(run_state.trainable_path(run))
     # One device's round, as the ClientApp runs it.
     shard = shards.partition(fsdd_like, "speaker")[0]
-    result = device.local_training(federated.trainable_path(run), shard.files, PARAMS, weights,
+    result = device.local_training(run_state.trainable_path(run), shard.files, PARAMS, weights,
                                    local_steps=3, seed=1)
     assert result["num_examples"] == 12 and np.isfinite(result["loss"])
     assert set(result["weights"]) == set(device.SHARED_PARTS)  # the personal head stays home
     assert np.abs(result["weights"]["encoder"] - weights["encoder"]).max() > 1e-5
-    federated.save_round(run, 1, result["weights"], state, {"clients_ok": 1})
+    run_state.save_round(run, 1, result["weights"], state, {"clients_ok": 1})
     # Resuming returns that round; another configuration is refused.
-    done, again, _ = federated.start_or_resume(run, PARAMS, fed)
+    done, again, _ = run_state.start_or_resume(run, PARAMS, fed)
     assert done == 1
     np.testing.assert_array_equal(again["encoder"], result["weights"]["encoder"])
     with pytest.raises(ValueError, match="other settings"):
-      federated.start_or_resume(run, PARAMS, dataclasses.replace(fed, local_steps=4))
+      run_state.start_or_resume(run, PARAMS, dataclasses.replace(fed, local_steps=4))
     # A finished run is an ordinary run directory: its encoder embeds as the trainable file does.
-    federated.finish(run, PARAMS, again)
+    run_state.finish(run, PARAMS, again)
     encoder, params = model_dir.load_encoder(run)
     assert params == PARAMS
-    runner = trainable_runner.TrainableRunner(federated.trainable_path(run))
+    runner = trainable_runner.TrainableRunner(run_state.trainable_path(run))
     runner.set_weights({k: again[k] for k in device.SHARED_PARTS})
     x = np.random.default_rng(0).normal(-3, 1, (2, 96, 64, 1)).astype(np.float32)
     np.testing.assert_allclose(encoder(x).numpy(), runner.embed(x), atol=1e-5)
@@ -136,7 +136,7 @@ class TestRunDirectory:
 
 
 def _command(dataset, run, params_file, rounds):
-  return [sys.executable, "-m", "mobile_ssl.federate", f"--dataset={dataset}",
+  return [sys.executable, "-m", "mobile_ssl.commands.federated", f"--dataset={dataset}",
           "--clients_by=folder", f"--rounds={rounds}", "--local_steps=2", "--train_batch=4",
           f"--params_file={params_file}", f"--model_dir={run}", "--parallel_clients=2"]
 
@@ -161,7 +161,7 @@ class TestSimulation:
     with open(tmp_path / "first.log", "wb") as log:
       first = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
-      state_file = run / federated.STATE_FILE
+      state_file = run / run_state.STATE_FILE
       deadline = time.time() + 400
       while time.time() < deadline and first.poll() is None:
         if state_file.exists() and json.loads(state_file.read_text())["last_round"] >= 1:
@@ -181,8 +181,8 @@ class TestSimulation:
       assert "usable clips" in record["failures"][0]
       assert record["bytes_up"] == 3 * record["bytes_down"] // 4 > 0
     encoder, _ = model_dir.load_encoder(str(run))
-    with np.load(federated.checkpoint_path(str(run), 4)) as last:
-      from export import trainable  # pylint: disable=import-outside-toplevel
+    with np.load(run_state.checkpoint_path(str(run), 4)) as last:
+      from mobile_ssl.export import trainable  # pylint: disable=import-outside-toplevel
       np.testing.assert_array_equal(trainable.flat_encoder(encoder, PARAMS), last["encoder"])
     assert '"client_failures": 4' in second.stdout
 
@@ -191,11 +191,12 @@ class TestCommandFlags:
 
   def _flags(self, args):
     from absl import flags  # pylint: disable=import-outside-toplevel
-    from mobile_ssl import federate  # pylint: disable=import-outside-toplevel
+    from mobile_ssl.commands import federated as federated_cmd  # pylint: disable=import-outside-toplevel
+    from mobile_ssl.federated import simulation  # pylint: disable=import-outside-toplevel
     values = flags.FlagValues()
-    federate.define_flags(values)
+    federated_cmd.define_flags(values)
     values(["mobile-ssl-federated"] + args)
-    return federate.resolve(values)
+    return simulation.resolve(values)
 
   def test_flags_resolve_to_params_and_clients(self, fsdd_like, tmp_path):
     params_file = tmp_path / "params.json"

@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from mobile_ssl import datasets
-from mobile_ssl import downstream
+from mobile_ssl.data import datasets
+from mobile_ssl.data import downstream
 from tests import audio_fixtures
 
 SPEAKERS = ("ann", "bob", "cid", "dee", "eve", "fay")

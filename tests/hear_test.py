@@ -1,4 +1,4 @@
-"""Tests of mobile_ssl.hear: the checks of hear-validator, and the real validator (slow).
+"""Tests of mobile_ssl.evaluation.hear: the checks of hear-validator, and the real validator (slow).
 
 `TestValidatorChecks` repeats what hearvalidator/validate.py (2021.0.6) checks,
 so CI needs neither torch nor the validator: a `tf.Module` with int
@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import hear
-from mobile_ssl import model_dir
-from mobile_ssl import params as params_lib
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.evaluation import hear
+from mobile_ssl.core import model_dir
+from mobile_ssl.core import params as params_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = params_lib.tiny()
@@ -150,7 +150,7 @@ def test_real_hear_validator(tmp_path, tiny_run):
   validator = os.environ.get("HEAR_VALIDATOR") or _validator_venv(str(tmp_path))
   env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="")
   for extra in ([], ["-m", tiny_run]):
-    result = subprocess.run([validator, "mobile_ssl.hear"] + extra, cwd=REPO, env=env,
+    result = subprocess.run([validator, "mobile_ssl.evaluation.hear"] + extra, cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "Looks good!" in result.stdout

@@ -1,4 +1,4 @@
-"""Tests of mobile_ssl.inference: BN folded into the convs gives the Keras model's outputs."""
+"""Tests of mobile_ssl.core.inference: BN folded into the convs gives the Keras model's outputs."""
 
 import dataclasses
 
@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import inference
-from mobile_ssl import logmel_stats
-from mobile_ssl import params as params_lib
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import inference
+from mobile_ssl.evaluation import logmel_stats
+from mobile_ssl.core import params as params_lib
 
 
 def _trained_like(encoder_params):

@@ -1,9 +1,9 @@
-"""Tests of mobile_ssl.logmel_stats: the classical floor's features."""
+"""Tests of mobile_ssl.evaluation.logmel_stats: the classical floor's features."""
 
 import numpy as np
 import tensorflow as tf
 
-from mobile_ssl import logmel_stats
+from mobile_ssl.evaluation import logmel_stats
 
 
 def test_statistics_match_a_numpy_reference():

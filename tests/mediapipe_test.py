@@ -29,17 +29,17 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from export import embedder as embedder_lib
-from export import tflite
-from mobile_ssl import audio
-from mobile_ssl import data
-from mobile_ssl import downstream
-from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import evaluation
-from mobile_ssl import model_dir
-from mobile_ssl import params as params_lib
-from mobile_ssl import probe
-from mobile_ssl import streaming
+from mobile_ssl.export import tflite_embedder as embedder_lib
+from mobile_ssl.export import exporter
+from mobile_ssl.core import audio
+from mobile_ssl.data import pipeline
+from mobile_ssl.data import downstream
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.evaluation import suite
+from mobile_ssl.core import model_dir
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.evaluation import probe
+from mobile_ssl.core import streaming
 from tests import audio_fixtures
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -126,16 +126,16 @@ def tiny_run(tmp_path_factory):
 def digit_classifier(tiny_run, fsdd_subset, data_dir, tmp_path_factory):
   """(classifier .tflite, export report, task) for FSDD digits."""
   path = str(tmp_path_factory.mktemp("clf") / "digits.tflite")
-  report = tflite.export_encoder(tiny_run, path, tflite.ExportParams(
+  report = exporter.export_encoder(tiny_run, path, exporter.ExportParams(
       classifier_task=f"{fsdd_subset}:digit", data_dir=data_dir))
   return path, report, downstream.load_task(f"{fsdd_subset}:digit", data_dir)
 
 
 def _eval_probe(run: str, task: downstream.TaskData):
-  """mobile-ssl-eval's linear probe (`evaluation.linear`'s code) -> test window probabilities."""
+  """mobile-ssl-eval's linear probe (`suite.linear`'s code) -> test window probabilities."""
   encoder, params = model_dir.load_encoder(run)
-  eval_params = evaluation.EvalParams()
-  train, test = [evaluation.embed_split(encoder, params, task, split, eval_params)
+  eval_params = suite.EvalParams()
+  train, test = [suite.embed_split(encoder, params, task, split, eval_params)
                  for split in ("train", "test")]
   model = probe.train(train["embeddings"], task.index(train["labels"]), train["clips"],
                       task.num_classes, seed=eval_params.seed)
@@ -151,7 +151,7 @@ def test_audio_classifier_names_and_top_class_match_the_eval_probe(
   path, report, task = digit_classifier
   assert report["passed"] and report["classifier"]["labels"] == task.class_names
   probabilities, clips = _eval_probe(tiny_run, task)
-  waveforms = [c["waveform"] for c in data.clips(task.builder, "test").as_numpy_iterator()]
+  waveforms = [c["waveform"] for c in pipeline.clips(task.builder, "test").as_numpy_iterator()]
   names = [e["filename"].decode() for e in tfds.as_numpy(task.builder.as_dataset(
       split="test", shuffle_files=False, decoders={"audio": tfds.decode.SkipDecoding()}))]
   assert len(waveforms) == len(names) == len(DIGITS) * len(SPEAKERS) * len(TEST_TAKES)
@@ -189,7 +189,7 @@ def test_audio_classifier_names_and_top_class_match_the_eval_probe(
 def test_audio_classifier_stream_mode_matches_streaming_embedder(
     current_python, digit_classifier, tmp_path):
   path, _, task = digit_classifier
-  stream = np.concatenate([c["waveform"] for c in data.clips(task.builder, "test")
+  stream = np.concatenate([c["waveform"] for c in pipeline.clips(task.builder, "test")
                            .as_numpy_iterator()][:12])
   chunk = 1600  # 100 ms blocks, as a microphone callback delivers them
   out = _run(current_python, {"task": "classify", "mode": "stream", "model": path,
@@ -215,7 +215,7 @@ def test_audio_classifier_stream_mode_matches_streaming_embedder(
 def test_legacy_audio_embedder_matches_tflite_embedder(legacy_python, tiny_run, fsdd_subset,
                                                       data_dir, tmp_path):
   path = str(tmp_path / "embedder.tflite")
-  tflite.export_encoder(tiny_run, path, tflite.ExportParams(validation_data=fsdd_subset,
+  exporter.export_encoder(tiny_run, path, exporter.ExportParams(validation_data=fsdd_subset,
                                                             data_dir=data_dir))
   x = np.concatenate([audio_fixtures.chirp(1.5), audio_fixtures.noise(1.2, seed=7),
                       audio_fixtures.sine(0.8, 660.0)])  # 3.5 s at 16 kHz

@@ -8,16 +8,16 @@ import sys
 
 import numpy as np
 
-from mobile_ssl import model_dir as model_dir_lib
-from mobile_ssl import params as params_lib
-from mobile_ssl import quickstart
+from mobile_ssl.core import model_dir as model_dir_lib
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.commands import quickstart
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _quickstart(*flags):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1")
-  return subprocess.run([sys.executable, "-m", "mobile_ssl.quickstart", *flags], cwd=REPO,
+  return subprocess.run([sys.executable, "-m", "mobile_ssl.commands.quickstart", *flags], cwd=REPO,
                         env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -61,11 +61,11 @@ def test_unknown_dataset_is_one_line(tmp_path):
 
 
 def test_short_clips_are_joined_until_most_recordings_fit_the_task(tone_folder, data_dir):
-  from mobile_ssl import data
-  from mobile_ssl import datasets
-  from mobile_ssl import pretraining
+  from mobile_ssl.data import pipeline
+  from mobile_ssl.data import datasets
+  from mobile_ssl.training import pretraining
   builder = datasets.builder(tone_folder, data_dir=data_dir)
-  lengths = data.clip_samples(builder, "train", params_lib.FeatureParams())
+  lengths = pipeline.clip_samples(builder, "train", params_lib.FeatureParams())
   # The clips' own lengths, not padded to a slice: the 0.4 s tones stay 6,400 samples.
   assert min(lengths) == 6400 and max(lengths) == 40000
   params = params_lib.Params()

@@ -1,12 +1,12 @@
-"""Tests of mobile_ssl.streaming: a stream in any chunks gives the offline windows."""
+"""Tests of mobile_ssl.core.streaming: a stream in any chunks gives the offline windows."""
 
 import numpy as np
 import pytest
 
-from mobile_ssl import embedding
-from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import params as params_lib
-from mobile_ssl import streaming
+from mobile_ssl.core import embedding
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import streaming
 from tests import audio_fixtures
 
 RATE = 16000

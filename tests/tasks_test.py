@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import params as params_lib
-from mobile_ssl import tasks
-from mobile_ssl.tasks import contrastive
-from mobile_ssl.tasks import temporal_gap
-from mobile_ssl.tasks import triplet
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import tasks
+from mobile_ssl.core.tasks import contrastive
+from mobile_ssl.core.tasks import temporal_gap
+from mobile_ssl.core.tasks import triplet
 
 PARAMS = dataclasses.replace(
     params_lib.tiny(), task=dataclasses.replace(params_lib.tiny().task, num_classes=3))
@@ -116,7 +116,7 @@ def test_model_wraps_the_named_encoder_and_loss_is_per_example(name):
 
 
 def test_byol_target_starts_as_the_online_copy_and_follows_it_by_ema():
-  from mobile_ssl.tasks import byol_a
+  from mobile_ssl.core.tasks import byol_a
   params = dataclasses.replace(PARAMS, task=dataclasses.replace(PARAMS.task, byol_ema_decay=0.9))
   model = byol_a.build_model(encoder_lib.build_encoder(params.encoder, seed=0), params)
   pairs = byol_a._pairs(model)  # pylint: disable=protected-access

@@ -20,12 +20,12 @@ from scipy import stats
 import keras
 import tensorflow as tf
 
-from mobile_ssl import data
-from mobile_ssl import encoder as encoder_lib
-from mobile_ssl import model_dir as model_dir_lib
-from mobile_ssl import params as params_lib
-from mobile_ssl import tasks
-from mobile_ssl import trainer
+from mobile_ssl.data import pipeline
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import model_dir as model_dir_lib
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import tasks
+from mobile_ssl.training import trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = params_lib.tiny()
@@ -47,7 +47,7 @@ def _task_params(name, steps=STEPS, batch_size=8, width=None, embedding_dim=None
 def _train(name, builder, steps=STEPS, batch_size=8, **encoder):
   task = tasks.get(name)
   params = _task_params(name, steps, batch_size, **encoder)
-  dataset = data.task_dataset([(builder, "train")], task.make_examples,
+  dataset = pipeline.task_dataset([(builder, "train")], task.make_examples,
                               task.min_frames(params), params, batch_size=batch_size, seed=0,
                               label_key="event" if task.needs_labels else None)
   history = trainer.fit(
@@ -75,7 +75,7 @@ def test_temporal_gap_learns_the_gap(long_synthetic):
   loss = np.array(history["loss"])
   assert abs(loss[:3].mean() - np.log(2)) < 0.01
   assert loss[-10:].mean() <= np.log(2) - 0.01, loss
-  fresh = data.task_dataset([(long_synthetic, "train")], task.make_examples,
+  fresh = pipeline.task_dataset([(long_synthetic, "train")], task.make_examples,
                             task.min_frames(params), params, batch_size=64, seed=1000)
   inputs, delta = next(iter(fresh))
   predicted = history["model"](inputs, training=False).numpy().ravel()
@@ -89,7 +89,7 @@ def test_mirrored_strategy_runs_the_same_loop(tiny_synthetic):
   strategy = trainer.make_strategy("mirrored")
 
   def dataset(batch_size, pipeline_id, start_step):
-    return data.task_dataset([(tiny_synthetic, "train")], task.make_examples,
+    return pipeline.task_dataset([(tiny_synthetic, "train")], task.make_examples,
                              task.min_frames(params), params, batch_size=batch_size,
                              seed=pipeline_id + start_step)
 
@@ -104,7 +104,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_synthetic, tmp_p
   params = dataclasses.replace(params, train=dataclasses.replace(
       params.train, steps=20, checkpoint_every_steps=4))
   task = tasks.get("temporal_gap")
-  dataset = data.task_dataset([(tiny_synthetic, "train")], task.make_examples,
+  dataset = pipeline.task_dataset([(tiny_synthetic, "train")], task.make_examples,
                               task.min_frames(params), params, batch_size=8, seed=0)
   calls = tf.Variable(0)
 
@@ -121,7 +121,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_synthetic, tmp_p
 
 
 def _train_command(model_dir, data_dir, *extra):
-  return [sys.executable, "-m", "mobile_ssl.train", "--task=temporal_gap",
+  return [sys.executable, "-m", "mobile_ssl.commands.train", "--task=temporal_gap",
           "--dataset=synthetic_audio/tiny", f"--data_dir={data_dir}", f"--model_dir={model_dir}",
           "--width=0.25", "--embedding_dim=16", "--batch_size=8", "--shuffle_buffer=16", *extra]
 
@@ -150,7 +150,7 @@ def test_cli_writes_params_checkpoints_log_and_encoder(tiny_synthetic, data_dir,
 def test_cli_untrained_saves_the_seeded_initialization(tmp_path):
   outputs = []
   for name in ("a", "b"):
-    run = _run([sys.executable, "-m", "mobile_ssl.train", "--task=untrained",
+    run = _run([sys.executable, "-m", "mobile_ssl.commands.train", "--task=untrained",
                 f"--model_dir={tmp_path / name}", "--width=0.25", "--seed=3"])
     assert run.returncode == 0, run.stderr[-2000:]
     encoder, _ = model_dir_lib.load_encoder(str(tmp_path / name))
@@ -246,7 +246,7 @@ def test_multi_worker_two_processes_only_the_chief_writes(tiny_synthetic, data_d
 def test_cli_without_task_runs_the_tuned_recipe_and_flags_override_it(tiny_synthetic, data_dir,
                                                                       tmp_path):
   """No --task: the best measured task and the tuned recipe, all recorded in params.json."""
-  tuned = _run([sys.executable, "-m", "mobile_ssl.train", "--dataset=synthetic_audio/tiny",
+  tuned = _run([sys.executable, "-m", "mobile_ssl.commands.train", "--dataset=synthetic_audio/tiny",
                 f"--data_dir={data_dir}", f"--model_dir={tmp_path / 'tuned'}", "--steps=2",
                 "--width=0.25", "--batch_size=4", "--shuffle_buffer=8"])
   assert tuned.returncode == 0, tuned.stderr[-2000:]
@@ -255,7 +255,7 @@ def test_cli_without_task_runs_the_tuned_recipe_and_flags_override_it(tiny_synth
   assert params.task == recipe.task and params.augment == recipe.augment
   assert params.encoder.pooling == "time_mean_max" and params.train.schedule == "cosine"
   assert params.train.concat_clips == 1  # 'auto' resolved: one-slice task, no joining
-  paper = _run([sys.executable, "-m", "mobile_ssl.train", "--task=untrained", "--recipe=paper",
+  paper = _run([sys.executable, "-m", "mobile_ssl.commands.train", "--task=untrained", "--recipe=paper",
                 f"--model_dir={tmp_path / 'paper'}", "--crop_scale=0.8,1.2", "--steps=50"])
   assert paper.returncode == 0, paper.stderr[-2000:]
   params = model_dir_lib.read_params(str(tmp_path / "paper"))

@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from export import trainable_runner
+from mobile_ssl.export import trainable_runner
 
 
 def main(model: str, windows: str, steps: str, out_dir: str) -> None:

@@ -1,13 +1,13 @@
 """What every file-based builder shares: the audio feature, decoding, bad files.
 
-Builders decode in `_generate_examples` with `mobile_ssl.audio.read` (soundfile
+Builders decode in `_generate_examples` with `mobile_ssl.core.audio.read` (soundfile
 + band-limited resampling to 16 kHz mono) and yield int16 arrays. A file that
 cannot be decoded either stops the build with one line naming it
 (`on_bad_file="raise"`) or is skipped and counted (`"skip"`, the default); the
 count and the first few names are printed at the end of each split.
 
 Clips shorter than one 975 ms slice are kept as they are: the input pipeline
-pads them with silence to one slice (mobile_ssl/features.py, `pad_to_slice`),
+pads them with silence to one slice (mobile_ssl/core/features.py, `pad_to_slice`),
 and tasks that need more context skip them and report how many.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from mobile_ssl import audio
+from mobile_ssl.core import audio
 
 SAMPLE_RATE_HZ = 16000
 ON_BAD_FILE = ("skip", "raise")

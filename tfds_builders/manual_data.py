@@ -25,8 +25,8 @@ import typing
 
 import tensorflow as tf
 
-from mobile_ssl import audio
-from tfds_builders import file_decoding
+from mobile_ssl.core import audio
+from mobile_ssl_tfds import file_decoding
 
 # libsndfile >= 1.0.29 reads Ogg Opus (yt-dlp's `-x` output), whatever the extension.
 READABLE = tuple(audio.EXTENSIONS) + (".opus",)

@@ -42,8 +42,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from tfds_builders import file_decoding
-from tfds_builders import manual_data
+from mobile_ssl_tfds import file_decoding
+from mobile_ssl_tfds import manual_data
 
 SPLITS = ("train", "validation", "test")
 FSDD_NAME = re.compile(r"^\d_[A-Za-z]+_\d+\.wav$")

@@ -34,8 +34,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from tfds_builders import file_decoding
-from tfds_builders import manual_data
+from mobile_ssl_tfds import file_decoding
+from mobile_ssl_tfds import manual_data
 
 SPLIT_CSVS = {"balanced_train": "balanced_train_segments.csv",
               "unbalanced_train": "unbalanced_train_segments.csv",

@@ -27,8 +27,8 @@ import os
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from tfds_builders import file_decoding
-from tfds_builders import manual_data
+from mobile_ssl_tfds import file_decoding
+from mobile_ssl_tfds import manual_data
 
 SOURCES = {"freefield1010": ("ff1010bird_metadata_2018.csv", "ff1010bird_wav"),
            "warblr": ("warblrb10k_public_metadata_2018.csv", "warblrb10k_public_wav")}

@@ -1,1 +1,1 @@
-"""Seeded scripts that write each builder's dummy_data/ (run: python -m tfds_builders.fake_data.make_<name>)."""
+"""Seeded scripts that write each builder's dummy_data/ (run: python -m mobile_ssl_tfds.fake_data.make_<name>)."""

@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from tfds_builders.fake_data import sounds
+from mobile_ssl_tfds.fake_data import sounds
 
 _CLASSES = (("/m/09x0r", "Speech"), ("/m/0ytgt", "Child speech, kid speaking"),
             ("/m/04rlf", "Music"), ("/m/0jbk", "Animal"))

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from tfds_builders.fake_data import sounds
+from mobile_ssl_tfds.fake_data import sounds
 
 
 def _itemid(dataset_id: str, rng) -> str:

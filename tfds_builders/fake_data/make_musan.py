@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from tfds_builders.fake_data import sounds
+from mobile_ssl_tfds.fake_data import sounds
 
 _SUBSETS = (("speech", "librivox", 2), ("speech", "us-gov", 2), ("music", "fma", 2),
             ("music", "jamendo", 2), ("noise", "free-sound", 2), ("noise", "sound-bible", 2))

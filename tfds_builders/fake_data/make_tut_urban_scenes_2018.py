@@ -11,8 +11,8 @@ import os
 
 import numpy as np
 
-from tfds_builders.fake_data import sounds
-from tfds_builders.tut_urban_scenes_2018 import tut_urban_scenes_2018_dataset_builder as tut
+from mobile_ssl_tfds.fake_data import sounds
+from mobile_ssl_tfds.tut_urban_scenes_2018 import tut_urban_scenes_2018_dataset_builder as tut
 
 _CITIES = ("barcelona", "helsinki", "london", "paris")
 

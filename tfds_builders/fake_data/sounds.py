@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import soundfile
 
-from mobile_ssl import audio
+from mobile_ssl.core import audio
 
 
 def write(path: str, rng: np.random.Generator, seconds: float = 0.3,

@@ -20,8 +20,8 @@ import os
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from tfds_builders import file_decoding
-from tfds_builders import manual_data
+from mobile_ssl_tfds import file_decoding
+from mobile_ssl_tfds import manual_data
 
 CLASSES = ("speech", "music", "noise")
 _INSTRUCTIONS = ("Download musan.tar.gz from https://www.openslr.org/17/ and extract it "

@@ -13,8 +13,8 @@ import multiprocessing
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_builders import file_decoding
-from tfds_builders.synthetic_audio import synthesis
+from mobile_ssl_tfds import file_decoding
+from mobile_ssl_tfds.synthetic_audio import synthesis
 
 
 @dataclasses.dataclass(eq=False)

@@ -21,8 +21,8 @@ import os
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from tfds_builders import file_decoding
-from tfds_builders import manual_data
+from mobile_ssl_tfds import file_decoding
+from mobile_ssl_tfds import manual_data
 
 CLASSES = ("airport", "bus", "metro", "metro_station", "park", "public_square",
            "shopping_mall", "street_pedestrian", "street_traffic", "tram")

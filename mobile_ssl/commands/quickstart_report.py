@@ -1,0 +1,121 @@
+"""The quickstart's report: a README.md with PNGs, and the summary printed at the end.
+
+Everything comes from the summary dict `quickstart.quickstart` assembles (the
+probe rows of mobile_ssl.evaluation.suite, the export report of export.tflite, the
+benchmark report of mobile_ssl.benchmark.bench); the plots come from mobile_ssl.evaluation.eval_report
+(loss curves, accuracy bars) and mobile_ssl.benchmark.bench_report (size and latency bars).
+"""
+
+import os
+import typing
+
+from mobile_ssl.benchmark import bench_report
+from mobile_ssl.core import atomic
+from mobile_ssl.evaluation import eval_report
+
+README = "README.md"
+LOSS_PNG = "loss_curves.png"
+SIZE_LATENCY_PNG = "size_latency.png"
+
+
+def _accuracy_table(rows: typing.Sequence[dict]) -> typing.List[str]:
+  if not rows:
+    return ["(the dataset has no labels: no linear probe)"]
+  return eval_report.markdown(rows).strip().split("\n")
+
+
+def _export_lines(export: typing.Optional[dict]) -> typing.List[str]:
+  if not export:
+    return ["(not exported)"]
+  lines = []
+  if export.get("error"):
+    lines.append(f"**The int8 model failed validation and was not written:** {export['error']}")
+  validation = export.get("validation", {})
+  lines.append(f"- file: `{export.get('path')}`, {export.get('size_bytes', 0):,} bytes, "
+               f"input `{export.get('input', {}).get('name', 'waveform')}` "
+               f"{export.get('input', {}).get('shape', '')}, output `embedding`")
+  if validation:
+    lines.append(f"- cosine to the Keras encoder on held-out windows: mean "
+                 f"{validation.get('mean_cosine', float('nan')):.5f}, min "
+                 f"{validation.get('min_cosine', float('nan')):.5f}")
+  probe = export.get("probe")
+  if probe:
+    lines.append(f"- linear probe on `{probe.get('task')}`: .tflite "
+                 f"{probe.get('tflite_accuracy', float('nan')):.3f} vs Keras "
+                 f"{probe.get('keras_accuracy', float('nan')):.3f}")
+  return lines
+
+
+def _ours_and_peer(bench: dict):
+  ours = next((m for m in bench["models"] if m["family"] != "peer"), None)
+  peer = next((m for m in bench["models"] if m["family"] == "peer"), None)
+  return ours, peer
+
+
+def benchmark_lines(bench: typing.Optional[dict]) -> typing.List[str]:
+  """Latency and size of our model against the peer, measured in the same run."""
+  if not bench:
+    return ["(not benchmarked)"]
+  ours, peer = _ours_and_peer(bench)
+  if ours is None or peer is None or not ours.get("results") or not peer.get("results"):
+    return ["(no timing)"]
+  mine, theirs = ours["results"][0]["latency_us"], peer["results"][0]["latency_us"]
+  lines = [f"- {bench['label']}, 1 thread, XNNPACK, median of interleaved rounds;",
+           *(f"  {line}" for line in bench_report.cpu_lines(bench)),
+           f"- ours (waveform in, front end included): {mine / 1000:.3f} ms, "
+           f"{ours['size_bytes']:,} bytes",
+           f"- {peer['arch']} architecture (log-mel in, no front end), int8, random weights: "
+           f"{theirs / 1000:.3f} ms, {peer['size_bytes']:,} bytes",
+           f"- ours / peer: latency {mine / theirs:.2f}x, size {ours['size_bytes'] / peer['size_bytes']:.3f}x"]
+  front = ours.get("front_end")
+  if front and front.get("total_us"):
+    encoder_us = mine * (1 - front["share"])
+    lines.append(f"- in our model the log-mel front end takes {100 * front['share']:.0f} % of the "
+                 f"time; the encoder part (~{encoder_us / 1000:.3f} ms) is "
+                 f"{theirs / encoder_us:.1f}x faster than the peer")
+  return lines
+
+
+def write(summary: dict, report_dir: str) -> str:
+  """Writes README.md, the probe table/plots, loss curves and size/latency bars."""
+  os.makedirs(report_dir, exist_ok=True)
+  files = []
+  if summary["rows"]:
+    paths = eval_report.write(summary["rows"], report_dir)
+    files += [os.path.basename(paths["bars"]), os.path.basename(paths["csv"])]
+  trained = {k: v for k, v in summary["runs"].items() if k != "untrained"}
+  if eval_report.loss_curves(trained, os.path.join(report_dir, LOSS_PNG)):
+    files.append(LOSS_PNG)
+  if summary.get("benchmark"):
+    bench_report.bar_chart(summary["benchmark"], os.path.join(report_dir, SIZE_LATENCY_PNG))
+    files.append(SIZE_LATENCY_PNG)
+  qp = summary["params"]
+  lines = [f"# mobile_ssl quickstart on `{qp['dataset']}`", "",
+           f"Pretext task `{qp['task']}`, {qp['steps']} steps of {qp['batch_size']}, encoder width "
+           f"{qp['width']:g}; baselines `supervised` (same budget, label "
+           f"`{summary['labels'][0] if summary['labels'] else '-'}`), `untrained`, and the "
+           "classical floor `logmel_stats` (log-mel and MFCC statistics, probed the same way). "
+           f"Clips per split: {summary['clips']}."]
+  if summary["concat_clips"] > 1:
+    lines.append(f"The clips are shorter than `{qp['task']}` needs, so {summary['concat_clips']} "
+                 "consecutive (shuffled) clips were joined into each training recording.")
+  lines += ["", "## Linear probe (clip accuracy, 95 % bootstrap interval)", ""]
+  lines += _accuracy_table(summary["rows"])
+  lines += ["", "## int8 TFLite model", ""] + _export_lines(summary["export"])
+  lines += ["", "## Size and latency", ""] + benchmark_lines(summary["benchmark"])
+  lines += ["", "## Files", ""] + [f"![{f}]({f})" if f.endswith(".png") else f"- [{f}]({f})"
+                                    for f in files]
+  lines += ["", "## Time per stage (s)", "",
+            ", ".join(f"{k} {v}" for k, v in summary["stage_seconds"].items() if v is not None),
+            ""]
+  path = os.path.join(report_dir, README)
+  atomic.write_text(path, "\n".join(lines))
+  return path
+
+
+def summary_text(summary: dict) -> str:
+  """What the command prints at the end: the probe table and the model's numbers."""
+  lines = ["", "## Linear probe (clip accuracy %, 95 % interval)"] + _accuracy_table(summary["rows"])
+  lines += ["", "## int8 waveform model"] + _export_lines(summary["export"])
+  lines += benchmark_lines(summary["benchmark"])
+  return "\n".join(lines)

@@ -1,0 +1,312 @@
+"""Frozen parameter dataclasses: the only place where defaults live.
+
+Every run writes these as JSON (`to_dict`) and every consumer reads them back
+(`from_dict`), so a user holding the paper can change any default and the
+value is recorded with the run. Derived quantities are properties.
+"""
+
+import dataclasses
+import json
+import typing
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureParams:
+  """Waveform -> log-mel front end (../shared/PAPER.md, 'Front end')."""
+
+  sample_rate_hz: int = 16000
+  stft_window_seconds: float = 0.025
+  stft_hop_seconds: float = 0.010
+  # A power of two: TFLite's builtin RFFT2D refuses other lengths at run time.
+  fft_length: int = 512
+  num_mel_bins: int = 64
+  mel_min_hz: float = 125.0
+  mel_max_hz: float = 7500.0
+  log_offset: float = 0.001
+  # The encoder's input: 96 frames x 64 bins = 975 ms of audio.
+  slice_frames: int = 96
+  # float32 FFT round-off (~1e-7 of the frame's peak) reaches 4e-3 in log-mel
+  # at bins 100 dB below a pure tone; float64 keeps the front end within 1e-4
+  # of the formula at 3x the cost (cache log-mels). TFLite's RFFT2D is
+  # float32-only, so the exporter sets 'float32'.
+  stft_dtype: str = "float64"
+
+  @property
+  def window_samples(self) -> int:
+    return int(round(self.sample_rate_hz * self.stft_window_seconds))
+
+  @property
+  def hop_samples(self) -> int:
+    return int(round(self.sample_rate_hz * self.stft_hop_seconds))
+
+  @property
+  def slice_samples(self) -> int:
+    """Samples that produce exactly `slice_frames` STFT frames (no padding)."""
+    return (self.slice_frames - 1) * self.hop_samples + self.window_samples
+
+  @property
+  def slice_seconds(self) -> float:
+    return self.slice_samples / self.sample_rate_hz
+
+  def validate(self) -> "FeatureParams":
+    if self.fft_length & (self.fft_length - 1) or self.fft_length < self.window_samples:
+      raise ValueError(
+          f"fft_length={self.fft_length} must be a power of two >= the window "
+          f"({self.window_samples} samples); TFLite's RFFT2D needs a power of two.")
+    if not 0 <= self.mel_min_hz < self.mel_max_hz <= self.sample_rate_hz / 2:
+      raise ValueError(
+          f"mel range {self.mel_min_hz}-{self.mel_max_hz} Hz must lie within "
+          f"0-{self.sample_rate_hz / 2} Hz.")
+    if self.stft_dtype not in ("float32", "float64"):
+      raise ValueError(f"stft_dtype must be 'float32' or 'float64', got {self.stft_dtype!r}")
+    if self.slice_frames < 1 or self.num_mel_bins < 1:
+      raise ValueError("slice_frames and num_mel_bins must be positive.")
+    return self
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderParams:
+  """The small conv encoder (../shared/PAPER.md, 'Encoder')."""
+
+  # 'paper': Conv 3x1 -> BN -> ReLU -> Conv 1x3 -> BN -> ReLU -> MaxPool 2x2.
+  # 'fast': the same stack laid out for XNNPACK's int8 kernels (see encoder.py).
+  variant: str = "paper"
+  width: float = 1.0
+  # Size of the dense embedding layer after pooling; 0: no dense layer, the
+  # pooled statistics themselves are the embedding (512 values for
+  # 'time_mean_max' at width 1: what the tuned recipe uses, since a 128-unit
+  # layer trained by a contrastive loss acts as its projection head and
+  # drops what a probe needs; docs/evaluation.md).
+  embedding_dim: int = 128
+  base_channels: typing.Tuple[int, ...] = (8, 16, 32, 64, 128)
+  # How the last feature map [time, freq, channels] becomes one vector before
+  # the embedding layer: 'max' (the paper's global max pool), 'mean_max'
+  # (global mean and max, concatenated), or 'time_mean_max' (mean and max
+  # over time only, frequency kept: what a small speech encoder needs).
+  pooling: str = "max"
+
+  def channels(self) -> typing.Tuple[int, ...]:
+    return tuple(max(1, int(round(c * self.width))) for c in self.base_channels)
+
+  def output_dim(self, feature_params: "FeatureParams" = None) -> int:
+    """The embedding's size: `embedding_dim`, or the pooled size when it is 0."""
+    if self.embedding_dim:
+      return self.embedding_dim
+    feature_params = feature_params or FeatureParams()
+    channels = self.channels()[-1]
+    bins = feature_params.num_mel_bins
+    for _ in self.base_channels:  # each block halves (rounding up) time and frequency
+      bins = -(-bins // 2)
+    return {"max": channels, "mean_max": 2 * channels,
+            "time_mean_max": 2 * bins * channels}[self.pooling]
+
+  def validate(self) -> "EncoderParams":
+    if self.width <= 0:
+      raise ValueError(f"--width must be > 0, got {self.width}.")
+    if self.embedding_dim < 0:
+      raise ValueError(f"--embedding_dim must be >= 0 (0: the pooled features), got "
+                       f"{self.embedding_dim}.")
+    if self.pooling not in POOLINGS:
+      raise ValueError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}.")
+    return self
+
+
+POOLINGS = ("max", "mean_max", "time_mean_max")
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentParams:
+  """Random changes applied to every log-mel view a task feeds the encoder.
+
+  All off by default (the paper used none); `recipe()` switches them on.
+  Applied per batch in the input pipeline (mobile_ssl/core/augment.py), each view
+  of an example drawn independently.
+  """
+
+  # Random gain, uniform in +-gain_db (a constant added to the log-mel).
+  gain_db: float = 0.0
+  # BYOL-A's mixup: log((1 - r) exp(x) + r exp(x_other)), r ~ U(0, mixup_ratio),
+  # x_other another clip of the batch (the pool).
+  mixup_ratio: float = 0.0
+  # Random resized crop in time and frequency (BYOL-A): a box of
+  # U(crop_scale) x the slice in each axis, resized back to the slice.
+  crop_scale: typing.Tuple[float, float] = (1.0, 1.0)
+  # SpecAugment-style masks: one time mask of up to this many frames and one
+  # frequency mask of up to this many bins, filled with the view's mean.
+  time_mask_frames: int = 0
+  freq_mask_bins: int = 0
+
+  @property
+  def enabled(self) -> bool:
+    return bool(self.gain_db or self.mixup_ratio or tuple(self.crop_scale) != (1.0, 1.0)
+                or self.time_mask_frames or self.freq_mask_bins)
+
+  def validate(self) -> "AugmentParams":
+    low, high = self.crop_scale
+    if not 0 < low <= high:
+      raise ValueError(f"--crop_scale must be two numbers 0 < low <= high, got {self.crop_scale}")
+    if not 0 <= self.mixup_ratio < 1:
+      raise ValueError(f"--mixup_ratio must be in [0, 1), got {self.mixup_ratio}")
+    if self.gain_db < 0 or self.time_mask_frames < 0 or self.freq_mask_bins < 0:
+      raise ValueError("--gain_db, --time_mask_frames and --freq_mask_bins must be >= 0")
+    return self
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskParams:
+  """Pretext-task knobs; each task reads the fields it needs (tasks/)."""
+
+  name: str = "temporal_gap"
+  # TemporalGap: 'concat_abs_diff' ([e1, e2, |e1 - e2|]) or the paper's 'concat'.
+  gap_features: str = "concat_abs_diff"
+  # Audio2Vec: P past and P future context slices, separated by G frames.
+  context_slices: int = 2
+  gap_frames: int = 0
+  # Triplet: margin on squared distances of L2-normalized embeddings;
+  # positive drawn within this many frames of the anchor.
+  triplet_margin: float = 0.1
+  triplet_mining: str = "semi_hard"  # or 'random'
+  positive_max_offset_frames: int = 96
+  positive_noise_stddev: float = 0.0
+  # Contrastive (COLA): bilinear similarity, softmax over the batch.
+  contrastive_temperature: float = 1.0
+  # Contrastive: the positive starts within this many frames of the anchor
+  # (-1: anywhere in the clip, COLA's rule).
+  contrastive_max_offset_frames: int = -1
+  # BYOL-A: projector/predictor MLP sizes and the target network's EMA decay.
+  byol_hidden_dim: int = 512
+  byol_projection_dim: int = 128
+  byol_ema_decay: float = 0.99
+  # Supervised baseline: which label of the dataset to predict ('' = 'label'
+  # or the dataset's first class label); filled in when the run starts.
+  label_key: str = ""
+  num_classes: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainParams:
+  """Optimisation and run bookkeeping for `train.py`."""
+
+  steps: int = 2000
+  batch_size: int = 64
+  learning_rate: float = 1e-3
+  # Learning-rate schedule: 'constant' (the paper's Adam) or 'cosine' (linear
+  # warm-up for warmup_steps, then cosine decay to 0 at `steps`).
+  schedule: str = "constant"
+  warmup_steps: int = 0
+  # Decoupled weight decay (AdamW) when > 0; gradient clipping by global norm when > 0.
+  weight_decay: float = 0.0
+  clip_norm: float = 0.0
+  seed: int = 0
+  checkpoint_every_steps: int = 200
+  # Checkpoints kept on disk (the newest); more of them let
+  # bench/recipe_curve.py probe the encoder along the run.
+  keep_checkpoints: int = 3
+  log_every_steps: int = 20
+  shuffle_buffer: int = 1000
+  strategy: str = "default"
+  # Join this many consecutive (shuffled) clips into one recording before
+  # framing: pretraining on corpora of very short clips (FSDD: ~0.5 s).
+  # 0: 'auto', as many as 90 % of recordings need for the task (resolved and
+  # recorded when the run starts).
+  concat_clips: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+  """Everything a run needs; written as `params.json` beside checkpoints."""
+
+  features: FeatureParams = FeatureParams()
+  encoder: EncoderParams = EncoderParams()
+  task: TaskParams = TaskParams()
+  train: TrainParams = TrainParams()
+  augment: AugmentParams = AugmentParams()
+  datasets: typing.Tuple[str, ...] = ("synthetic_audio",)
+  version: int = 1
+
+  def to_dict(self) -> dict:
+    return dataclasses.asdict(self)
+
+  def to_json(self) -> str:
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+_SECTIONS = {"features": FeatureParams, "encoder": EncoderParams,
+             "task": TaskParams, "train": TrainParams, "augment": AugmentParams}
+
+
+def _build(cls, values: dict, where: str):
+  fields = {f.name: f for f in dataclasses.fields(cls)}
+  unknown = sorted(set(values) - set(fields))
+  if unknown:
+    raise ValueError(f"{where}: unknown parameter(s) {unknown}; "
+                     f"known: {sorted(fields)}")
+  kwargs = {}
+  for key, value in values.items():
+    default = getattr(cls(), key) if key in fields else None
+    kwargs[key] = tuple(value) if isinstance(default, tuple) else value
+  return cls(**kwargs)
+
+
+def from_dict(values: dict) -> Params:
+  """Inverse of `Params.to_dict`; unknown keys raise `ValueError`."""
+  kwargs = {}
+  for key, value in values.items():
+    if key in _SECTIONS:
+      kwargs[key] = _build(_SECTIONS[key], value, f"params[{key!r}]")
+    elif key in ("datasets",):
+      kwargs[key] = tuple(value)
+    elif key == "version":
+      kwargs[key] = int(value)
+    else:
+      raise ValueError(f"params: unknown section {key!r}")
+  return Params(**kwargs)
+
+
+def from_json(text: str) -> Params:
+  return from_dict(json.loads(text))
+
+
+RECIPES = ("tuned", "paper")
+# The task `mobile-ssl-train` runs when --task is not given: the best measured
+# one on small real pools (docs/evaluation.md, 'Recipe').
+DEFAULT_TASK = "contrastive"
+# Augmentations of the tuned recipe (BYOL-A's mixup and resized crop, a gain,
+# SpecAugment-style masks), measured on FSDD (docs/evaluation.md).
+TUNED_AUGMENT = AugmentParams(gain_db=6.0, mixup_ratio=0.4, crop_scale=(0.6, 1.5))
+
+
+def recipe(task: str = DEFAULT_TASK, name: str = "tuned") -> Params:
+  """The defaults a run starts from: the measured 'tuned' recipe or the 'paper's.
+
+  'paper': the 2019 configuration (global max pool, constant-rate Adam, no
+  augmentation), kept selectable and reported. 'tuned': what measurement on
+  small real pools on a 2-core CPU favoured (docs/evaluation.md, 'Recipe'):
+  mean+max pooling over time, cosine schedule with warm-up, weight decay,
+  gradient clipping, and the augmentations of `TUNED_AUGMENT` for every task
+  (the temporal-context tasks too: two views should differ in loudness and
+  background). Flags given on a command line override either.
+  """
+  if name not in RECIPES:
+    raise ValueError(f"--recipe must be one of {', '.join(RECIPES)}, got {name!r}")
+  base = Params()
+  base = dataclasses.replace(base, task=dataclasses.replace(base.task, name=task))
+  if name == "paper":
+    return base
+  return dataclasses.replace(
+      base,
+      encoder=dataclasses.replace(base.encoder, pooling="time_mean_max", embedding_dim=0),
+      task=dataclasses.replace(base.task, contrastive_temperature=0.2,
+                               contrastive_max_offset_frames=100),
+      train=dataclasses.replace(base.train, steps=1600, schedule="cosine", warmup_steps=100,
+                                weight_decay=1e-4, clip_norm=5.0, concat_clips=0,
+                                keep_checkpoints=10),
+      augment=TUNED_AUGMENT)
+
+
+def tiny() -> Params:
+  """A preset for tests: a narrow encoder and a short schedule."""
+  return Params(
+      encoder=EncoderParams(width=0.25, embedding_dim=16),
+      train=TrainParams(steps=20, batch_size=8, checkpoint_every_steps=10,
+                        log_every_steps=5, shuffle_buffer=16))

@@ -1,0 +1,66 @@
+"""Contrastive (COLA): which clip of the batch did this slice come from?
+
+Saeed, Grangier, Zeghidour, "Contrastive learning of general-purpose audio
+representations" (ICASSP 2021). Anchor and positive are two random slices of
+one clip; the positives of the other clips in the batch are the negatives.
+Embeddings pass through layer normalization and tanh (COLA's head), the
+similarity is bilinear, s(a, p) = g(a)^T W g(p), divided by a temperature
+(COLA's code uses 0.2; `recipe()` sets it), and the loss is softmax
+cross-entropy over the batch with the matching clip as the label.
+
+COLA draws the positive anywhere in the clip. `contrastive_max_offset_frames`
+keeps it within that many frames of the anchor: on speech, slices a second
+apart share the speaker and the words, slices ten seconds apart often only
+the speaker. COLA's one augmentation, faint noise on the positive, is covered
+(more strongly) by the pool-wide augmentations of mobile_ssl/core/augment.py.
+"""
+
+import keras
+import tensorflow as tf
+
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.core.tasks import sampling
+
+
+def min_frames(params: params_lib.Params) -> int:
+  return params.features.slice_frames
+
+
+def make_examples(clip: dict, params: params_lib.Params, seed: tf.Tensor):
+  """-> ({'anchor', 'positive'}: [S, bins, 1] each, dummy target 0)."""
+  seeds = sampling.split_seed(seed, 2)
+  s = params.features.slice_frames
+  log_mel = clip["log_mel"]
+  reach = params.task.contrastive_max_offset_frames
+  if reach < 0:
+    return {"anchor": sampling.random_crop(log_mel, seeds[0], s),
+            "positive": sampling.random_crop(log_mel, seeds[1], s)}, 0.0
+  last = tf.shape(log_mel)[0] - s
+  anchor_start = sampling.uniform_int(seeds[0], 0, last)
+  positive_start = sampling.uniform_int(seeds[1], tf.maximum(0, anchor_start - reach),
+                                        tf.minimum(last, anchor_start + reach))
+  return {"anchor": sampling.crop(log_mel, anchor_start, s),
+          "positive": sampling.crop(log_mel, positive_start, s)}, 0.0
+
+
+def build_model(encoder: keras.Model, params: params_lib.Params) -> keras.Model:
+  del params
+  shape = encoder.input_shape[1:]
+  anchor = keras.Input(shape, name="anchor")
+  positive = keras.Input(shape, name="positive")
+  head = keras.Sequential([keras.layers.LayerNormalization(name="norm"),
+                           keras.layers.Activation("tanh", name="tanh")], name="head")
+  a, p = head(encoder(anchor)), head(encoder(positive))
+  bilinear = keras.layers.Dense(encoder.output_shape[-1], use_bias=False, name="bilinear")
+  stacked = keras.layers.Lambda(lambda t: keras.ops.stack(t, axis=1), name="pair")(
+      [a, bilinear(p)])
+  return keras.Model({"anchor": anchor, "positive": positive}, stacked, name="contrastive")
+
+
+def loss(targets, outputs, params: params_lib.Params) -> tf.Tensor:
+  """Per-anchor softmax cross-entropy over the batch's positives."""
+  del targets
+  a, wp = outputs[:, 0], outputs[:, 1]
+  logits = tf.matmul(a, wp, transpose_b=True) / params.task.contrastive_temperature
+  labels = tf.range(tf.shape(a)[0])
+  return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)

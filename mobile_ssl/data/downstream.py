@@ -1,0 +1,182 @@
+"""A labelled downstream task ready to evaluate: its splits, classes and label budgets.
+
+`load_task` resolves a task spec (a code of `datasets.DOWNSTREAM_TASKS` or
+`DATASET:LABEL_KEY`, the dataset possibly an audio folder), checks what would
+otherwise fail late or silently (a missing or empty split, an unknown label,
+fewer than two classes) and reads each split's clip labels in the order of
+`data.clips`, so that clip index i of the pipeline is clip i here.
+
+Labels may be any integers (LibriSpeech speaker ids are neither small nor
+contiguous): the classes are the sorted label values of the train split and
+`TaskData.index` maps them to 0..C-1; a test label never seen in training maps
+to -1, which no classifier predicts, so such clips count as errors.
+
+A `Budget` restricts the training labels for label-efficiency curves: a
+stratified, seeded fraction of each class's train clips, or k clips per class.
+"""
+
+import dataclasses
+import os
+import typing
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from mobile_ssl.data import datasets
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+  """How many training labels a classifier may use: a fraction or k shots per class."""
+  label_fraction: float = 1.0
+  shots_per_class: int = 0
+
+  def validate(self) -> "Budget":
+    if not 0 < self.label_fraction <= 1:
+      raise ValueError(f"--label_fraction values must be in (0, 1], got {self.label_fraction}")
+    if self.shots_per_class < 0:
+      raise ValueError(f"--shots_per_class values must be >= 1, got {self.shots_per_class}")
+    return self
+
+  @property
+  def is_full(self) -> bool:
+    return not self.shots_per_class and self.label_fraction == 1.0
+
+  @property
+  def label(self) -> str:
+    """'' (all labels), '10 shots' or '10% labels'."""
+    if self.shots_per_class:
+      return f"{self.shots_per_class} shots"
+    if self.is_full:
+      return ""
+    return f"{100 * self.label_fraction:g}% labels"
+
+
+def budgets(label_fractions: typing.Sequence[float] = (1.0,),
+            shots_per_class: typing.Sequence[int] = ()) -> typing.List[Budget]:
+  """One budget per fraction and per shot count, in that order."""
+  out = [Budget(label_fraction=float(f)).validate() for f in label_fractions]
+  out += [Budget(shots_per_class=int(k)).validate() for k in shots_per_class]
+  if not out:
+    raise ValueError("no label budget: give --label_fraction and/or --shots_per_class")
+  return out
+
+
+@dataclasses.dataclass
+class TaskData:
+  """A prepared task: builder, splits, and per-clip labels of each split."""
+  spec: datasets.DownstreamTask
+  builder: tfds.core.DatasetBuilder
+  classes: np.ndarray  # sorted label values seen in the train split [C]
+  class_names: typing.List[str]  # [C]
+  train_labels: np.ndarray  # per train clip, pipeline order [n_train]
+  test_labels: np.ndarray  # per test clip [n_test]
+  display_name: str = ""  # the name in tables; "" -> `name`'s default
+
+  @property
+  def name(self) -> str:
+    """The column title: the code, or 'folder:label' for a folder (not its full path)."""
+    if self.display_name:
+      return self.display_name
+    folder = os.path.expanduser(self.spec.dataset)
+    if self.spec.code in datasets.DOWNSTREAM_TASKS or not os.path.isdir(folder):
+      return self.spec.code
+    group = f"@{self.spec.group_key}" if self.spec.group_key else ""
+    return f"{os.path.basename(os.path.abspath(folder))}:{self.spec.label_key}{group}"
+
+  @property
+  def num_classes(self) -> int:
+    return len(self.classes)
+
+  @property
+  def unseen_test_clips(self) -> int:
+    return int(np.sum(self.index(self.test_labels) < 0))
+
+  def index(self, labels: np.ndarray) -> np.ndarray:
+    """Label values -> class indices 0..C-1; -1 for values unseen in training."""
+    labels = np.asarray(labels, np.int64)
+    position = np.clip(np.searchsorted(self.classes, labels), 0, len(self.classes) - 1)
+    return np.where(self.classes[position] == labels, position, -1).astype(np.int64)
+
+  def split_labels(self, split: str) -> np.ndarray:
+    return self.train_labels if split == self.spec.train_split else self.test_labels
+
+
+def clip_labels(builder: tfds.core.DatasetBuilder, split: str, label_key: str,
+                audio_key: str = "audio") -> np.ndarray:
+  """Labels [clips] of a split, in the order `data.clips` yields the clips.
+
+  The audio is not decoded, so this is a fast pass even over a large split.
+  """
+  ds = builder.as_dataset(split=split, shuffle_files=False,
+                          read_config=tfds.ReadConfig(try_autocache=False),
+                          decoders={audio_key: tfds.decode.SkipDecoding()})
+  ds = ds.map(lambda example: _nested(example, label_key))
+  batches = list(ds.batch(4096).as_numpy_iterator())
+  return np.concatenate(batches).astype(np.int64) if batches else np.zeros(0, np.int64)
+
+
+def _nested(example: dict, key: str):
+  for part in key.split("/"):  # 'instrument/family' -> example['instrument']['family']
+    example = example[part]
+  return example
+
+
+def _check_split(builder, split: str, task: str, role: str) -> None:
+  try:
+    count = builder.info.splits[split].num_examples
+  except (KeyError, ValueError):
+    raise ValueError(f"task {task}: dataset {builder.name!r} has no {role} split {split!r}; it "
+                     f"has {', '.join(builder.info.splits) or 'none'}") from None
+  if count == 0:
+    raise ValueError(f"task {task}: the {role} split {split!r} of {builder.name!r} is empty")
+
+
+def load_task(spec: str, data_dir: typing.Optional[str] = None, name: str = "") -> TaskData:
+  """Resolves, builds if self-contained, and checks a task spec.
+
+  Args:
+    spec: a task code or DATASET:LABEL_KEY.
+    data_dir: TFDS data dir.
+    name: the task's name in tables (default: `TaskData.name`).
+
+  Raises:
+    ValueError: unknown or unbuilt dataset, missing/empty split, unknown label
+      key, or fewer than two classes in the train split (one line each).
+  """
+  task = datasets.downstream_task(spec)
+  builder = datasets.builder(task.dataset, data_dir=data_dir, group_key=task.group_key)
+  names = datasets.label_names(builder, task.label_key)  # Raises for an unknown key.
+  for split, role in ((task.train_split, "train"), (task.test_split, "test")):
+    _check_split(builder, split, task.code, role)
+  train = clip_labels(builder, task.train_split, task.label_key, task.audio_key)
+  test = clip_labels(builder, task.test_split, task.label_key, task.audio_key)
+  classes = np.unique(train)
+  if len(classes) < 2:
+    which = names[classes[0]] if names and len(classes) == 1 else classes.tolist()
+    raise ValueError(f"task {task.code}: the train split {task.train_split!r} has "
+                     f"{len(classes)} class ({which}); a classifier needs at least 2")
+  class_names = [names[c] if names and 0 <= c < len(names) else str(c) for c in classes]
+  return TaskData(task, builder, classes, class_names, train, test, name)
+
+
+def select_clips(labels: np.ndarray, budget: Budget, seed: int = 0) -> np.ndarray:
+  """A boolean mask over clips: the training clips a budget allows.
+
+  Stratified and seeded: per class, round(fraction x its clips) clips (at
+  least one), or `shots_per_class` clips (all of them when it has fewer).
+  """
+  labels = np.asarray(labels)
+  keep = np.zeros(len(labels), bool)
+  if budget.is_full:
+    keep[:] = True
+    return keep
+  rng = np.random.default_rng(seed)
+  for value in np.unique(labels):
+    members = np.flatnonzero(labels == value)
+    if budget.shots_per_class:
+      count = min(budget.shots_per_class, len(members))
+    else:
+      count = max(1, int(round(budget.label_fraction * len(members))))
+    keep[rng.choice(members, size=count, replace=False)] = True
+  return keep

@@ -1,0 +1,287 @@
+"""How data streams: TFDS split or audio folder -> log-mel -> slices or task examples.
+
+All of the hot path is TensorFlow ops mapped in parallel (`AUTOTUNE`), with
+order kept (`deterministic=True`) and every random choice drawn by stateless
+ops from a per-element seed, so a pipeline is reproducible under `seed`.
+Only non-16 kHz catalog datasets go through a NumPy resampler
+(`tf.numpy_function`); our own builders store 16 kHz already.
+
+Short clips: a clip shorter than one 975 ms slice is zero-padded to one slice
+(`features.pad_to_slice`). Tasks that need more frames than a clip has skip it;
+`task_dataset` counts those in `SkipCounter`.
+"""
+
+import dataclasses
+import hashlib
+import os
+import typing
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from mobile_ssl.core import audio
+from mobile_ssl.core import augment
+from mobile_ssl.core import features
+from mobile_ssl.core import params as params_lib
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def _nested(example: dict, key: str):
+  for part in key.split("/"):
+    example = example[part]
+  return example
+
+
+def clips(builder: tfds.core.DatasetBuilder, split: str, *,
+          label_key: typing.Optional[str] = None, audio_key: str = "audio",
+          shuffle_files: bool = False, seed: int = 0,
+          feature_params: params_lib.FeatureParams = params_lib.FeatureParams()
+          ) -> tf.data.Dataset:
+  """Clips of a prepared TFDS split as {'waveform': float32 [n] at 16 kHz, 'label'?}.
+
+  Integer audio is scaled by 1/32768 (TFDS stores 16-bit PCM, sometimes as
+  int64); float audio is used as it is.
+  """
+  info = builder.info
+  if audio_key not in info.features.keys():
+    raise ValueError(f"dataset {builder.name!r} has no audio feature {audio_key!r}")
+  audio_feature = info.features[audio_key]
+  rate = getattr(audio_feature, "sample_rate", None) or feature_params.sample_rate_hz
+  is_int = np.issubdtype(audio_feature.np_dtype, np.integer)
+  read_config = tfds.ReadConfig(shuffle_seed=seed, try_autocache=False)
+  ds = builder.as_dataset(split=split, shuffle_files=shuffle_files, read_config=read_config)
+  target = feature_params.sample_rate_hz
+
+  def convert(example):
+    waveform = tf.cast(example[audio_key], tf.float32)
+    if is_int:
+      waveform = waveform / audio.INT16_SCALE
+    if len(waveform.shape) == 2:  # [samples, channels] -> mono
+      waveform = tf.reduce_mean(waveform, axis=-1)
+    if rate != target:
+      waveform = tf.numpy_function(lambda w: audio.resample(w, rate, target), [waveform],
+                                   tf.float32, stateful=False)
+      waveform.set_shape([None])
+    out = {"waveform": waveform}
+    if label_key:
+      out["label"] = tf.cast(_nested(example, label_key), tf.int64)
+    return out
+
+  return ds.map(convert, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+
+def concatenate_clips(ds: tf.data.Dataset, count: int) -> tf.data.Dataset:
+  """Joins each run of `count` consecutive clips into one longer recording.
+
+  For pretraining on corpora of very short clips (FSDD's are ~0.5 s): with
+  shuffled input the joined clips are random neighbours. Labels are dropped.
+  """
+  if count <= 1:
+    return ds
+  waveforms = ds.map(lambda x: x["waveform"])
+  joined = waveforms.ragged_batch(count, drop_remainder=True)
+
+  def flatten(batch):  # ragged for clips of varying length, dense otherwise
+    flat = batch.flat_values if isinstance(batch, tf.RaggedTensor) else tf.reshape(batch, [-1])
+    return {"waveform": flat}
+
+  return joined.map(flatten, num_parallel_calls=AUTOTUNE)
+
+
+def log_mels(ds: tf.data.Dataset, feature_params: params_lib.FeatureParams) -> tf.data.Dataset:
+  """{'waveform', ...} -> {'log_mel': [frames, bins], ...}, short clips padded."""
+
+  def compute(example):
+    out = {k: v for k, v in example.items() if k != "waveform"}
+    waveform = features.pad_to_slice(example["waveform"], feature_params)
+    out["log_mel"] = features.log_mel_spectrogram(waveform, feature_params)
+    return out
+
+  return ds.map(compute, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+
+def cache(ds: tf.data.Dataset, cache_path: typing.Optional[str]) -> tf.data.Dataset:
+  """Caches in memory ('memory'), in a file (a path), or not at all (None/'')."""
+  if not cache_path:
+    return ds
+  if cache_path == "memory":
+    return ds.cache()
+  os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
+  return ds.cache(cache_path)
+
+
+def cache_key(params: params_lib.Params) -> str:
+  """A folder name for on-disk log-mel caches: the front end and the clip joining.
+
+  The cached log-mels depend on nothing else, so a folder cache is reused by
+  every run with the same front end, and a changed front end never reads it.
+  """
+  digest = hashlib.sha1(repr((dataclasses.asdict(params.features),
+                              params.train.concat_clips)).encode()).hexdigest()[:12]
+  return f"logmel_{digest}_concat{params.train.concat_clips}"
+
+
+def slices(ds: tf.data.Dataset, feature_params: params_lib.FeatureParams,
+           hop_seconds: float = 0.5) -> tf.data.Dataset:
+  """Clip log-mels -> one element per 975 ms slice.
+
+  Each element: {'log_mel': [96, 64], 'timestamp': centre in s, 'clip': clip
+  index, 'label'?}. Clips were padded to at least one slice by `log_mels`.
+  """
+  features.hop_frames(hop_seconds, feature_params)  # Validates the hop.
+
+  def cut(index, example):
+    frames, stamps = features.frame_log_mel(example["log_mel"], hop_seconds, feature_params)
+    count = tf.shape(frames)[0]
+    out = {"log_mel": frames, "timestamp": stamps, "clip": tf.fill([count], index)}
+    if "label" in example:
+      out["label"] = tf.fill([count], example["label"])
+    return tf.data.Dataset.from_tensor_slices(out)
+
+  return ds.enumerate().flat_map(cut)
+
+
+def slice_dataset(builder: tfds.core.DatasetBuilder, split: str, *, batch_size: int,
+                  feature_params: params_lib.FeatureParams = params_lib.FeatureParams(),
+                  hop_seconds: float = 0.5, label_key: typing.Optional[str] = None,
+                  audio_key: str = "audio", cache_path: typing.Optional[str] = None,
+                  shuffle_buffer: int = 0, seed: int = 0) -> tf.data.Dataset:
+  """A TFDS split or built folder as batched log-mel slices.
+
+  Returns:
+    dicts of batched 'log_mel' [B, 96, 64], 'timestamp' [B], 'clip' [B] and
+    'label' [B] when `label_key` is given; the last batch may be smaller.
+  """
+  ds = clips(builder, split, label_key=label_key, audio_key=audio_key, seed=seed,
+             feature_params=feature_params)
+  ds = cache(log_mels(ds, feature_params), cache_path)
+  ds = slices(ds, feature_params, hop_seconds)
+  if shuffle_buffer:
+    ds = ds.shuffle(shuffle_buffer, seed=seed)
+  return ds.batch(batch_size).prefetch(AUTOTUNE)
+
+
+def clip_samples(builder: tfds.core.DatasetBuilder, split: str,
+                 feature_params: params_lib.FeatureParams, sample: int = 200) -> typing.List[int]:
+  """Samples (at the front end's rate, before any padding) of the first `sample` clips."""
+  ds = clips(builder, split, feature_params=feature_params)
+  return [int(n) for n in ds.take(sample).map(lambda x: tf.shape(x["waveform"])[0])
+          .as_numpy_iterator()]
+
+
+def sample_frames(builder: tfds.core.DatasetBuilder, split: str, params: params_lib.Params,
+                  sample: int = 200) -> typing.List[int]:
+  """Log-mel frames of the first `sample` clips (after padding and `concat_clips`)."""
+  ds = concatenate_clips(clips(builder, split, feature_params=params.features),
+                         params.train.concat_clips)
+  slice_samples = params.features.slice_samples
+  lengths = ds.take(sample).map(lambda x: tf.maximum(tf.shape(x["waveform"])[0], slice_samples))
+  return [int(features.num_frames(n, params.features)) for n in lengths.as_numpy_iterator()]
+
+
+def long_enough(builder: tfds.core.DatasetBuilder, split: str, min_frames: int,
+                params: params_lib.Params, sample: int = 200) -> typing.Tuple[int, int]:
+  """(clips long enough for a task, clips examined) among the first `sample`.
+
+  A task stream whose clips are all too short would wait forever for an
+  example; the training CLI checks each source with this first.
+  """
+  frames = sample_frames(builder, split, params, sample)
+  return sum(f >= min_frames for f in frames), len(frames)
+
+
+class SkipCounter:
+  """Counts clips read and clips too short for a task, while the pipeline runs.
+
+  Counts grow with every pass over the data (a clip read twice counts twice).
+  """
+
+  def __init__(self):
+    self.variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_clips")
+    self.read = tf.Variable(0, dtype=tf.int64, trainable=False, name="read_clips")
+
+  def keep_if(self, enough: tf.Tensor) -> tf.Tensor:
+    self.read.assign_add(1)
+    self.variable.assign_add(tf.cast(tf.logical_not(enough), tf.int64))
+    return enough
+
+  @property
+  def count(self) -> int:
+    """Clips skipped so far."""
+    return int(self.variable.numpy())
+
+  @property
+  def seen(self) -> int:
+    """Clips read so far (kept or skipped)."""
+    return int(self.read.numpy())
+
+
+def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder, str]],
+                 make_examples: typing.Callable, min_frames: int,
+                 params: params_lib.Params, *, batch_size: int, seed: int,
+                 skip_counter: typing.Optional[SkipCounter] = None,
+                 cache_dir: typing.Optional[str] = None,
+                 label_key: typing.Optional[str] = None,
+                 random_order: bool = False) -> tf.data.Dataset:
+  """An endless, shuffled stream of batched pretext-task examples.
+
+  Args:
+    sources: (prepared builder, split) pairs pooled into one stream, each
+      drawn in proportion to its number of clips.
+    make_examples: task function (clip dict, params, seed [2]) -> (inputs, targets).
+    min_frames: log-mel frames a clip needs for the task; shorter clips are
+      skipped and counted in `skip_counter`.
+    params: run parameters (features, task, train.shuffle_buffer, ...).
+    batch_size: global batch size; the last partial batch is dropped.
+    seed: seeds file order, shuffling, mixing and every example's randomness.
+    skip_counter: where skipped clips are counted.
+    cache_dir: 'memory' caches each source's log-mels in RAM; a folder caches
+      them to files there; None caches nothing.
+    label_key: label to keep (supervised task).
+    random_order: leave file order and shuffles unseeded (each iterator, e.g.
+      each tf.data service worker, draws its own order); per-example
+      randomness still comes from `seed`.
+  """
+  order_seed = (lambda value: None) if random_order else (lambda value: value)
+  streams, weights = [], []
+  for i, (builder, split) in enumerate(sources):
+    ds = clips(builder, split, label_key=label_key, shuffle_files=True,
+               seed=order_seed(seed + i), feature_params=params.features)
+    ds = concatenate_clips(ds, params.train.concat_clips)
+    ds = log_mels(ds, params.features)
+    if cache_dir == "memory":
+      ds = ds.cache()
+    elif cache_dir:
+      tag = f"{builder.name}_{builder.builder_config.name if builder.builder_config else ''}"
+      ds = cache(ds, os.path.join(cache_dir, f"{tag}_{split}".replace("/", "_")))
+    if skip_counter is not None:
+      ds = ds.filter(lambda x: skip_counter.keep_if(tf.shape(x["log_mel"])[0] >= min_frames))
+    else:
+      ds = ds.filter(lambda x: tf.shape(x["log_mel"])[0] >= min_frames)
+    ds = ds.shuffle(params.train.shuffle_buffer, seed=order_seed(seed + i),
+                    reshuffle_each_iteration=True)
+    streams.append(ds.repeat())
+    weights.append(float(builder.info.splits[split].num_examples))
+  if len(streams) == 1:
+    mixed = streams[0]
+  else:
+    mixed = tf.data.Dataset.sample_from_datasets(
+        streams, weights=[w / sum(weights) for w in weights], seed=order_seed(seed))
+
+  def example(index, clip):
+    element_seed = tf.stack([tf.cast(seed, tf.int64), index])
+    return make_examples(clip, params, element_seed)
+
+  ds = mixed.enumerate().map(example, num_parallel_calls=AUTOTUNE, deterministic=True)
+  ds = ds.batch(batch_size, drop_remainder=True)
+  if params.augment.enabled:
+    # Per batch, so mixup can take its background from other clips of the pool.
+    def augmented(index, batch):
+      inputs, targets = batch
+      batch_seed = tf.stack([tf.cast(seed, tf.int64) + 1, index])
+      return augment.augment_inputs(inputs, params, batch_seed), targets
+
+    ds = ds.enumerate().map(augmented, num_parallel_calls=AUTOTUNE, deterministic=True)
+  return ds.prefetch(AUTOTUNE)

@@ -1,0 +1,329 @@
+"""Downstream evaluation: encoders x tasks x label budgets -> accuracy with 95 % intervals.
+
+Two modes, as in the papers (../shared/PAPER.md, 'Downstream evaluation'):
+  * linear: the encoder is frozen; every 975 ms window of a task's train and
+    test splits is embedded once per encoder, whatever the label task
+    (`window_embeddings`: cached as .npz, keyed by the encoder's weights, the
+    front end, the dataset version, split and hop) and a softmax classifier is
+    fitted on the train windows (`probe.train`);
+  * finetune: the encoder and a linear head are trained end to end on the
+    train windows (`tasks.supervised` model, the project's one loop
+    `trainer.fit`) for a fixed budget of steps, batch size and learning rate.
+A clip's prediction averages its windows' class probabilities in both modes
+(`probe.score`). The baselines are 'untrained' (the seeded random init of the
+same architecture, frozen) and 'supervised' (the random init trained end to
+end with the fine-tuning budget, in either mode).
+"""
+
+import dataclasses
+import os
+import sys
+import time
+import typing
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mobile_ssl.data import pipeline
+from mobile_ssl.data import downstream
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import features
+from mobile_ssl.evaluation import logmel_stats
+from mobile_ssl.core import model_dir as model_dir_lib
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.evaluation import probe
+from mobile_ssl.training import trainer
+from mobile_ssl.evaluation import window_embeddings
+from mobile_ssl.core.tasks import supervised
+
+UNTRAINED = "untrained"
+SUPERVISED = "supervised"
+LOGMEL_STATS = logmel_stats.NAME
+BASELINES = (UNTRAINED, SUPERVISED, LOGMEL_STATS)
+MODES = ("linear", "finetune")
+# Stored (int16) audio of the clips a fine-tuning budget allows, up to which
+# their log-mels (about as large, more for clips padded to 975 ms) stay in memory.
+MEMORY_CACHE_BYTES = 512 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalParams:
+  """How windows are cut and how end-to-end models are trained."""
+  hop_seconds: float = 0.5
+  batch_size: int = 64
+  finetune_steps: int = 1000
+  learning_rate: float = 1e-3
+  shuffle_buffer: int = 2000  # windows
+  seed: int = 0
+
+  def validate(self, feature_params=params_lib.FeatureParams()) -> "EvalParams":
+    features.hop_frames(self.hop_seconds, feature_params)  # Whole STFT hops only.
+    if self.batch_size < 1 or self.finetune_steps < 1 or self.learning_rate <= 0:
+      raise ValueError("--batch_size and --finetune_steps must be >= 1, --learning_rate > 0")
+    return self
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+  """An encoder to evaluate: a run directory, or a baseline built from `params`."""
+  name: str
+  kind: str  # 'run' | UNTRAINED | SUPERVISED | LOGMEL_STATS
+  params: params_lib.Params
+  model_dir: str = ""
+
+  def encoder(self, seed: int) -> keras.Model:
+    """A fresh copy (fine-tuning changes the weights it is given)."""
+    if self.kind == "run":
+      return model_dir_lib.load_encoder(self.model_dir)[0]
+    if self.kind == LOGMEL_STATS:
+      return logmel_stats.build(self.params.features)
+    return encoder_lib.build_encoder(self.params.encoder, self.params.features, seed=seed)
+
+
+def methods(specs: typing.Sequence[str], names: typing.Sequence[str] = (),
+            baseline_params: typing.Optional[params_lib.Params] = None) -> typing.List[Method]:
+  """Run directories and the baselines 'untrained'/'supervised'/'logmel_stats', checked up front.
+
+  Baselines take the architecture of the first run directory listed, else
+  `baseline_params` (default: `Params()`, width 1.0).
+  """
+  if names and len(names) != len(specs):
+    raise ValueError(f"--names has {len(names)} names for {len(specs)} --encoders")
+  runs = {}
+  for spec in specs:
+    if spec not in BASELINES:
+      model_dir_lib.load_encoder(spec)  # A clear error now rather than after hours.
+      runs[spec] = model_dir_lib.read_params(spec)
+  base = next(iter(runs.values()), None) or baseline_params or params_lib.Params()
+  out = []
+  for i, spec in enumerate(specs):
+    name = names[i] if names else os.path.basename(os.path.normpath(spec))
+    kind = spec if spec in BASELINES else "run"
+    out.append(Method(name, kind, runs.get(spec, base), "" if kind != "run" else spec))
+  if len({m.name for m in out}) != len(out):
+    raise ValueError(f"method names must be unique, got {[m.name for m in out]}; use --names")
+  return out
+
+
+def embed_split(encoder, params: params_lib.Params, task: downstream.TaskData,
+                split: str, eval_params: EvalParams, cache_dir: str = "",
+                desc: str = "embed") -> dict:
+  """Frozen embeddings of every window of a split, from the cache when present.
+
+  The one embedding pass of the linear probe: mobile-ssl-eval, the export's
+  probe check and the benchmark's accuracy column all come through here, so
+  their windows, labels and clip ids are the same (`window_embeddings`: log-mel
+  once per clip, batched encoder, cache keyed by encoder checksum, dataset,
+  split and hop, not by label).
+
+  Args:
+    encoder: a Keras encoder (log-mel [B, 96, 64, 1] -> [B, d]), or a window
+      runner such as `mobile_ssl.export.tflite_embedder.TFLiteEmbedder`: an object with
+      `input_kind` ('log_mel' | 'waveform') and `run(inputs [n, ...]) -> [n, d]`.
+      A log-mel runner gets the very log-mel windows the Keras encoder gets;
+      a waveform runner gets each window's audio (the same windows, cut by
+      `features.frame_waveform`). Only Keras encoders are cached.
+    params: the run's params (front end).
+
+  Returns:
+    {'embeddings' [n, d] float32, 'labels' [n] int64 (dataset values),
+     'clips' [n] int64 (clip index in the split), 'cached': bool}.
+  """
+  if isinstance(encoder, keras.Model):
+    out = window_embeddings.keras_windows(encoder, params, task, split, eval_params.hop_seconds,
+                                          cache_dir, desc)
+  else:
+    out = window_embeddings.runner_windows(encoder, params.features, task, split,
+                                           eval_params.hop_seconds, desc)
+  return window_embeddings.with_labels(out, task, split)
+
+
+def linear_accuracy(encoder, params: params_lib.Params, task: downstream.TaskData,
+                    eval_params: EvalParams = EvalParams(),
+                    budget: downstream.Budget = downstream.Budget(), cache_dir: str = "",
+                    name: str = "embed", l2: typing.Optional[float] = None) -> dict:
+  """`linear` on a task's train and test splits embedded by `encoder` (see `embed_split`).
+
+  The number mobile-ssl-eval reports in its linear row for the same encoder
+  (with `l2` None: the probe picks its weight decay).
+  """
+  train, test = [embed_split(encoder, params, task, split, eval_params, cache_dir,
+                             desc=f"{name} {task.name} {split}")
+                 for split in (task.spec.train_split, task.spec.test_split)]
+  return linear(train, test, task, budget, eval_params.seed, l2) | {
+      "train_windows": int(len(train["clips"])), "test_windows": int(len(test["clips"]))}
+
+
+def linear(train: dict, test: dict, task: downstream.TaskData, budget: downstream.Budget,
+           seed: int = 0, l2: typing.Optional[float] = None) -> dict:
+  """Linear probe on the train windows the budget allows; scores on all test clips.
+
+  Returns `probe.score`'s dict with 'train_clips', 'l2' (the probe's weight
+  decay: picked, or `l2`) and 'predictions' (clip id -> predicted class).
+  """
+  allowed = downstream.select_clips(task.train_labels, budget, seed)
+  keep = allowed[train["clips"]]
+  model = probe.train(train["embeddings"][keep], task.index(train["labels"][keep]),
+                      train["clips"][keep], task.num_classes, seed=seed, l2=l2)
+  probabilities = model.probabilities(test["embeddings"].astype(np.float64))
+  result = probe.score(probabilities, task.index(test["labels"]), test["clips"], seed)
+  ids, predicted = probe.average_by_clip(probabilities, test["clips"])  # what score scored
+  return result | {"train_clips": int(allowed.sum()), "l2": model.l2,
+                   "predictions": dict(zip(ids.tolist(), predicted.tolist()))}
+
+
+def _train_stream(task: downstream.TaskData, params: params_lib.Params, allowed: np.ndarray,
+                  eval_params: EvalParams) -> tf.data.Dataset:
+  """Endless shuffled batches ({'log_mel': [B, 96, 64, 1]}, class index [B]) of allowed clips."""
+  spec, fp, seed = task.spec, params.features, eval_params.seed
+  table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+      tf.constant(task.classes, tf.int64), tf.range(task.num_classes, dtype=tf.int64)), -1)
+  allowed_mask = tf.constant(allowed)
+
+  def is_allowed(index, clip):
+    del clip
+    return tf.gather(allowed_mask, index)
+
+  def drop_index(index, clip):
+    del index
+    return clip
+
+  def example(window):
+    return {"log_mel": tf.expand_dims(window["log_mel"], -1)}, table.lookup(window["label"])
+
+  ds = pipeline.clips(task.builder, spec.train_split, label_key=spec.label_key,
+                  audio_key=spec.audio_key, feature_params=fp)
+  ds = pipeline.log_mels(ds.enumerate().filter(is_allowed).map(drop_index), fp)
+  # Keep the allowed clips' log-mels in memory when they fit: with 10 shots
+  # per class, every epoch would otherwise read and filter the whole split.
+  stored = task.builder.info.splits[spec.train_split].num_bytes * float(np.mean(allowed))
+  if 0 < stored <= MEMORY_CACHE_BYTES:
+    ds = ds.cache()
+  ds = ds.repeat().shuffle(min(1000, int(np.sum(allowed))), seed=seed)
+  ds = pipeline.slices(ds, fp, eval_params.hop_seconds)
+  ds = ds.shuffle(eval_params.shuffle_buffer, seed=seed)
+  ds = ds.map(example, num_parallel_calls=pipeline.AUTOTUNE)
+  return ds.batch(eval_params.batch_size, drop_remainder=True).prefetch(pipeline.AUTOTUNE)
+
+
+def finetune(encoder: keras.Model, params: params_lib.Params, task: downstream.TaskData,
+             budget: downstream.Budget, eval_params: EvalParams, progress: bool = True) -> dict:
+  """Trains encoder + linear head end to end, then scores its clip predictions."""
+  allowed = downstream.select_clips(task.train_labels, budget, eval_params.seed)
+  run_params = dataclasses.replace(
+      params,
+      task=dataclasses.replace(params.task, name="supervised", label_key=task.spec.label_key,
+                               num_classes=task.num_classes),
+      train=dataclasses.replace(params.train, steps=eval_params.finetune_steps,
+                                batch_size=eval_params.batch_size,
+                                learning_rate=eval_params.learning_rate, seed=eval_params.seed,
+                                log_every_steps=max(1, eval_params.finetune_steps // 10)))
+  keras.utils.set_random_seed(eval_params.seed)  # The head's initialization.
+  model = supervised.build_model(encoder, run_params)
+  trainer.fit(model, lambda t, o: supervised.loss(t, o, run_params),
+              _train_stream(task, run_params, allowed, eval_params), run_params,
+              progress=progress)
+  ds = pipeline.slice_dataset(task.builder, task.spec.test_split, batch_size=eval_params.batch_size,
+                          feature_params=params.features, hop_seconds=eval_params.hop_seconds,
+                          label_key=task.spec.label_key, audio_key=task.spec.audio_key)
+  fp = params.features
+  predict = tf.function(
+      lambda x: tf.nn.softmax(model({"log_mel": tf.expand_dims(x, -1)}, training=False)),
+      input_signature=[tf.TensorSpec([None, fp.slice_frames, fp.num_mel_bins], tf.float32)])
+  probabilities, labels, clips = [], [], []
+  for batch in ds:
+    probabilities.append(predict(batch["log_mel"]).numpy())
+    labels.append(batch["label"].numpy())
+    clips.append(batch["clip"].numpy())
+  result = probe.score(np.concatenate(probabilities), task.index(np.concatenate(labels)),
+                       np.concatenate(clips), eval_params.seed)
+  return result | {"train_clips": int(allowed.sum())}
+
+
+def _embed_methods(methods_: typing.Sequence[Method], encoders: dict,
+                   task: downstream.TaskData, split: str, eval_params: EvalParams,
+                   cache_dir: str, embedded: dict, log: typing.Callable[[str], None]) -> None:
+  """Fills `embedded[(method name, split key)]`: one pass over the audio per front end."""
+  key = window_embeddings.split_key(task, split, eval_params.hop_seconds)
+  todo = [m for m in methods_ if (m.name, key) not in embedded]
+  for method in methods_:
+    if (method.name, key) in embedded:
+      log(f"{method.name} / {task.name} / {split}: "
+          f"{len(embedded[(method.name, key)]['clips'])} windows from memory")
+  for fp in dict.fromkeys(m.params.features for m in todo):  # one pass per front end
+    group = [m for m in todo if m.params.features == fp]
+    started = time.time()
+    outs = window_embeddings.keras_windows_many(
+        [encoders[m.name] for m in group], fp, task, split, eval_params.hop_seconds, cache_dir,
+        desc=f"{task.name} {split}")
+    seconds = time.time() - started
+    for method, out in zip(group, outs):
+      embedded[(method.name, key)] = out
+      log(f"{method.name} / {task.name} / {split}: {len(out['clips'])} windows "
+          f"{'from the cache' if out['cached'] else 'embedded'} "
+          f"({len(group)} encoders in one pass, {seconds:.1f} s)")
+
+
+def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[downstream.TaskData],
+             mode: str = "linear", budget_list: typing.Sequence[downstream.Budget] = (
+                 downstream.Budget(),),
+             eval_params: EvalParams = EvalParams(), cache_dir: str = "",
+             log: typing.Callable[[str], None] = lambda line: print(line, file=sys.stderr)
+             ) -> typing.List[dict]:
+  """Every method on every task under every budget -> one result row each.
+
+  Returns:
+    dicts with task, method, mode, label_fraction, shots_per_class,
+    accuracy, ci_low, ci_high, clips (test), classes, train_clips,
+    unseen_test_clips and seconds.
+  """
+  if mode not in MODES:
+    raise ValueError(f"--mode must be one of {MODES}, got {mode!r}")
+  rows = []
+  frozen_encoders = {}  # loaded once per method: frozen encoders are not modified
+  # Label-free window embeddings per (method, dataset split): every label
+  # task of a dataset reuses its splits' embeddings.
+  embedded = {}
+  for method in method_list:
+    eval_params.validate(method.params.features)
+  # logmel_stats has nothing to train: always probed, also in finetune mode.
+  end_to_end = {m.name: mode == "finetune" and m.kind != LOGMEL_STATS or m.kind == SUPERVISED
+                for m in method_list}
+  frozen_methods = [m for m in method_list if not end_to_end[m.name]]
+  for task in task_list:
+    splits = (task.spec.train_split, task.spec.test_split)
+    for method in frozen_methods:
+      if method.name not in frozen_encoders:
+        frozen_encoders[method.name] = method.encoder(eval_params.seed)
+    for split in splits:
+      _embed_methods(frozen_methods, frozen_encoders, task, split, eval_params, cache_dir,
+                     embedded, log)
+    for method in method_list:
+      frozen = {}
+      if not end_to_end[method.name]:
+        for split in splits:
+          key = (method.name, window_embeddings.split_key(task, split, eval_params.hop_seconds))
+          frozen[split] = window_embeddings.with_labels(embedded[key], task, split)
+      for budget in budget_list:
+        started = time.time()
+        if end_to_end[method.name]:
+          result = finetune(method.encoder(eval_params.seed), method.params, task, budget,
+                            eval_params)
+        else:
+          result = linear(frozen[task.spec.train_split], frozen[task.spec.test_split], task,
+                          budget, eval_params.seed)
+        row = {"task": task.name, "method": method.name,
+               "mode": "finetune" if end_to_end[method.name] else "linear",
+               "label_fraction": budget.label_fraction if not budget.shots_per_class else "",
+               "shots_per_class": budget.shots_per_class or "",
+               "accuracy": result["accuracy"], "ci_low": result["ci_low"],
+               "ci_high": result["ci_high"], "clips": result["clips"],
+               "classes": task.num_classes, "train_clips": result["train_clips"],
+               "unseen_test_clips": task.unseen_test_clips,
+               "seconds": round(time.time() - started, 1)}
+        rows.append(row)
+        log(f"{method.name} / {task.name} / {row['mode']} {budget.label or 'all labels'}: "
+            f"accuracy {row['accuracy']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}] "
+            f"on {row['clips']} clips ({row['seconds']} s)")
+  return rows

@@ -1,0 +1,188 @@
+"""Every 975 ms window of a split, embedded once per encoder and cached on disk.
+
+The one embedding pass of the linear probe (mobile-ssl-eval, the export's
+probe check, the quickstart's probe stage, the classifier export all come
+through `embed_split`), built for throughput (issue 14):
+  * each clip's log-mel is computed once, in parallel tf.data maps, and its
+    windows are cut from it (`features.frame_log_mel`) and re-batched by
+    `unbatch().batch()`, a C++ loop, instead of one small dataset per clip;
+  * the encoder runs on `BATCH_WINDOWS` windows per call, BN folded into the
+    convs (`inference.embed_function`), while tf.data prepares the next batch;
+  * embeddings do not depend on the label: a split is embedded once per
+    encoder and every label task of that dataset reuses it (`evaluate` keeps
+    them in memory; `cache_dir` keeps them on disk, keyed by the encoder's
+    checksum (weights and front end), the dataset, split and hop), and labels
+    are attached from the task's per-clip labels (`TaskData.split_labels`,
+    in the same clip order as `pipeline.clips`).
+Window runners (`mobile_ssl.export.tflite_embedder.TFLiteEmbedder`) are not cached: they get
+the same windows, as log-mel or as waveform frames, one invoke per window.
+"""
+
+import dataclasses
+import hashlib
+import os
+import sys
+import typing
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tqdm
+
+from mobile_ssl.core import atomic
+from mobile_ssl.data import pipeline
+from mobile_ssl.data import downstream
+from mobile_ssl.core import features
+from mobile_ssl.core import inference
+from mobile_ssl.core import params as params_lib
+
+# Windows per encoder call: past ~128 the per-call overhead is amortized; the
+# last batch of a split is smaller.
+BATCH_WINDOWS = 256
+_FILE_PREFIX = "windows_"
+
+
+def fingerprint(model: keras.Model, feature_params: params_lib.FeatureParams) -> str:
+  """A hash of the weights and the front end: what an embedding depends on."""
+  digest = hashlib.sha1(repr(dataclasses.asdict(feature_params)).encode())
+  digest.update(model.name.encode())  # logmel_stats has no weights to tell it apart
+  for weight in model.weights:
+    digest.update(weight.path.encode())
+    digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+  return digest.hexdigest()
+
+
+def split_key(task: downstream.TaskData, split: str, hop_seconds: float) -> str:
+  """What a split's windows depend on besides the encoder: dataset, version, split, hop.
+
+  Not the label: `FOLDER:digit` and `FOLDER:speaker` share it. A folder's
+  builder config names its path and grouping, so `@speaker` splits differ.
+  """
+  builder = task.builder
+  config = builder.builder_config.name if builder.builder_config else ""
+  return repr((builder.name, config, str(builder.version), split, task.spec.audio_key,
+               float(hop_seconds)))
+
+
+def cache_path(cache_dir: str, encoder_fingerprint: str, key: str) -> str:
+  name = hashlib.sha1(f"{encoder_fingerprint} {key}".encode()).hexdigest()[:20]
+  return os.path.join(cache_dir, f"{_FILE_PREFIX}{name}.npz")
+
+
+def log_mel_windows(task: downstream.TaskData, split: str, fp: params_lib.FeatureParams,
+                    hop_seconds: float, batch_windows: int = BATCH_WINDOWS) -> tf.data.Dataset:
+  """Batches {'log_mel' [B, frames, bins] float32, 'clip' [B] int64} of every window of a split.
+
+  The same windows in the same order as `pipeline.slice_dataset` (same padding,
+  log-mel and framing), only batched differently.
+  """
+  features.hop_frames(hop_seconds, fp)  # Validates the hop.
+  ds = pipeline.clips(task.builder, split, audio_key=task.spec.audio_key, feature_params=fp)
+  ds = pipeline.log_mels(ds, fp)
+
+  def cut(index, clip):
+    windows, _ = features.frame_log_mel(clip["log_mel"], hop_seconds, fp)
+    return {"log_mel": windows, "clip": tf.fill([tf.shape(windows)[0]], index)}
+
+  ds = ds.enumerate().map(cut, num_parallel_calls=pipeline.AUTOTUNE, deterministic=True)
+  return ds.unbatch().batch(batch_windows).prefetch(pipeline.AUTOTUNE)
+
+
+def _progress(total: int, desc: str):
+  return tqdm.tqdm(total=total, desc=desc, unit="clip", file=sys.stderr,
+                   disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False)
+
+
+def _run_all(runs: typing.Sequence[typing.Callable], batches: typing.Iterable, num_clips: int,
+             desc: str) -> typing.List[dict]:
+  """One pass over (inputs, clips) batches, every run on every batch.
+
+  Returns:
+    per run, {'embeddings' [n, d] float32, 'clips' [n] int64}.
+  """
+  embeddings, clips = [[] for _ in runs], []
+  with _progress(num_clips, desc) as bar:
+    for inputs, clip in batches:
+      for run, out in zip(runs, embeddings):
+        out.append(np.asarray(run(inputs), np.float32))
+      clips.append(np.asarray(clip, np.int64))
+      bar.update(int(clips[-1][-1]) + 1 - bar.n)
+  if not clips:
+    raise ValueError(f"the split has no audio ({desc})")
+  clips = np.concatenate(clips)
+  return [{"embeddings": np.concatenate(e), "clips": clips} for e in embeddings]
+
+
+def keras_windows_many(encoders: typing.Sequence[keras.Model],
+                       feature_params: params_lib.FeatureParams, task: downstream.TaskData,
+                       split: str, hop_seconds: float, cache_dir: str = "",
+                       desc: str = "embed") -> typing.List[dict]:
+  """Label-free embeddings of a split by several Keras encoders, in one pass over the audio.
+
+  The encoders share the front end (`feature_params`), so each batch of
+  log-mel windows is decoded and computed once and fed to every encoder not
+  found in the cache.
+
+  Returns:
+    per encoder, {'embeddings' [n, d] float32, 'clips' [n] int64, 'cached': bool}.
+  """
+  key = split_key(task, split, hop_seconds)
+  prints = [fingerprint(e, feature_params) for e in encoders]
+  paths = [cache_path(cache_dir, p, key) if cache_dir else "" for p in prints]
+  results: typing.List[typing.Optional[dict]] = [None] * len(encoders)
+  for i, path in enumerate(paths):
+    if path and os.path.exists(path):
+      with np.load(path) as cached:
+        results[i] = {"embeddings": cached["embeddings"], "clips": cached["clips"],
+                      "cached": True}
+  todo = [i for i, r in enumerate(results) if r is None]
+  if todo:
+    functions = [inference.embed_function(encoders[i], feature_params, prints[i]) for i in todo]
+    batches = ((b["log_mel"], b["clip"]) for b in log_mel_windows(
+        task, split, feature_params, hop_seconds).as_numpy_iterator())
+    outs = _run_all([lambda x, f=f: f(x).numpy() for f in functions], batches,
+                    len(task.split_labels(split)), desc)
+    for i, out in zip(todo, outs):
+      if paths[i]:
+        os.makedirs(cache_dir, exist_ok=True)
+        with atomic.replacing(paths[i], suffix=".npz") as tmp:
+          np.savez(tmp, **out)
+      results[i] = out | {"cached": False}
+  return results
+
+
+def keras_windows(encoder: keras.Model, params: params_lib.Params, task: downstream.TaskData,
+                  split: str, hop_seconds: float, cache_dir: str = "",
+                  desc: str = "embed") -> dict:
+  """`keras_windows_many` for one encoder and its run's params."""
+  return keras_windows_many([encoder], params.features, task, split, hop_seconds, cache_dir,
+                            desc)[0]
+
+
+def waveform_batches(task, split, fp, hop_seconds):
+  """Waveform windows [n, slice_samples] of each clip: the log-mel path's windows."""
+  ds = pipeline.clips(task.builder, split, audio_key=task.spec.audio_key, feature_params=fp)
+  for index, clip in enumerate(ds.as_numpy_iterator()):
+    frames, _ = features.frame_waveform(clip["waveform"], hop_seconds, fp)
+    yield frames, np.full(len(frames), index, np.int64)
+
+
+def runner_windows(runner, fp: params_lib.FeatureParams, task: downstream.TaskData, split: str,
+                   hop_seconds: float, desc: str = "embed") -> dict:
+  """`keras_windows` for a window runner (`input_kind`, `run(inputs [n, ...]) -> [n, d]`)."""
+  kind = getattr(runner, "input_kind", None)
+  if kind == "log_mel":
+    batches = ((b["log_mel"][..., None], b["clip"]) for b in log_mel_windows(
+        task, split, fp, hop_seconds).as_numpy_iterator())
+  elif kind == "waveform":
+    batches = waveform_batches(task, split, fp, hop_seconds)
+  else:
+    raise ValueError(f"cannot embed with {type(runner).__name__}: not a Keras encoder, and its "
+                     f"input_kind {kind!r} is neither 'log_mel' nor 'waveform'")
+  out, = _run_all([runner.run], batches, len(task.split_labels(split)), desc)
+  return out | {"cached": False}
+
+
+def with_labels(windows: dict, task: downstream.TaskData, split: str) -> dict:
+  """Adds 'labels' [n] int64 (dataset label values of each window's clip) for `task`."""
+  return dict(windows, labels=task.split_labels(split)[windows["clips"]])

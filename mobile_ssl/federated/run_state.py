@@ -1,0 +1,152 @@
+"""A federated run's directory: its settings, the trainable file, one checkpoint per round, resume.
+
+Flower runs the rounds (mobile_ssl/federated/flower_app.py); this module owns what
+is on disk, so a run killed at any moment restarts from its last finished
+round with the same command. Layout inside --model_dir:
+
+  params.json            the encoder and task params (model_dir.py), as a central run writes
+  federated.json         the federated settings and, per round, clients used and failed,
+                         mean loss, wall time and bytes sent each way
+  trainable.tflite       the file every client trains (export/trainable.py)
+  rounds/round_NNNN.npz  global weights ('encoder', 'pretext_head') after round N
+  encoder.keras          written after the last round: `mobile-ssl-eval --encoders=DIR`,
+                         `export_tflite --encoder=DIR` and HEAR load it like a central run's
+
+Every file is written atomically (mobile_ssl/core/atomic.py); the round's
+checkpoint lands before federated.json names it, so the two cannot disagree.
+"""
+
+import dataclasses
+import glob
+import json
+import os
+import re
+import typing
+
+import numpy as np
+
+from mobile_ssl.export import trainable
+from mobile_ssl.core import atomic
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import model_dir as model_dir_lib
+from mobile_ssl.core import params as params_lib
+
+STATE_FILE = "federated.json"
+TRAINABLE_FILE = "trainable.tflite"
+ROUNDS_DIR = "rounds"
+KEEP_ROUNDS = 3
+STRATEGIES = ("fedavg", "fedadam")
+
+
+@dataclasses.dataclass(frozen=True)
+class FederatedParams:
+  """What `mobile-ssl-federated` was asked to do; a resumed run must ask the same."""
+
+  dataset: str = ""
+  clients_by: str = "speaker"
+  rounds: int = 10
+  local_steps: int = 5
+  train_batch: int = trainable.DEFAULT_TRAIN_BATCH
+  strategy: str = "fedavg"
+  # Clients a round waits for; 0: all shards (simulation) or all of them (deployment).
+  min_clients: int = 0
+
+  def validate(self) -> "FederatedParams":
+    if self.rounds < 1 or self.local_steps < 1:
+      raise ValueError(f"--rounds and --local_steps must be >= 1, got {self.rounds}, "
+                       f"{self.local_steps}")
+    if self.strategy not in STRATEGIES:
+      raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+    if self.train_batch < 2:
+      raise ValueError(f"--train_batch must be >= 2, got {self.train_batch}")
+    return self
+
+
+def checkpoint_path(model_dir: str, round_number: int) -> str:
+  return os.path.join(model_dir, ROUNDS_DIR, f"round_{round_number:04d}.npz")
+
+
+def trainable_path(model_dir: str) -> str:
+  return os.path.join(model_dir, TRAINABLE_FILE)
+
+
+def _read_state(model_dir: str) -> typing.Optional[dict]:
+  path = os.path.join(model_dir, STATE_FILE)
+  if not os.path.exists(path):
+    return None
+  try:
+    return json.loads(open(path, encoding="utf-8").read())
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{path}: not valid JSON ({e})") from None
+
+
+def _write_state(model_dir: str, state: dict) -> None:
+  atomic.write_text(os.path.join(model_dir, STATE_FILE), json.dumps(state, indent=2) + "\n")
+
+
+def start_or_resume(model_dir: str, params: params_lib.Params, fed: FederatedParams
+                    ) -> typing.Tuple[int, typing.Dict[str, np.ndarray], dict]:
+  """(last finished round, its global weights, the state) of a new or resumed run.
+
+  A new run writes params.json, the trainable file and round 0 (the
+  initialization). A resumed run must have been started with the same
+  params and settings.
+
+  Raises:
+    ValueError: the directory holds a different run, or none of its checkpoints.
+  """
+  fed.validate()
+  state = _read_state(model_dir)
+  settings = dataclasses.asdict(fed)
+  if state is not None:
+    stored = model_dir_lib.read_params(model_dir)
+    if stored != params or state["settings"] != settings:
+      raise ValueError(f"{model_dir}: holds a federated run with other settings "
+                       f"({state['settings']}); use a new --model_dir")
+    done = state["last_round"]
+    path = checkpoint_path(model_dir, done)
+    if not os.path.isfile(path):
+      raise ValueError(f"{path}: missing; {STATE_FILE} says round {done} finished")
+    with np.load(path) as data:
+      return done, {k: data[k] for k in data.files}, state
+  os.makedirs(os.path.join(model_dir, ROUNDS_DIR), exist_ok=True)
+  model_dir_lib.write_params(model_dir, params)
+  encoder = encoder_lib.build_encoder(params.encoder, params.features, seed=params.train.seed)
+  dim = params.encoder.output_dim(params.features)
+  pretext = trainable.initial_pretext_weights(dim, params.train.seed)
+  atomic.write_bytes(trainable_path(model_dir), trainable.build_trainable(
+      encoder, params, pretext, train_batch=fed.train_batch))
+  weights = {"encoder": trainable.flat_encoder(encoder, params),
+             "pretext_head": np.concatenate([w.ravel() for w in pretext])}
+  state = {"settings": settings, "last_round": 0, "rounds": []}
+  save_round(model_dir, 0, weights, state, None)
+  return 0, weights, state
+
+
+def save_round(model_dir: str, round_number: int, weights: typing.Dict[str, np.ndarray],
+               state: dict, record: typing.Optional[dict]) -> None:
+  """Writes round N's checkpoint, then the state naming it; keeps the newest KEEP_ROUNDS."""
+  with atomic.replacing(checkpoint_path(model_dir, round_number), suffix=".npz") as tmp:
+    np.savez(tmp, **weights)
+  state["last_round"] = round_number
+  if record is not None:
+    state["rounds"].append(dict(record, round=round_number))
+  _write_state(model_dir, state)
+  pattern = re.compile(r"round_(\d+)\.npz$")
+  for path in glob.glob(os.path.join(model_dir, ROUNDS_DIR, "round_*.npz")):
+    match = pattern.search(path)
+    if match and int(match[1]) <= round_number - KEEP_ROUNDS:
+      os.remove(path)
+
+
+def finish(model_dir: str, params: params_lib.Params,
+           weights: typing.Dict[str, np.ndarray]) -> str:
+  """Writes encoder.keras from the global weights: the run directory is then a normal one."""
+  encoder = encoder_lib.build_encoder(params.encoder, params.features, seed=params.train.seed)
+  trainable.set_flat_encoder(encoder, params, weights["encoder"])
+  return model_dir_lib.save_encoder(model_dir, encoder, params)
+
+
+def federated_params(params: params_lib.Params) -> params_lib.Params:
+  """The run's Params: the contrastive task the trainable file trains, named as such."""
+  return dataclasses.replace(params, task=dataclasses.replace(params.task, name="contrastive"))

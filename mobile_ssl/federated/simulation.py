@@ -1,0 +1,70 @@
+r"""mobile-ssl-federated: federated pretraining with Flower's simulation engine; resumable.
+
+  mobile-ssl-federated --dataset=/data/fsdd/recordings --clients_by=speaker \
+      --rounds=20 --local_steps=5 --model_dir=runs/fed
+
+Each client holds one shard of --dataset (one FSDD speaker, one sub-folder,
+or one of N random shards), trains the run's trainable .tflite for
+--local_steps steps in LiteRT (mobile_ssl/federated/device.py) and returns its weights;
+the server averages them (FedAvg, or --strategy=fedadam) and checkpoints
+every round. Re-running the same command after a crash or kill -9 resumes
+from the last finished round. MODEL_DIR ends like a central run's
+(params.json + encoder.keras), so mobile-ssl-eval, export_tflite and HEAR
+take it unchanged; MODEL_DIR/run_state.json has per-round clients, failures,
+loss, wall time and bytes. Flower's simulation engine runs the clients as
+Ray actors on this machine (--parallel_clients at a time).
+"""
+
+import dataclasses
+import json
+import logging
+import os
+
+from mobile_ssl.federated import run_state
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.federated import shards as shards_lib
+
+
+def resolve(fv) -> tuple:
+  """(Params, FederatedParams, number of clients) from parsed flags; ValueError on bad input."""
+  if not fv.dataset:
+    raise ValueError("--dataset is required (an audio folder)")
+  if not fv.model_dir:
+    raise ValueError("--model_dir is required")
+  if fv.params_file:
+    try:
+      params = params_lib.from_json(open(fv.params_file, encoding="utf-8").read())
+    except (OSError, ValueError) as e:
+      raise ValueError(f"--params_file={fv.params_file}: {e}") from None
+  else:
+    params = params_lib.recipe("contrastive", fv.recipe)
+  train = dataclasses.replace(params.train, seed=fv.seed)
+  if fv.learning_rate is not None:
+    train = dataclasses.replace(train, learning_rate=fv.learning_rate)
+  params = run_state.federated_params(dataclasses.replace(params, train=train))
+  fed = run_state.FederatedParams(
+      dataset=fv.dataset, clients_by=fv.clients_by, rounds=fv.rounds, local_steps=fv.local_steps,
+      train_batch=fv.train_batch, strategy=fv.strategy).validate()
+  clients = len(shards_lib.partition(fv.dataset, fv.clients_by))
+  return params, fed, clients
+
+
+def simulate(model_dir: str, params, fed, clients: int, parallel_clients: int = 0) -> dict:
+  """Runs (or resumes) the run in Flower's simulation engine; returns run_state.json's state."""
+  from flwr.simulation import run_simulation  # pylint: disable=import-outside-toplevel
+  from mobile_ssl.federated import flower_app  # pylint: disable=import-outside-toplevel
+  cpus = os.cpu_count() or 1
+  parallel = parallel_clients or cpus
+  backend = {"client_resources": {"num_cpus": max(1, cpus // parallel), "num_gpus": 0.0},
+             "init_args": {"num_cpus": cpus, "num_gpus": 0, "include_dashboard": False,
+                           "logging_level": logging.WARNING}}
+  server = flower_app.build_server_app(model_dir, params, fed, min_clients=clients)
+  run_simulation(server_app=server, client_app=flower_app.client_app,
+                 num_supernodes=clients, backend_config=backend)
+  state_path = os.path.join(model_dir, run_state.STATE_FILE)
+  state = json.loads(open(state_path, encoding="utf-8").read())
+  if state["last_round"] < fed.rounds or not os.path.isfile(os.path.join(model_dir,
+                                                                          "encoder.keras")):
+    raise RuntimeError(f"{model_dir}: the simulation stopped after round "
+                       f"{state['last_round']} of {fed.rounds}; run the same command to resume")
+  return state
