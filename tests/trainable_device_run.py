@@ -1,7 +1,7 @@
 """Trains the trainable .tflite for a few steps, for tests/trainable_test.py's emulated-arm64 check.
 
 Runs in whatever Python it is started with (the aarch64 one under qemu too):
-it needs only numpy, ai_edge_litert and export/trainable_runner.py.
+it needs only numpy, ai_edge_litert, export/trainable_runner.py and mobile_ssl/core/atomic.py.
 
   python trainable_device_run.py MODEL.tflite WINDOWS.npz STEPS OUT_DIR
 
@@ -10,6 +10,7 @@ and prints JSON: machine, the losses, the embedding of the anchors after
 training, and the same embedding from a fresh interpreter restored from the checkpoint.
 """
 
+import importlib.util
 import json
 import os
 import platform
@@ -17,7 +18,14 @@ import sys
 
 import numpy as np
 
-from mobile_ssl.export import trainable_runner
+# The emulated aarch64 Python has the repository on PYTHONPATH but no install of
+# mobile_ssl, so the installed name mobile_ssl.export (setup.py's package_dir for
+# the export/ folder) does not exist there: load the module from its file.
+_RUNNER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "export",
+                       "trainable_runner.py")
+_spec = importlib.util.spec_from_file_location("trainable_runner", _RUNNER)
+trainable_runner = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(trainable_runner)
 
 
 def main(model: str, windows: str, steps: str, out_dir: str) -> None:
