@@ -23,6 +23,7 @@ import numpy as np
 from mobile_ssl.benchmark import android
 from mobile_ssl.benchmark import bench_report
 from mobile_ssl.export import convert
+from mobile_ssl.export import probe_accuracy
 from mobile_ssl.benchmark import emulation
 from mobile_ssl.benchmark import latency
 from mobile_ssl.benchmark import lineup
@@ -223,8 +224,6 @@ def benchmark(paths: typing.Sequence[str], bp: BenchParams = BenchParams()) -> d
     models.append(model)
   if bp.probe_task:
     task = downstream.load_task(bp.probe_task, bp.data_dir)
-    # Imported here: it pulls in the training code, which a timing-only run does not need.
-    from mobile_ssl.export import probe_accuracy  # pylint: disable=g-import-not-at-top
     for model in models:
       if model["family"] != "peer" and model["input"] == "log_mel":
         model["accuracy"] = probe_accuracy.accuracy(model["path"], bp.probe_task, task=task)
