@@ -58,6 +58,18 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
   return np.sum(a * b, axis=1) / np.maximum(norms, 1e-30)
 
 
+def centred_cosines(a: np.ndarray, reference: np.ndarray) -> np.ndarray:
+  """`cosines` of a and reference [n, d], both minus the reference's mean row.
+
+  Embeddings share a large mean, which makes plain cosines look better than a
+  probe sees them ('high cosine, lost accuracy'); removing the reference's
+  mean over these rows (their common offset) leaves what tells rows apart
+  (docs/export.md).
+  """
+  mean = np.mean(reference, axis=0)
+  return cosines(np.asarray(a) - mean, np.asarray(reference) - mean)
+
+
 def dataset_split(spec: str, default_split: str, data_dir: typing.Optional[str] = None):
   """(prepared builder, split) of a 'NAME[@SPLIT]' or folder spec; clear error for a bad split."""
   name, split = datasets.parse_spec(spec)
