@@ -220,7 +220,7 @@ def _validation_windows(export_params, data_spec, feature_params, head, progress
   spec = export_params.validation_data or datasets.parse_spec(data_spec.split(",")[0])[0]
   if head and not export_params.validation_data:
     spec = f"{head.task.spec.dataset}@{head.task.spec.test_split}"
-  builder, split = validation.dataset_split(spec, "test", export_params.data_dir)
+  builder, split = datasets.builder_and_split(spec, "test", export_params.data_dir)
   windows = validation.windows(builder, split, export_params.num_validation, feature_params,
                                hop_seconds=VALIDATION_HOP_SECONDS, progress=progress)
   return windows, spec, split

@@ -16,7 +16,6 @@ import tqdm
 from ai_edge_litert import schema_py_generated as schema
 
 from mobile_ssl.data import pipeline
-from mobile_ssl.data import datasets
 from mobile_ssl.core import features
 from mobile_ssl.core import params as params_lib
 
@@ -68,23 +67,6 @@ def centred_cosines(a: np.ndarray, reference: np.ndarray) -> np.ndarray:
   """
   mean = np.mean(reference, axis=0)
   return cosines(np.asarray(a) - mean, np.asarray(reference) - mean)
-
-
-def dataset_split(spec: str, default_split: str, data_dir: typing.Optional[str] = None):
-  """(prepared builder, split) of a 'NAME[@SPLIT]' or folder spec; clear error for a bad split."""
-  name, split = datasets.parse_spec(spec)
-  builder = datasets.builder(name, data_dir=data_dir)
-  return builder, _split_of(builder, split or default_split, name)
-
-
-def _split_of(builder: tfds.core.DatasetBuilder, split: str, name: str) -> str:
-  try:  # also accepts slices such as 'train[:80%]'
-    builder.info.splits[split]
-  except (KeyError, ValueError):
-    raise ValueError(f"dataset {name!r} has no split {split!r} (it has "
-                     f"{', '.join(sorted(builder.info.splits))}); name one as {name}@SPLIT"
-                     ) from None
-  return split
 
 
 def windows(builder: tfds.core.DatasetBuilder, split: str, count: int,

@@ -28,7 +28,8 @@ from mobile_ssl.core import params as params_lib
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def _nested(example: dict, key: str):
+def nested(example: dict, key: str):
+  """A feature by its '/'-separated key: 'instrument/family' -> example['instrument']['family']."""
   for part in key.split("/"):
     example = example[part]
   return example
@@ -66,7 +67,7 @@ def clips(builder: tfds.core.DatasetBuilder, split: str, *,
       waveform.set_shape([None])
     out = {"waveform": waveform}
     if label_key:
-      out["label"] = tf.cast(_nested(example, label_key), tf.int64)
+      out["label"] = tf.cast(nested(example, label_key), tf.int64)
     return out
 
   return ds.map(convert, num_parallel_calls=AUTOTUNE, deterministic=True)
