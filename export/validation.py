@@ -2,9 +2,9 @@
 
 `export_tflite` runs these on the written file before it is moved into place
 (export/exporter.py). Real audio comes from `windows`: 975 ms windows of a
-dataset split, read through `mobile_ssl.data.pipeline.clips` and cut by
-`features.frame_waveform` exactly as `Embedder.embed` cuts a file. The probe
-check is export/probe_accuracy.py (mobile-ssl-eval's own probe path).
+dataset split (`mobile_ssl.data.pipeline.waveform_windows`, cut exactly as
+`Embedder.embed` cuts a file). The probe check is export/probe_accuracy.py
+(mobile-ssl-eval's own probe path).
 """
 
 import collections
@@ -16,7 +16,6 @@ import tqdm
 from ai_edge_litert import schema_py_generated as schema
 
 from mobile_ssl.data import pipeline
-from mobile_ssl.core import features
 from mobile_ssl.core import params as params_lib
 
 # Ops that must never be in an exported file: resource variables mean the
@@ -79,8 +78,7 @@ def windows(builder: tfds.core.DatasetBuilder, split: str, count: int,
   out, total = [], 0
   bar = tqdm.tqdm(total=count, desc=f"windows {builder.name}[{split}]", unit="win",
                   disable=not progress, leave=False)
-  for clip in pipeline.clips(builder, split, feature_params=feature_params).as_numpy_iterator():
-    frames, _ = features.frame_waveform(clip["waveform"], hop_seconds, feature_params)
+  for frames in pipeline.waveform_windows(builder, split, feature_params, hop_seconds):
     frames = frames[:min(max_per_clip, count - total)]
     out.append(frames)
     total += len(frames)
