@@ -143,11 +143,7 @@ def check_output_path(path: str) -> None:
     raise ValueError("--output: no path given")
   if os.path.isdir(path):
     raise ValueError(f"{path}: output is a folder; give a file path such as {path}/encoder.tflite")
-  folder = os.path.dirname(os.path.abspath(path))
-  if not os.path.isdir(folder):
-    raise ValueError(f"{folder}: output folder does not exist")
-  if not os.access(folder, os.W_OK):
-    raise ValueError(f"{folder}: output folder is not writable")
+  atomic.writable_folder(path)
 
 
 def export_encoder(encoder_dir: str, output: str,
