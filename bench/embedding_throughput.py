@@ -5,10 +5,10 @@ r"""Windows/s of the probe's embedding pass against the bare models, same run.
 
 Times, on every 975 ms window (0.5 s hop) of one split, interleaved
 `--repeats` times (median windows/s; contention hits every row alike):
-  * keras path      `suite.embed_split` uncached: decode, log-mel once per
-                    clip, windows, the BN-folded encoder on batches of 256;
-  * keras path (old) the pre-issue-14 path: `pipeline.slice_dataset` (a dataset per
-                    clip, batches of 64) and the unfolded Keras encoder;
+  * keras path      `window_embeddings.embed_split` uncached: decode, log-mel
+                    once per clip, windows, the BN-folded encoder on batches of 256;
+  * keras path (old) the pre-issue-14 path, rebuilt here: a dataset per clip
+                    (`flat_map`), batches of 64, the unfolded Keras encoder;
   * litert path     `embed_split` with the float32 waveform .tflite
                     (`mobile_ssl.export.tflite_embedder.TFLiteEmbedder`, 1 thread);
   * bare rows       the same models on inputs already in memory: Keras
@@ -32,6 +32,7 @@ from mobile_ssl.benchmark import latency
 from mobile_ssl.data import pipeline
 from mobile_ssl.data import downstream
 from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import features
 from mobile_ssl.evaluation import suite
 from mobile_ssl.core import inference
 from mobile_ssl.core import model_dir
@@ -58,9 +59,10 @@ def _old_keras_path(encoder, params, task, split, hop_seconds):
   fp = params.features
   run = tf.function(lambda x: encoder(tf.expand_dims(x, -1), training=False), input_signature=[
       tf.TensorSpec([None, fp.slice_frames, fp.num_mel_bins], tf.float32)])
-  ds = pipeline.slice_dataset(task.builder, split, batch_size=64, feature_params=fp,
-                          hop_seconds=hop_seconds, audio_key=task.spec.audio_key)
-  return sum(len(run(b["log_mel"]).numpy()) for b in ds)
+  ds = pipeline.clips(task.builder, split, audio_key=task.spec.audio_key, feature_params=fp)
+  ds = pipeline.log_mels(ds, fp).flat_map(lambda clip: tf.data.Dataset.from_tensor_slices(
+      features.frame_log_mel(clip["log_mel"], hop_seconds, fp)[0]))
+  return sum(len(run(b).numpy()) for b in ds.batch(64).prefetch(pipeline.AUTOTUNE))
 
 
 def main(argv):
@@ -82,8 +84,8 @@ def main(argv):
                                                  FLAGS.bare_windows).as_numpy_iterator())
   log_mel = batch["log_mel"]
   wave_windows = []
-  for frames, _ in window_embeddings.waveform_batches(task, FLAGS.split, fp,
-                                                      eval_params.hop_seconds):
+  for frames in pipeline.waveform_windows(task.builder, FLAGS.split, fp,
+                                          eval_params.hop_seconds, task.spec.audio_key):
     wave_windows.append(frames)
     if sum(len(w) for w in wave_windows) >= len(log_mel):
       break
@@ -94,15 +96,15 @@ def main(argv):
   chunks = [log_mel[i:i + 256] for i in range(0, n_bare, 256)]
   for f in (folded, unfolded):  # tracing outside the timings
     [f(c).numpy() for c in chunks]
-  n_split = len(suite.embed_split(encoder, params, task, FLAGS.split, eval_params)["clips"])
+  embed = lambda e: window_embeddings.embed_split(e, fp, task, FLAGS.split,
+                                                  eval_params.hop_seconds)
+  n_split = len(embed(encoder)["clips"])
 
   rows = {
-      "keras path": lambda: _rate(lambda: suite.embed_split(
-          encoder, params, task, FLAGS.split, eval_params), n_split),
+      "keras path": lambda: _rate(lambda: embed(encoder), n_split),
       "keras path (old)": lambda: _rate(lambda: _old_keras_path(
           encoder, params, task, FLAGS.split, eval_params.hop_seconds), n_split),
-      "litert path (float32 waveform)": lambda: _rate(lambda: suite.embed_split(
-          lite_wave, params, task, FLAGS.split, eval_params), n_split),
+      "litert path (float32 waveform)": lambda: _rate(lambda: embed(lite_wave), n_split),
       "bare keras, BN folded, batch 256": lambda: _rate(
           lambda: [folded(c).numpy() for c in chunks], n_bare),
       "bare keras, batch 256": lambda: _rate(

@@ -3,9 +3,10 @@
 `export_tflite --classifier_task=DATASET:LABEL` trains the head on the spot
 exactly as `mobile-ssl-eval --mode=linear` trains its probe (same code, same
 defaults: every 975 ms window of the task's train split at hop 0.5 s, embedded
-by `suite.embed_split`, then `probe.train`: L-BFGS softmax regression on
-standardized features, L2 decay picked on held-out clips, seed 0), so the
-exported file predicts what the evaluation table reports.
+by `window_embeddings.embed_split`, then `suite.fit_probe` with all labels:
+L-BFGS softmax regression on standardized features, L2 decay picked on
+held-out clips, seed 0), so the exported file predicts what the evaluation
+table reports.
 
 The probe standardizes its inputs, z = (x - mean) / scale; that is folded into
 one dense layer: z @ W + b = x @ (W / scale) + (b - (mean / scale) @ W), so the
@@ -28,6 +29,7 @@ from mobile_ssl.data import downstream
 from mobile_ssl.core import embedding
 from mobile_ssl.evaluation import suite
 from mobile_ssl.evaluation import probe
+from mobile_ssl.evaluation import window_embeddings
 
 HEAD_NAME = "classifier_head"
 
@@ -57,10 +59,10 @@ def train_head(encoder: keras.Model, params, task: downstream.TaskData,
                eval_params: suite.EvalParams = suite.EvalParams(),
                progress: bool = False) -> Head:
   """Fits the probe of `suite.linear` (all train labels) on the encoder's train windows."""
-  train = suite.embed_split(encoder, params, task, task.spec.train_split, eval_params,
-                                 desc=f"classifier {task.name} train" if progress else "embed")
-  model = probe.train(train["embeddings"], task.index(train["labels"]), train["clips"],
-                      task.num_classes, seed=eval_params.seed)
+  train = window_embeddings.embed_split(
+      encoder, params.features, task, task.spec.train_split, eval_params.hop_seconds,
+      desc=f"classifier {task.name} train" if progress else "embed")
+  model, _ = suite.fit_probe(train, task, seed=eval_params.seed)
   return Head(model, task, int(len(train["clips"])), int(len(np.unique(train["clips"]))))
 
 
@@ -85,7 +87,7 @@ class KerasClassifier(embedding.Embedder):
 
   `embed_windows` returns class probabilities [n, C], exactly what
   mobile-ssl-eval's probe gives each window. A waveform window runner
-  (`input_kind`, `run`), so `suite.embed_split` scores with it.
+  (`input_kind`, `run`), so `window_embeddings.embed_split` scores with it.
   """
 
   input_kind = "waveform"
@@ -111,11 +113,12 @@ def check_accuracy(head: Head, keras: KerasClassifier, lite: embedding.Embedder,
   clip's window probabilities (`probe.score`), as mobile-ssl-eval does.
   Adds the figures to `out`; returns the failures (a drop above `max_drop`).
   """
-  del progress  # suite.embed_split shows its bar on a terminal.
+  del progress  # embed_split shows its bar on a terminal.
   task = head.task
-  eval_params = suite.EvalParams()
-  outputs = {name: suite.embed_split(runner, params, task, task.spec.test_split, eval_params,
-                                          desc=f"classifier {name}")
+  hop_seconds = suite.EvalParams().hop_seconds
+  outputs = {name: window_embeddings.embed_split(runner, params.features, task,
+                                                 task.spec.test_split, hop_seconds,
+                                                 desc=f"classifier {name}")
              for name, runner in (("keras", keras), ("tflite", lite))}
   y, clips = task.index(outputs["keras"]["labels"]), outputs["keras"]["clips"]
   outputs = {name: out["embeddings"] for name, out in outputs.items()}

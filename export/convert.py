@@ -42,6 +42,7 @@ from ai_edge_litert.tools import flatbuffer_utils
 from mobile_ssl.export import tflite_embedder as embedder_lib
 from mobile_ssl.export import metadata
 from mobile_ssl.export import validation
+from mobile_ssl.data import datasets
 from mobile_ssl.core import features
 from mobile_ssl.core import params as params_lib
 
@@ -338,7 +339,7 @@ def calibration_windows(spec: str, count: int = DEFAULT_CALIBRATION_WINDOWS,
     windows = np.concatenate([w for w, _ in parts])
     return windows, {"dataset": spec, "split": ",".join(i["split"] for _, i in parts),
                      "windows": int(len(windows))}
-  builder, split = validation.dataset_split(spec, default_split, data_dir)
+  builder, split = datasets.builder_and_split(spec, default_split, data_dir)
   windows = validation.windows(builder, split, count, feature_params,
                                hop_seconds=CALIBRATION_HOP_SECONDS,
                                max_per_clip=CALIBRATION_WINDOWS_PER_CLIP, progress=progress)

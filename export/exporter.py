@@ -143,11 +143,7 @@ def check_output_path(path: str) -> None:
     raise ValueError("--output: no path given")
   if os.path.isdir(path):
     raise ValueError(f"{path}: output is a folder; give a file path such as {path}/encoder.tflite")
-  folder = os.path.dirname(os.path.abspath(path))
-  if not os.path.isdir(folder):
-    raise ValueError(f"{folder}: output folder does not exist")
-  if not os.access(folder, os.W_OK):
-    raise ValueError(f"{folder}: output folder is not writable")
+  atomic.writable_folder(path)
 
 
 def export_encoder(encoder_dir: str, output: str,
@@ -220,7 +216,7 @@ def _validation_windows(export_params, data_spec, feature_params, head, progress
   spec = export_params.validation_data or datasets.parse_spec(data_spec.split(",")[0])[0]
   if head and not export_params.validation_data:
     spec = f"{head.task.spec.dataset}@{head.task.spec.test_split}"
-  builder, split = validation.dataset_split(spec, "test", export_params.data_dir)
+  builder, split = datasets.builder_and_split(spec, "test", export_params.data_dir)
   windows = validation.windows(builder, split, export_params.num_validation, feature_params,
                                hop_seconds=VALIDATION_HOP_SECONDS, progress=progress)
   return windows, spec, split
@@ -254,12 +250,9 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress,
                                              progress)
   lite_embeddings, keras_embeddings = lite.embed_windows(windows), keras.embed_windows(windows)
   cos = validation.cosines(lite_embeddings, keras_embeddings)
-  # Embeddings share a large mean, which makes plain cosines look better than
-  # the probe sees them ('high cosine, lost accuracy'); the centred cosine
-  # (both minus the Keras embeddings' mean over these windows, their common
-  # offset) is always reported beside them (docs/export.md).
-  mean = keras_embeddings.mean(axis=0)
-  centred = validation.cosines(lite_embeddings - mean, keras_embeddings - mean)
+  # The centred cosine (both minus the Keras embeddings' mean over these
+  # windows) is always reported beside the plain one (docs/export.md).
+  centred = validation.centred_cosines(lite_embeddings, keras_embeddings)
   min_mean, min_min = export_params.thresholds()
   report["validation"] = {
       "dataset": spec, "split": split, "windows": len(windows),

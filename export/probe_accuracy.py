@@ -2,7 +2,7 @@
 
 There is one probe path: `mobile_ssl.evaluation.suite.linear_accuracy` (every
 975 ms window of the task's train and test splits at hop 0.5 s through
-`suite.embed_split`, the class mapping of `downstream.load_task`
+`window_embeddings.embed_split`, the class mapping of `downstream.load_task`
 (`TaskData.index`: sparse label values such as speaker ids become classes
 0..C-1), `probe.train`, clip prediction = mean of window probabilities, 95 %
 bootstrap interval). A .tflite goes through it as a window runner

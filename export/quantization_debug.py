@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from mobile_ssl.export import convert
+from mobile_ssl.export import validation
 
 COLUMNS = ("layer", "op", "rmse_over_scale", "relative_error", "share", "scale")
 
@@ -100,10 +101,7 @@ def layer_errors(model: keras.Model, examples: typing.Sequence[np.ndarray],
   for row in rows:
     row["share"] = row["relative_error"] / total if total else 0.0
   f, q = np.stack(float_outputs), np.stack(quant_outputs)
-  centre = f.mean(axis=0)
-  fc, qc = f - centre, q - centre
-  cosine = np.sum(fc * qc, axis=1) / np.maximum(
-      np.linalg.norm(fc, axis=1) * np.linalg.norm(qc, axis=1), 1e-30)
+  cosine = validation.centred_cosines(q, f)
   return {"rows": rows, "predicted_relative_error": total,
           "measured_relative_error": float(np.mean((f - q) ** 2) / max(np.var(f), 1e-30)),
           "measured_centred_cosine": float(np.mean(cosine)), "examples": len(debug_examples)}

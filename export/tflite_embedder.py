@@ -10,7 +10,7 @@ Either input kind runs: a `waveform` model takes the windows as they are; a
 `log_mel` model gets each window's log-mel from `mobile_ssl.core.features` with the
 run's front end (float64 STFT, as in training). Quantized inputs (int8 log-mel)
 are quantized with the tensor's scale and zero point, and quantized outputs
-dequantized, so `embed` always returns float32. A classifier file
+dequantized (`mobile_ssl.core.tensor_quantization`), so `embed` always returns float32. A classifier file
 (`export_tflite --classifier_task`) runs too: its `scores` come back in place
 of embeddings, one row of class probabilities per window.
 """
@@ -25,27 +25,9 @@ from mobile_ssl.export import metadata as metadata_lib
 from mobile_ssl.core import embedding
 from mobile_ssl.core import features
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import tensor_quantization
 
 SIGNATURE = "serving_default"
-
-
-def quantize(x: np.ndarray, details: dict) -> np.ndarray:
-  """Float values -> the tensor's dtype with its (scale, zero point)."""
-  dtype = np.dtype(details["dtype"])
-  if dtype.kind == "f":
-    return np.asarray(x, dtype)
-  scale, zero_point = details["quantization"]
-  info = np.iinfo(dtype)
-  q = np.round(np.asarray(x, np.float64) / scale + zero_point)
-  return np.clip(q, info.min, info.max).astype(dtype)
-
-
-def dequantize(x: np.ndarray, details: dict) -> np.ndarray:
-  """A tensor's values -> float32 (identity for float tensors)."""
-  if np.dtype(details["dtype"]).kind == "f":
-    return np.asarray(x, np.float32)
-  scale, zero_point = details["quantization"]
-  return ((np.asarray(x, np.float32) - zero_point) * scale).astype(np.float32)
 
 
 def model_inputs(windows: np.ndarray, input_kind: str,
@@ -125,8 +107,9 @@ class TFLiteEmbedder(embedding.Embedder):
     """Invokes the model once per row: float inputs [n, ...] -> embeddings [n, d] float32."""
     out = np.zeros((len(inputs), self.embedding_dim), np.float32)
     for i, x in enumerate(inputs):
-      result = self._runner(**{self.input_name: quantize(x[None], self.input_details)})
-      out[i] = dequantize(result[self.output_name], self.output_details)[0]
+      result = self._runner(
+          **{self.input_name: tensor_quantization.quantize(x[None], self.input_details)})
+      out[i] = tensor_quantization.dequantize(result[self.output_name], self.output_details)[0]
     return out
 
   def embed_windows(self, windows: np.ndarray) -> np.ndarray:

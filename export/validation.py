@@ -2,9 +2,9 @@
 
 `export_tflite` runs these on the written file before it is moved into place
 (export/exporter.py). Real audio comes from `windows`: 975 ms windows of a
-dataset split, read through `mobile_ssl.data.pipeline.clips` and cut by
-`features.frame_waveform` exactly as `Embedder.embed` cuts a file. The probe
-check is export/probe_accuracy.py (mobile-ssl-eval's own probe path).
+dataset split (`mobile_ssl.data.pipeline.waveform_windows`, cut exactly as
+`Embedder.embed` cuts a file). The probe check is export/probe_accuracy.py
+(mobile-ssl-eval's own probe path).
 """
 
 import collections
@@ -16,8 +16,6 @@ import tqdm
 from ai_edge_litert import schema_py_generated as schema
 
 from mobile_ssl.data import pipeline
-from mobile_ssl.data import datasets
-from mobile_ssl.core import features
 from mobile_ssl.core import params as params_lib
 
 # Ops that must never be in an exported file: resource variables mean the
@@ -58,21 +56,16 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
   return np.sum(a * b, axis=1) / np.maximum(norms, 1e-30)
 
 
-def dataset_split(spec: str, default_split: str, data_dir: typing.Optional[str] = None):
-  """(prepared builder, split) of a 'NAME[@SPLIT]' or folder spec; clear error for a bad split."""
-  name, split = datasets.parse_spec(spec)
-  builder = datasets.builder(name, data_dir=data_dir)
-  return builder, _split_of(builder, split or default_split, name)
+def centred_cosines(a: np.ndarray, reference: np.ndarray) -> np.ndarray:
+  """`cosines` of a and reference [n, d], both minus the reference's mean row.
 
-
-def _split_of(builder: tfds.core.DatasetBuilder, split: str, name: str) -> str:
-  try:  # also accepts slices such as 'train[:80%]'
-    builder.info.splits[split]
-  except (KeyError, ValueError):
-    raise ValueError(f"dataset {name!r} has no split {split!r} (it has "
-                     f"{', '.join(sorted(builder.info.splits))}); name one as {name}@SPLIT"
-                     ) from None
-  return split
+  Embeddings share a large mean, which makes plain cosines look better than a
+  probe sees them ('high cosine, lost accuracy'); removing the reference's
+  mean over these rows (their common offset) leaves what tells rows apart
+  (docs/export.md).
+  """
+  mean = np.mean(reference, axis=0)
+  return cosines(np.asarray(a) - mean, np.asarray(reference) - mean)
 
 
 def windows(builder: tfds.core.DatasetBuilder, split: str, count: int,
@@ -85,8 +78,7 @@ def windows(builder: tfds.core.DatasetBuilder, split: str, count: int,
   out, total = [], 0
   bar = tqdm.tqdm(total=count, desc=f"windows {builder.name}[{split}]", unit="win",
                   disable=not progress, leave=False)
-  for clip in pipeline.clips(builder, split, feature_params=feature_params).as_numpy_iterator():
-    frames, _ = features.frame_waveform(clip["waveform"], hop_seconds, feature_params)
+  for frames in pipeline.waveform_windows(builder, split, feature_params, hop_seconds):
     frames = frames[:min(max_per_clip, count - total)]
     out.append(frames)
     total += len(frames)

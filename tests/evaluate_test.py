@@ -23,6 +23,7 @@ from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.evaluation import probe
 from mobile_ssl.evaluation import eval_report as report
+from mobile_ssl.evaluation import window_embeddings
 from tests import audio_fixtures
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -147,22 +148,23 @@ class TestEvaluation:
   def test_embeddings_are_cached_by_encoder_and_hop(self, digit_task, tiny_run, tmp_path):
     encoder, params = model_dir.load_encoder(tiny_run)
     cache = str(tmp_path / "cache")
-    first = evaluation.embed_split(encoder, params, digit_task, "test", FAST, cache)
-    again = evaluation.embed_split(encoder, params, digit_task, "test", FAST, cache)
+    embed = lambda enc, hop=FAST.hop_seconds: window_embeddings.embed_split(
+        enc, params.features, digit_task, "test", hop, cache)
+    first, again = embed(encoder), embed(encoder)
     assert not first["cached"] and again["cached"]
     np.testing.assert_array_equal(first["embeddings"], again["embeddings"])
     # One window per clip (<= 1.7 s at a 0.5 s hop: 1-2 windows), clip ids 0..29.
     assert sorted(set(first["clips"])) == list(range(30))
     assert first["embeddings"].shape[1] == TINY.encoder.embedding_dim
     other = encoder_lib.build_encoder(TINY.encoder, TINY.features, seed=9)
-    assert not evaluation.embed_split(other, params, digit_task, "test", FAST, cache)["cached"]
-    hop = dataclasses.replace(FAST, hop_seconds=0.25)
-    assert not evaluation.embed_split(encoder, params, digit_task, "test", hop, cache)["cached"]
+    assert not embed(other)["cached"]
+    assert not embed(encoder, hop=0.25)["cached"]
     assert len(os.listdir(cache)) == 3
 
   def test_embeddings_are_the_keras_encoder_on_every_window(self, digit_task, tiny_run):
     encoder, params = model_dir.load_encoder(tiny_run)
-    out = evaluation.embed_split(encoder, params, digit_task, "train", FAST)
+    out = window_embeddings.embed_split(encoder, params.features, digit_task, "train",
+                                        FAST.hop_seconds)
     windows = list(pipeline.slice_dataset(digit_task.builder, "train", batch_size=16,
                                       feature_params=params.features).as_numpy_iterator())
     log_mel = np.concatenate([w["log_mel"] for w in windows])
@@ -174,10 +176,12 @@ class TestEvaluation:
   def test_cache_misses_after_the_same_encoder_changes(self, digit_task, tmp_path):
     encoder = encoder_lib.build_encoder(TINY.encoder, TINY.features, seed=1)
     cache = str(tmp_path / "cache")
-    first = evaluation.embed_split(encoder, TINY, digit_task, "test", FAST, cache)
+    embed = lambda: window_embeddings.embed_split(encoder, TINY.features, digit_task, "test",
+                                                  FAST.hop_seconds, cache)
+    first = embed()
     bn = next(l for l in encoder.layers if "bn" in l.name)
     bn.moving_mean.assign(bn.moving_mean + 0.5)  # as training would
-    changed = evaluation.embed_split(encoder, TINY, digit_task, "test", FAST, cache)
+    changed = embed()
     assert not changed["cached"]
     assert np.abs(changed["embeddings"] - first["embeddings"]).max() > 1e-3
     assert len(os.listdir(cache)) == 2

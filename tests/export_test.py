@@ -31,6 +31,7 @@ from mobile_ssl.core import features
 from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.evaluation import probe
+from mobile_ssl.evaluation import window_embeddings
 from tests import audio_fixtures
 
 DATASET = "synthetic_audio/tiny"
@@ -398,7 +399,8 @@ class TestClassifier:
     encoder, params = model_dir.load_encoder(encoder_dir)
     task = downstream.load_task(f"{DATASET}:event", data_dir)
     eval_params = suite.EvalParams()
-    train = suite.embed_split(encoder, params, task, "train", eval_params)
+    train = window_embeddings.embed_split(encoder, params.features, task, "train",
+                                          eval_params.hop_seconds)
     model = probe.train(train["embeddings"], task.index(train["labels"]), train["clips"],
                         task.num_classes, seed=eval_params.seed)
     kernel, bias = classifier.folded_weights(model)

@@ -40,6 +40,7 @@ from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.evaluation import probe
 from mobile_ssl.core import streaming
+from mobile_ssl.evaluation import window_embeddings
 from tests import audio_fixtures
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -135,7 +136,8 @@ def _eval_probe(run: str, task: downstream.TaskData):
   """mobile-ssl-eval's linear probe (`suite.linear`'s code) -> test window probabilities."""
   encoder, params = model_dir.load_encoder(run)
   eval_params = suite.EvalParams()
-  train, test = [suite.embed_split(encoder, params, task, split, eval_params)
+  train, test = [window_embeddings.embed_split(encoder, params.features, task, split,
+                                               eval_params.hop_seconds)
                  for split in ("train", "test")]
   model = probe.train(train["embeddings"], task.index(train["labels"]), train["clips"],
                       task.num_classes, seed=eval_params.seed)

@@ -24,6 +24,7 @@ from mobile_ssl.benchmark import android
 from mobile_ssl.benchmark import bench_report
 from mobile_ssl.export import convert
 from mobile_ssl.export import probe_accuracy
+from mobile_ssl.export import validation
 from mobile_ssl.benchmark import emulation
 from mobile_ssl.benchmark import latency
 from mobile_ssl.benchmark import lineup
@@ -149,11 +150,10 @@ def _measure(entries, settings: dict, inputs: typing.Dict[str, str], bp: BenchPa
 
 
 def _agreement(a: typing.Sequence[float], b: typing.Sequence[float]) -> dict:
-  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-  norms = np.linalg.norm(a) * np.linalg.norm(b)
+  a, b = np.asarray(a, np.float64).reshape(1, -1), np.asarray(b, np.float64).reshape(1, -1)
   max_abs_diff = float(np.abs(a - b).max()) if a.size else 0.0
   # Two all-zero outputs (a random-weight int8 peer can give one) agree exactly.
-  cosine = float(a @ b / norms) if norms else float(max_abs_diff == 0.0)
+  cosine = float(validation.cosines(a, b)[0]) if a.any() or b.any() else 1.0
   return {"max_abs_diff": max_abs_diff, "cosine": cosine}
 
 

@@ -1,7 +1,8 @@
 """Times .tflite models with the LiteRT interpreter, in the terms of TFLite's `benchmark_model`.
 
-Standalone on purpose: imports only the standard library, numpy and
-ai_edge_litert (with its own dependencies flatbuffers and tqdm), so this file
+Standalone on purpose: imports only the standard library, numpy,
+ai_edge_litert (with its own dependencies flatbuffers and tqdm) and
+mobile_ssl/core/tensor_quantization.py (numpy only), so this file
 runs unchanged in the host venv and in the emulated aarch64 Python that
 mobile_ssl/benchmark/setup_emulation.sh makes, which has nothing else. `mobile-ssl-bench`
 runs it as a child process, `python -m mobile_ssl.benchmark.latency REQUEST.json
@@ -39,6 +40,8 @@ import typing
 import numpy as np
 from ai_edge_litert import interpreter as litert
 
+from mobile_ssl.core import tensor_quantization
+
 try:  # a dependency of ai-edge-litert, so present in the emulated sysroot too
   import tqdm
 except ImportError:  # pragma: no cover
@@ -75,25 +78,16 @@ def prepare_input(detail: dict, value: typing.Optional[np.ndarray], seed: int = 
 
   Without a value: seeded standard normal values (quantized for integer inputs).
   """
-  shape, dtype = tuple(detail["shape"]), np.dtype(detail["dtype"])
+  shape = tuple(detail["shape"])
   if value is None:
     value = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-  value = np.asarray(value).reshape(shape)
-  if np.issubdtype(dtype, np.integer) and not np.issubdtype(value.dtype, np.integer):
-    scale, zero_point = detail["quantization"]
-    info = np.iinfo(dtype)
-    value = np.clip(np.round(value / (scale or 1.0) + zero_point), info.min, info.max)
-  return value.astype(dtype)
+  return tensor_quantization.quantize(np.asarray(value).reshape(shape), detail)
 
 
 def output_values(it: litert.Interpreter) -> np.ndarray:
   """The first output as float32 (dequantized when the output is integer)."""
   detail = it.get_output_details()[0]
-  out = it.get_tensor(detail["index"])
-  if np.issubdtype(out.dtype, np.integer) and detail["quantization"][0]:
-    scale, zero_point = detail["quantization"]
-    out = (out.astype(np.float32) - zero_point) * scale
-  return out.astype(np.float32)
+  return tensor_quantization.dequantize(it.get_tensor(detail["index"]), detail)
 
 
 def _set_inputs(it: litert.Interpreter, values: typing.Sequence[typing.Optional[np.ndarray]]):

@@ -10,6 +10,16 @@ import os
 import tempfile
 
 
+def writable_folder(path: str) -> str:
+  """The folder a file at `path` would go in; ValueError unless it exists and is writable."""
+  folder = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(folder):
+    raise ValueError(f"{folder}: output folder does not exist")
+  if not os.access(folder, os.W_OK):
+    raise ValueError(f"{folder}: output folder is not writable")
+  return folder
+
+
 @contextlib.contextmanager
 def replacing(path: str, suffix: str = ""):
   """Yields a temporary path; on success it replaces `path`, on error it is removed.
@@ -21,11 +31,7 @@ def replacing(path: str, suffix: str = ""):
   Raises:
     ValueError: the destination folder does not exist or is not writable.
   """
-  folder = os.path.dirname(os.path.abspath(path))
-  if not os.path.isdir(folder):
-    raise ValueError(f"{folder}: output folder does not exist")
-  if not os.access(folder, os.W_OK):
-    raise ValueError(f"{folder}: output folder is not writable")
+  folder = writable_folder(path)
   fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp" + suffix,
                              dir=folder)
   os.close(fd)

@@ -140,6 +140,47 @@ def builder(name: str, data_dir: typing.Optional[str] = None,
   return result
 
 
+def split_size(builder_: tfds.core.DatasetBuilder, split: str, name: str = "",
+               role: str = "") -> int:
+  """The examples in a split: the one check that a dataset has the split it is asked for.
+
+  Args:
+    builder_: a prepared builder.
+    split: a split name or a TFDS slice of one ('train[:80%]').
+    name: the dataset as the user named it (a folder's path), for the message;
+      default the builder's name.
+    role: a word for the message ('train': "has no train split").
+
+  Raises:
+    ValueError: "dataset NAME has no [ROLE ]split SPLIT; it has A, B".
+  """
+  try:
+    return builder_.info.splits[split].num_examples
+  except (KeyError, ValueError):
+    raise ValueError(f"dataset {name or builder_.name!r} has no {role + ' ' if role else ''}"
+                     f"split {split!r}; it has {', '.join(sorted(builder_.info.splits)) or 'none'}"
+                     ) from None
+
+
+def builder_and_split(spec: str, default_split: str = "train",
+                      data_dir: typing.Optional[str] = None
+                      ) -> typing.Tuple[tfds.core.DatasetBuilder, str]:
+  """(prepared builder, split) of a 'NAME[@SPLIT]' or folder spec, the split checked.
+
+  Raises:
+    ValueError: what `builder` raises, or a split the dataset does not have
+      (`split_size`'s message and how to name another).
+  """
+  name, split = parse_spec(spec)
+  prepared = builder(name, data_dir=data_dir)
+  split = split or default_split
+  try:
+    split_size(prepared, split, name)
+  except ValueError as e:
+    raise ValueError(f"{e}; name one as {name}@SPLIT") from None
+  return prepared, split
+
+
 def downstream_task(spec: str) -> DownstreamTask:
   """A task code, 'dataset:label_key', or 'folder:label_key@group_key'.
 

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mobile_ssl.data import datasets
+from mobile_ssl.data import pipeline
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,23 +112,16 @@ def clip_labels(builder: tfds.core.DatasetBuilder, split: str, label_key: str,
   ds = builder.as_dataset(split=split, shuffle_files=False,
                           read_config=tfds.ReadConfig(try_autocache=False),
                           decoders={audio_key: tfds.decode.SkipDecoding()})
-  ds = ds.map(lambda example: _nested(example, label_key))
+  ds = ds.map(lambda example: pipeline.nested(example, label_key))
   batches = list(ds.batch(4096).as_numpy_iterator())
   return np.concatenate(batches).astype(np.int64) if batches else np.zeros(0, np.int64)
 
 
-def _nested(example: dict, key: str):
-  for part in key.split("/"):  # 'instrument/family' -> example['instrument']['family']
-    example = example[part]
-  return example
-
-
 def _check_split(builder, split: str, task: str, role: str) -> None:
   try:
-    count = builder.info.splits[split].num_examples
-  except (KeyError, ValueError):
-    raise ValueError(f"task {task}: dataset {builder.name!r} has no {role} split {split!r}; it "
-                     f"has {', '.join(builder.info.splits) or 'none'}") from None
+    count = datasets.split_size(builder, split, role=role)
+  except ValueError as e:
+    raise ValueError(f"task {task}: {e}") from None
   if count == 0:
     raise ValueError(f"task {task}: the {role} split {split!r} of {builder.name!r} is empty")
 

@@ -28,7 +28,8 @@ from mobile_ssl.core import params as params_lib
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def _nested(example: dict, key: str):
+def nested(example: dict, key: str):
+  """A feature by its '/'-separated key: 'instrument/family' -> example['instrument']['family']."""
   for part in key.split("/"):
     example = example[part]
   return example
@@ -66,7 +67,7 @@ def clips(builder: tfds.core.DatasetBuilder, split: str, *,
       waveform.set_shape([None])
     out = {"waveform": waveform}
     if label_key:
-      out["label"] = tf.cast(_nested(example, label_key), tf.int64)
+      out["label"] = tf.cast(nested(example, label_key), tf.int64)
     return out
 
   return ds.map(convert, num_parallel_calls=AUTOTUNE, deterministic=True)
@@ -125,10 +126,13 @@ def cache_key(params: params_lib.Params) -> str:
 
 def slices(ds: tf.data.Dataset, feature_params: params_lib.FeatureParams,
            hop_seconds: float = 0.5) -> tf.data.Dataset:
-  """Clip log-mels -> one element per 975 ms slice.
+  """Clip log-mels -> one element per 975 ms slice, in clip order.
 
   Each element: {'log_mel': [96, 64], 'timestamp': centre in s, 'clip': clip
   index, 'label'?}. Clips were padded to at least one slice by `log_mels`.
+  The one cut of log-mel windows: training, fine-tuning and the probe's
+  embedding pass (`window_embeddings`) all take their windows from here. Each
+  clip is cut in a parallel map and `unbatch` (a C++ loop) splits the slices.
   """
   features.hop_frames(hop_seconds, feature_params)  # Validates the hop.
 
@@ -138,9 +142,24 @@ def slices(ds: tf.data.Dataset, feature_params: params_lib.FeatureParams,
     out = {"log_mel": frames, "timestamp": stamps, "clip": tf.fill([count], index)}
     if "label" in example:
       out["label"] = tf.fill([count], example["label"])
-    return tf.data.Dataset.from_tensor_slices(out)
+    return out
 
-  return ds.enumerate().flat_map(cut)
+  return ds.enumerate().map(cut, num_parallel_calls=AUTOTUNE, deterministic=True).unbatch()
+
+
+def waveform_windows(builder: tfds.core.DatasetBuilder, split: str,
+                     feature_params: params_lib.FeatureParams, hop_seconds: float,
+                     audio_key: str = "audio") -> typing.Iterator[np.ndarray]:
+  """Per clip of a split, in clip order: its waveform windows [k, slice_samples] float32.
+
+  Cut by `features.frame_waveform`, as `Embedder.embed` cuts a file; the
+  same windows as `slices` cuts from the clip's log-mel. For what takes
+  waveform windows: a .tflite with waveform input, int8 calibration and
+  export validation.
+  """
+  ds = clips(builder, split, audio_key=audio_key, feature_params=feature_params)
+  for clip in ds.as_numpy_iterator():
+    yield features.frame_waveform(clip["waveform"], hop_seconds, feature_params)[0]
 
 
 def slice_dataset(builder: tfds.core.DatasetBuilder, split: str, *, batch_size: int,

@@ -5,7 +5,7 @@ Two modes, as in the papers (../shared/PAPER.md, 'Downstream evaluation'):
     test splits is embedded once per encoder, whatever the label task
     (`window_embeddings`: cached as .npz, keyed by the encoder's weights, the
     front end, the dataset version, split and hop) and a softmax classifier is
-    fitted on the train windows (`probe.train`);
+    fitted on the train windows the label budget allows (`fit_probe`);
   * finetune: the encoder and a linear head are trained end to end on the
     train windows (`tasks.supervised` model, the project's one loop
     `trainer.fit`) for a fixed budget of steps, batch size and learning rate.
@@ -106,53 +106,39 @@ def methods(specs: typing.Sequence[str], names: typing.Sequence[str] = (),
   return out
 
 
-def embed_split(encoder, params: params_lib.Params, task: downstream.TaskData,
-                split: str, eval_params: EvalParams, cache_dir: str = "",
-                desc: str = "embed") -> dict:
-  """Frozen embeddings of every window of a split, from the cache when present.
-
-  The one embedding pass of the linear probe: mobile-ssl-eval, the export's
-  probe check and the benchmark's accuracy column all come through here, so
-  their windows, labels and clip ids are the same (`window_embeddings`: log-mel
-  once per clip, batched encoder, cache keyed by encoder checksum, dataset,
-  split and hop, not by label).
-
-  Args:
-    encoder: a Keras encoder (log-mel [B, 96, 64, 1] -> [B, d]), or a window
-      runner such as `mobile_ssl.export.tflite_embedder.TFLiteEmbedder`: an object with
-      `input_kind` ('log_mel' | 'waveform') and `run(inputs [n, ...]) -> [n, d]`.
-      A log-mel runner gets the very log-mel windows the Keras encoder gets;
-      a waveform runner gets each window's audio (the same windows, cut by
-      `features.frame_waveform`). Only Keras encoders are cached.
-    params: the run's params (front end).
-
-  Returns:
-    {'embeddings' [n, d] float32, 'labels' [n] int64 (dataset values),
-     'clips' [n] int64 (clip index in the split), 'cached': bool}.
-  """
-  if isinstance(encoder, keras.Model):
-    out = window_embeddings.keras_windows(encoder, params, task, split, eval_params.hop_seconds,
-                                          cache_dir, desc)
-  else:
-    out = window_embeddings.runner_windows(encoder, params.features, task, split,
-                                           eval_params.hop_seconds, desc)
-  return window_embeddings.with_labels(out, task, split)
-
-
 def linear_accuracy(encoder, params: params_lib.Params, task: downstream.TaskData,
                     eval_params: EvalParams = EvalParams(),
                     budget: downstream.Budget = downstream.Budget(), cache_dir: str = "",
                     name: str = "embed", l2: typing.Optional[float] = None) -> dict:
-  """`linear` on a task's train and test splits embedded by `encoder` (see `embed_split`).
+  """`linear` on a task's train and test splits embedded by `encoder`.
 
   The number mobile-ssl-eval reports in its linear row for the same encoder
-  (with `l2` None: the probe picks its weight decay).
+  (with `l2` None: the probe picks its weight decay). `encoder` is a Keras
+  encoder or a window runner such as a `TFLiteEmbedder`
+  (`window_embeddings.embed_split`): export/probe_accuracy.py scores .tflite
+  files through here.
   """
-  train, test = [embed_split(encoder, params, task, split, eval_params, cache_dir,
-                             desc=f"{name} {task.name} {split}")
+  train, test = [window_embeddings.embed_split(encoder, params.features, task, split,
+                                               eval_params.hop_seconds, cache_dir,
+                                               desc=f"{name} {task.name} {split}")
                  for split in (task.spec.train_split, task.spec.test_split)]
   return linear(train, test, task, budget, eval_params.seed, l2) | {
       "train_windows": int(len(train["clips"])), "test_windows": int(len(test["clips"]))}
+
+
+def fit_probe(train: dict, task: downstream.TaskData,
+              budget: downstream.Budget = downstream.Budget(), seed: int = 0,
+              l2: typing.Optional[float] = None) -> typing.Tuple[probe.LinearModel, np.ndarray]:
+  """The linear probe on the train windows (`embed_split`'s dict) a budget allows.
+
+  The one fit of mobile-ssl-eval's probe; the classifier export fits its head
+  here too. Returns (the probe, the mask of train clips the budget allowed).
+  """
+  allowed = downstream.select_clips(task.train_labels, budget, seed)
+  keep = allowed[train["clips"]]
+  model = probe.train(train["embeddings"][keep], task.index(train["labels"][keep]),
+                      train["clips"][keep], task.num_classes, seed=seed, l2=l2)
+  return model, allowed
 
 
 def linear(train: dict, test: dict, task: downstream.TaskData, budget: downstream.Budget,
@@ -162,10 +148,7 @@ def linear(train: dict, test: dict, task: downstream.TaskData, budget: downstrea
   Returns `probe.score`'s dict with 'train_clips', 'l2' (the probe's weight
   decay: picked, or `l2`) and 'predictions' (clip id -> predicted class).
   """
-  allowed = downstream.select_clips(task.train_labels, budget, seed)
-  keep = allowed[train["clips"]]
-  model = probe.train(train["embeddings"][keep], task.index(train["labels"][keep]),
-                      train["clips"][keep], task.num_classes, seed=seed, l2=l2)
+  model, allowed = fit_probe(train, task, budget, seed, l2)
   probabilities = model.probabilities(test["embeddings"].astype(np.float64))
   result = probe.score(probabilities, task.index(test["labels"]), test["clips"], seed)
   ids, predicted = probe.average_by_clip(probabilities, test["clips"])  # what score scored

@@ -1,10 +1,12 @@
 """Every 975 ms window of a split, embedded once per encoder and cached on disk.
 
-The one embedding pass of the linear probe (mobile-ssl-eval, the export's
-probe check, the quickstart's probe stage, the classifier export all come
-through `embed_split`), built for throughput (issue 14):
+The one embedding pass of the linear probe: `embed_split` (one encoder, Keras
+or .tflite) and `keras_windows_many` (several Keras encoders in one pass, for
+mobile-ssl-eval). mobile-ssl-eval, the export's probe check, the quickstart's
+probe stage and the classifier export all come through here, so their
+windows, labels and clip ids are the same. Built for throughput (issue 14):
   * each clip's log-mel is computed once, in parallel tf.data maps, and its
-    windows are cut from it (`features.frame_log_mel`) and re-batched by
+    windows are cut from it (`pipeline.slices`) and re-batched by
     `unbatch().batch()`, a C++ loop, instead of one small dataset per clip;
   * the encoder runs on `BATCH_WINDOWS` windows per call, BN folded into the
     convs (`inference.embed_function`), while tf.data prepares the next batch;
@@ -15,7 +17,8 @@ through `embed_split`), built for throughput (issue 14):
     are attached from the task's per-clip labels (`TaskData.split_labels`,
     in the same clip order as `pipeline.clips`).
 Window runners (`mobile_ssl.export.tflite_embedder.TFLiteEmbedder`) are not cached: they get
-the same windows, as log-mel or as waveform frames, one invoke per window.
+the same windows, as log-mel or as waveform frames (`pipeline.waveform_windows`),
+one invoke per window.
 """
 
 import dataclasses
@@ -32,7 +35,6 @@ import tqdm
 from mobile_ssl.core import atomic
 from mobile_ssl.data import pipeline
 from mobile_ssl.data import downstream
-from mobile_ssl.core import features
 from mobile_ssl.core import inference
 from mobile_ssl.core import params as params_lib
 
@@ -71,21 +73,14 @@ def cache_path(cache_dir: str, encoder_fingerprint: str, key: str) -> str:
 
 def log_mel_windows(task: downstream.TaskData, split: str, fp: params_lib.FeatureParams,
                     hop_seconds: float, batch_windows: int = BATCH_WINDOWS) -> tf.data.Dataset:
-  """Batches {'log_mel' [B, frames, bins] float32, 'clip' [B] int64} of every window of a split.
+  """Batches {'log_mel' [B, frames, bins] float32, 'clip' [B] int64, 'timestamp'} of a split.
 
-  The same windows in the same order as `pipeline.slice_dataset` (same padding,
-  log-mel and framing), only batched differently.
+  `pipeline.slice_dataset`'s windows (same padding, log-mel and framing,
+  `pipeline.slices`), without labels and in larger batches.
   """
-  features.hop_frames(hop_seconds, fp)  # Validates the hop.
   ds = pipeline.clips(task.builder, split, audio_key=task.spec.audio_key, feature_params=fp)
-  ds = pipeline.log_mels(ds, fp)
-
-  def cut(index, clip):
-    windows, _ = features.frame_log_mel(clip["log_mel"], hop_seconds, fp)
-    return {"log_mel": windows, "clip": tf.fill([tf.shape(windows)[0]], index)}
-
-  ds = ds.enumerate().map(cut, num_parallel_calls=pipeline.AUTOTUNE, deterministic=True)
-  return ds.unbatch().batch(batch_windows).prefetch(pipeline.AUTOTUNE)
+  ds = pipeline.slices(pipeline.log_mels(ds, fp), fp, hop_seconds)
+  return ds.batch(batch_windows).prefetch(pipeline.AUTOTUNE)
 
 
 def _progress(total: int, desc: str):
@@ -151,36 +146,49 @@ def keras_windows_many(encoders: typing.Sequence[keras.Model],
   return results
 
 
-def keras_windows(encoder: keras.Model, params: params_lib.Params, task: downstream.TaskData,
-                  split: str, hop_seconds: float, cache_dir: str = "",
-                  desc: str = "embed") -> dict:
-  """`keras_windows_many` for one encoder and its run's params."""
-  return keras_windows_many([encoder], params.features, task, split, hop_seconds, cache_dir,
-                            desc)[0]
-
-
-def waveform_batches(task, split, fp, hop_seconds):
-  """Waveform windows [n, slice_samples] of each clip: the log-mel path's windows."""
-  ds = pipeline.clips(task.builder, split, audio_key=task.spec.audio_key, feature_params=fp)
-  for index, clip in enumerate(ds.as_numpy_iterator()):
-    frames, _ = features.frame_waveform(clip["waveform"], hop_seconds, fp)
-    yield frames, np.full(len(frames), index, np.int64)
-
-
-def runner_windows(runner, fp: params_lib.FeatureParams, task: downstream.TaskData, split: str,
-                   hop_seconds: float, desc: str = "embed") -> dict:
-  """`keras_windows` for a window runner (`input_kind`, `run(inputs [n, ...]) -> [n, d]`)."""
+def _runner_windows(runner, fp: params_lib.FeatureParams, task: downstream.TaskData, split: str,
+                    hop_seconds: float, desc: str = "embed") -> dict:
+  """`keras_windows_many` for a window runner (`input_kind`, `run(inputs [n, ...]) -> [n, d]`)."""
   kind = getattr(runner, "input_kind", None)
   if kind == "log_mel":
     batches = ((b["log_mel"][..., None], b["clip"]) for b in log_mel_windows(
         task, split, fp, hop_seconds).as_numpy_iterator())
   elif kind == "waveform":
-    batches = waveform_batches(task, split, fp, hop_seconds)
+    batches = ((frames, np.full(len(frames), index, np.int64))
+               for index, frames in enumerate(pipeline.waveform_windows(
+                   task.builder, split, fp, hop_seconds, task.spec.audio_key)))
   else:
     raise ValueError(f"cannot embed with {type(runner).__name__}: not a Keras encoder, and its "
                      f"input_kind {kind!r} is neither 'log_mel' nor 'waveform'")
   out, = _run_all([runner.run], batches, len(task.split_labels(split)), desc)
   return out | {"cached": False}
+
+
+def embed_split(encoder, feature_params: params_lib.FeatureParams, task: downstream.TaskData,
+                split: str, hop_seconds: float, cache_dir: str = "",
+                desc: str = "embed") -> dict:
+  """Frozen embeddings of every window of a split, with labels; from the cache when present.
+
+  Args:
+    encoder: a Keras encoder (log-mel [B, 96, 64, 1] -> [B, d]), or a window
+      runner such as `mobile_ssl.export.tflite_embedder.TFLiteEmbedder`: an object with
+      `input_kind` ('log_mel' | 'waveform') and `run(inputs [n, ...]) -> [n, d]`.
+      A log-mel runner gets the very log-mel windows the Keras encoder gets;
+      a waveform runner gets each window's audio (the same windows, cut by
+      `features.frame_waveform`). Only Keras encoders are cached.
+    feature_params: the run's front end.
+    hop_seconds: the hop between windows (mobile-ssl-eval's `EvalParams.hop_seconds`).
+
+  Returns:
+    {'embeddings' [n, d] float32, 'labels' [n] int64 (dataset values),
+     'clips' [n] int64 (clip index in the split), 'cached': bool}.
+  """
+  if isinstance(encoder, keras.Model):
+    out = keras_windows_many([encoder], feature_params, task, split, hop_seconds, cache_dir,
+                             desc)[0]
+  else:
+    out = _runner_windows(encoder, feature_params, task, split, hop_seconds, desc)
+  return with_labels(out, task, split)
 
 
 def with_labels(windows: dict, task: downstream.TaskData, split: str) -> dict:

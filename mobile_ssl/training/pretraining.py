@@ -69,17 +69,8 @@ def resolve_sources(specs: typing.Sequence[str], split: str = "train",
   """[(prepared builder, split)] for dataset specs ('name', 'name@split', folders)."""
   if not specs:
     raise ValueError("--dataset is empty")
-  out = []
-  for spec in specs:
-    name, own_split = datasets.parse_spec(spec)
-    builder = datasets.builder(name, data_dir=data_dir)
-    chosen = own_split or split
-    # TFDS slicing ('train[:25%]') selects part of a pool: check the split it slices.
-    if chosen.split("[")[0] not in builder.info.splits:
-      raise ValueError(f"dataset {name!r} has no split {chosen!r}; it has "
-                       f"{', '.join(builder.info.splits)}")
-    out.append((builder, chosen))
-  return out
+  # TFDS slicing ('name@train[:25%]') selects part of a pool.
+  return [datasets.builder_and_split(spec, split, data_dir) for spec in specs]
 
 
 def resolve_label(sources, label_key: str = "") -> typing.Tuple[str, int]:

@@ -35,10 +35,7 @@ def make_examples(clip: dict, params: params_lib.Params, seed: tf.Tensor):
   if reach < 0:
     return {"anchor": sampling.random_crop(log_mel, seeds[0], s),
             "positive": sampling.random_crop(log_mel, seeds[1], s)}, 0.0
-  last = tf.shape(log_mel)[0] - s
-  anchor_start = sampling.uniform_int(seeds[0], 0, last)
-  positive_start = sampling.uniform_int(seeds[1], tf.maximum(0, anchor_start - reach),
-                                        tf.minimum(last, anchor_start + reach))
+  anchor_start, positive_start = sampling.nearby_starts(log_mel, seeds[0], seeds[1], s, reach)
   return {"anchor": sampling.crop(log_mel, anchor_start, s),
           "positive": sampling.crop(log_mel, positive_start, s)}, 0.0
 

@@ -1,8 +1,10 @@
 """Stateless random slice positions inside one clip's log-mel.
 
 Every task draws its crops here from an explicit seed [2] (int64), so a
-pipeline mapped in parallel stays reproducible (mobile_ssl/data/pipeline.py.py).
+pipeline mapped in parallel stays reproducible (mobile_ssl/data/pipeline.py).
 """
+
+import typing
 
 import tensorflow as tf
 
@@ -23,6 +25,21 @@ def crop(log_mel: tf.Tensor, start, frames: int) -> tf.Tensor:
   piece = log_mel[start:start + frames]
   piece.set_shape([frames, log_mel.shape[-1]])
   return tf.expand_dims(piece, -1)
+
+
+def nearby_starts(log_mel: tf.Tensor, anchor_seed: tf.Tensor, positive_seed: tf.Tensor,
+                  frames: int, reach) -> typing.Tuple[tf.Tensor, tf.Tensor]:
+  """(anchor start, positive start) of two crops of `frames` frames.
+
+  The anchor is placed uniformly in the clip, the positive uniformly within
+  `reach` frames of it (and within the clip): the pair of the triplet task
+  and of the contrastive task with `contrastive_max_offset_frames`.
+  """
+  last = tf.shape(log_mel)[0] - frames
+  anchor_start = uniform_int(anchor_seed, 0, last)
+  positive_start = uniform_int(positive_seed, tf.maximum(0, anchor_start - reach),
+                               tf.minimum(last, anchor_start + reach))
+  return anchor_start, positive_start
 
 
 def random_crop(log_mel: tf.Tensor, seed: tf.Tensor, frames: int) -> tf.Tensor:

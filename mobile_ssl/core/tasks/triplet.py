@@ -31,13 +31,9 @@ def make_examples(clip: dict, params: params_lib.Params, seed: tf.Tensor):
   """-> ({'anchor', 'positive'}: [S, bins, 1] each, dummy target 0)."""
   log_mel = clip["log_mel"]
   s = params.features.slice_frames
-  last = tf.shape(log_mel)[0] - s
   seeds = sampling.split_seed(seed, 3)
-  anchor_start = sampling.uniform_int(seeds[0], 0, last)
-  reach = params.task.positive_max_offset_frames
-  low = tf.maximum(0, anchor_start - reach)
-  high = tf.minimum(last, anchor_start + reach)
-  positive_start = sampling.uniform_int(seeds[1], low, high)
+  anchor_start, positive_start = sampling.nearby_starts(
+      log_mel, seeds[0], seeds[1], s, params.task.positive_max_offset_frames)
   positive = sampling.crop(log_mel, positive_start, s)
   if params.task.positive_noise_stddev > 0:
     positive += params.task.positive_noise_stddev * tf.random.stateless_normal(
