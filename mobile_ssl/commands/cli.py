@@ -145,9 +145,11 @@ def quiet_logs(fv: flags.FlagValues) -> None:
     logging.set_verbosity(logging.WARNING)
 
 
-def _parse(prog: str, argv: typing.List[str]) -> typing.List[str]:
+def _parse(prog: str, argv: typing.List[str],
+           fv: typing.Optional[flags.FlagValues] = None) -> typing.List[str]:
+  """Parses `argv` into `fv` (default: absl's FLAGS); a bad flag exits 2 with one line."""
   try:
-    return flags.FLAGS(argv)
+    return (flags.FLAGS if fv is None else fv)(argv)
   except flags.Error as e:  # absl would exit 1 with a 'FATAL' banner
     sys.exit(error(prog, f"{e} (--helpshort lists the flags)"))
 

@@ -66,7 +66,7 @@ class QuickstartParams:
   data_dir: typing.Optional[str] = dataclasses.field(default=None, metadata={
       "help": "TFDS data dir (default: ~/tensorflow_datasets)."})
   peer: str = dataclasses.field(default="yamnet", metadata={
-      "help": "The peer architecture to benchmark against.", "enum": peers.PEERS})
+      "help": "The peer architecture to benchmark against.", "enum": tuple(peers.PEERS)})
   # The int8 file's allowed probe-accuracy drop (export_tflite's default).
   max_probe_drop: float = dataclasses.field(
       default=exporter.ExportParams().max_probe_drop, metadata={
