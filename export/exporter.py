@@ -73,28 +73,57 @@ VALIDATION_HOP_SECONDS = 0.5
 
 @dataclasses.dataclass(frozen=True)
 class ExportParams:
-  """What `export_encoder` makes and how strictly it checks it."""
+  """What `export_encoder` makes and how strictly it checks it.
 
-  quantization: str = "float32"
-  input_kind: str = "waveform"
+  Field metadata: the help of export_tflite's flag of the same name (or
+  'flag'; mobile_ssl/commands/cli.py).
+  """
+
+  quantization: str = dataclasses.field(default="float32", metadata={
+      "help": "Precision.", "enum": QUANTIZATIONS})
+  input_kind: str = dataclasses.field(default="waveform", metadata={
+      "flag": "input", "enum": INPUT_KINDS,
+      "help": "waveform: [1, 15600] audio with the log-mel front end in the graph; "
+              "log_mel: [1, 96, 64, 1] (fully integer with int8)."})
   # Dataset name, NAME@SPLIT or audio folder; '' = the run's first dataset.
-  representative_data: str = ""
-  num_representative: int = convert.DEFAULT_CALIBRATION_WINDOWS
+  representative_data: str = dataclasses.field(default="", metadata={
+      "help": "int8/int16x8 calibration audio: TFDS name[@split] or audio folder, or "
+              "several comma-separated (equal shares; default: the run's first "
+              "dataset, train split)."})
+  num_representative: int = dataclasses.field(default=convert.DEFAULT_CALIBRATION_WINDOWS,
+                                              metadata={"help": "Calibration windows."})
   # Held-out audio for the cosine check; '' = the test split of the same data.
-  validation_data: str = ""
-  num_validation: int = 100
+  validation_data: str = dataclasses.field(default="", metadata={
+      "help": "Held-out audio (default: the test split of the representative data)."})
+  num_validation: int = dataclasses.field(default=100, metadata={"help": "Validation windows."})
   # A task code or DATASET:LABEL_KEY: compare linear-probe accuracies.
-  probe_task: str = ""
+  probe_task: str = dataclasses.field(default="", metadata={
+      "help": "Also compare linear-probe accuracy: a task code or "
+              "DATASET:LABEL_KEY, e.g. ../fsdd/recordings:digit."})
   # None = DEFAULT_THRESHOLDS[quantization].
-  min_mean_cosine: typing.Optional[float] = None
-  min_min_cosine: typing.Optional[float] = None
+  min_mean_cosine: typing.Optional[float] = dataclasses.field(default=None, metadata={
+      "help": "Default per precision: " + ", ".join(
+          f"{q} {t[0]}" for q, t in DEFAULT_THRESHOLDS.items())})
+  min_min_cosine: typing.Optional[float] = dataclasses.field(default=None, metadata={
+      "help": "Default per precision: " + ", ".join(
+          f"{q} {t[1]}" for q, t in DEFAULT_THRESHOLDS.items())})
   # One point of clip accuracy, on --probe_task and on a classifier's task.
-  max_probe_drop: float = 0.01
-  data_dir: typing.Optional[str] = None
+  max_probe_drop: float = dataclasses.field(default=0.01, metadata={
+      "help": "Largest allowed drop of the linear-probe clip accuracy (fraction; 0.01 = "
+              "1 point) on --probe_task and on --classifier_task."})
+  data_dir: typing.Optional[str] = dataclasses.field(default=None, metadata={
+      "help": "TFDS data dir."})
   # A task code or DATASET:LABEL_KEY: export a classifier (scores) for it.
-  classifier_task: str = ""
+  classifier_task: str = dataclasses.field(default="", metadata={
+      "help": "Export a classifier instead: the encoder plus a "
+              "linear head trained here as mobile-ssl-eval trains its probe, softmax "
+              "output 'scores' and a label map (MediaPipe AudioClassifier); a task "
+              "code or DATASET:LABEL_KEY, e.g. ../fsdd/recordings:digit."})
   # int8: write OUTPUT.quantization.{csv,md}, the error each layer adds.
-  debug_quantization: bool = False
+  debug_quantization: bool = dataclasses.field(default=False, metadata={
+      "help": "int8: print the error each layer adds "
+              "(RMSE / scale, share of the embedding's error) and write it as "
+              "OUTPUT.quantization.csv and .md beside --output (docs/export.md)."})
 
   def validate(self) -> "ExportParams":
     if self.quantization not in QUANTIZATIONS:

@@ -192,11 +192,10 @@ class TestCommandFlags:
   def _flags(self, args):
     from absl import flags  # pylint: disable=import-outside-toplevel
     from mobile_ssl.commands import federated as federated_cmd  # pylint: disable=import-outside-toplevel
-    from mobile_ssl.federated import simulation  # pylint: disable=import-outside-toplevel
     values = flags.FlagValues()
     federated_cmd.define_flags(values)
     values(["mobile-ssl-federated"] + args)
-    return simulation.resolve(values)
+    return federated_cmd.resolve_flags(values)
 
   def test_flags_resolve_to_params_and_clients(self, fsdd_like, tmp_path):
     params_file = tmp_path / "params.json"

@@ -41,35 +41,73 @@ RUN_DEFAULTS = {"host": (20, 200, 5), "emulated-arm64": (3, 10, 3), "android": (
 
 @dataclasses.dataclass(frozen=True)
 class BenchParams:
-  """Everything a benchmark run needs; the CLI maps its flags onto this."""
-  target: str = "host"
-  threads: typing.Tuple[str, ...] = ("1",)
-  xnnpack: typing.Tuple[str, ...] = ("on",)
-  warmup_runs: int = -1  # -1: the target's default (RUN_DEFAULTS)
-  num_runs: int = -1
-  repeats: int = -1
-  build: typing.Tuple[str, ...] = ()
-  widths: typing.Tuple[str, ...] = ("1",)
-  encoder_dirs: typing.Tuple[str, ...] = ()
-  precisions: typing.Tuple[str, ...] = ("int8", "float32")
-  inputs: typing.Tuple[str, ...] = ("log_mel", "waveform")
-  peers: bool = False
-  peer_names: typing.Tuple[str, ...] = tuple(peers_lib.PEERS)
-  peer_models: typing.Tuple[str, ...] = ()
-  op_profile: bool = False
-  probe_task: str = ""
-  calibration_dataset: str = "synthetic_audio"
-  calibration_split: str = "train"
-  calibration_examples: int = convert.DEFAULT_CALIBRATION_WINDOWS
-  data_dir: typing.Optional[str] = None
-  output_dir: str = "reports/benchmark"
-  seed: int = 0
-  arm64_sysroot: str = ""
-  adb_serial: str = ""
-  adb: str = "adb"
-  android_mode: str = "binary"
-  benchmark_binary: str = ""
-  cpu_mask: str = android.DEFAULT_CPU_MASK
+  """Everything a benchmark run needs; `mobile-ssl-bench` has one flag per field, its
+  help in the field's metadata (mobile_ssl/commands/cli.py)."""
+  target: str = dataclasses.field(default="host", metadata={
+      "help": "Where to run.", "enum": TARGETS})
+  threads: typing.Tuple[str, ...] = dataclasses.field(default=("1",), metadata={
+      "help": "Thread counts to sweep, e.g. 1,2,4."})
+  xnnpack: typing.Tuple[str, ...] = dataclasses.field(default=("on",), metadata={
+      "help": "XNNPACK settings to sweep: on, off or on,off."})
+  # -1 (here and below): the target's default (RUN_DEFAULTS)
+  warmup_runs: int = dataclasses.field(default=-1, metadata={
+      "help": "Warm-up invokes per model and config (-1: per target)."})
+  num_runs: int = dataclasses.field(default=-1, metadata={
+      "help": "Timed invokes per round (-1: 200 host, 10 emulated, 50 android)."})
+  repeats: int = dataclasses.field(default=-1, metadata={
+      "help": "Interleaved timing rounds; the headline is their median."})
+  build: typing.Tuple[str, ...] = dataclasses.field(default=(), metadata={
+      "help": f"Our encoder variants to build and convert: "
+              f"{', '.join(encoder_lib.VARIANTS)}."})
+  widths: typing.Tuple[str, ...] = dataclasses.field(default=("1",), metadata={
+      "help": "Encoder widths for --build (a width sweep: 0.25,0.5,1,2)."})
+  encoder_dirs: typing.Tuple[str, ...] = dataclasses.field(default=(), metadata={
+      "help": "Trained run directories to convert (instead of --build)."})
+  precisions: typing.Tuple[str, ...] = dataclasses.field(
+      default=("int8", "float32"),
+      metadata={"help": f"Precisions of built models and peers: {', '.join(PRECISIONS)}."})
+  inputs: typing.Tuple[str, ...] = dataclasses.field(
+      default=("log_mel", "waveform"),
+      metadata={"help": "Inputs of our built models: log_mel, waveform (front end in the graph)."})
+  peers: bool = dataclasses.field(default=False, metadata={
+      "help": "Also build, convert and time the peer architectures."})
+  peer_names: typing.Tuple[str, ...] = dataclasses.field(
+      default=tuple(peers_lib.PEERS), metadata={"help": "Which peers with --peers."})
+  peer_models: typing.Tuple[str, ...] = dataclasses.field(default=(), metadata={
+      "help": "Peer .tflite files (e.g. a shipped yamnet.tflite, or the models/ of an "
+              "earlier run): timed and used for ratios like --peers."})
+  op_profile: bool = dataclasses.field(default=False, metadata={
+      "help": "Per-op profile of every model (first config)."})
+  probe_task: str = dataclasses.field(default="", metadata={
+      "help": "Linear-probe accuracy of our log-mel models on this task (a code such as "
+              "SYN_EVENT, or DATASET:LABEL_KEY)."})
+  calibration_dataset: str = dataclasses.field(default="synthetic_audio", metadata={
+      "help": "Real audio for int8 calibration and the timed input ('' : seeded random "
+              "input, no int8 builds)."})
+  calibration_split: str = dataclasses.field(default="train", metadata={
+      "help": "Split of --calibration_dataset."})
+  calibration_examples: int = dataclasses.field(
+      default=convert.DEFAULT_CALIBRATION_WINDOWS,
+      metadata={"help": "975 ms windows used to calibrate int8."})
+  data_dir: typing.Optional[str] = dataclasses.field(default=None, metadata={
+      "help": "TFDS data dir (default: TFDS's, ~/tensorflow_datasets)."})
+  output_dir: str = dataclasses.field(default="reports/benchmark", metadata={
+      "help": "Where benchmark.{json,md,png} and the built models go."})
+  seed: int = dataclasses.field(default=0, metadata={
+      "help": "Seeds the random weights of built models."})
+  arm64_sysroot: str = dataclasses.field(default="", metadata={
+      "help": "emulated-arm64: the sysroot (default $ARM64_SYSROOT or build/arm64-sysroot)."})
+  adb_serial: str = dataclasses.field(default="", metadata={
+      "help": "android: the device serial (adb devices)."})
+  adb: str = dataclasses.field(default="adb", metadata={
+      "help": "android: the adb executable."})
+  android_mode: str = dataclasses.field(default="binary", metadata={
+      "help": "android: benchmark_model binary or the benchmark app.",
+      "enum": ("binary", "apk")})
+  benchmark_binary: str = dataclasses.field(default="", metadata={
+      "help": "android: path of an android_aarch64 benchmark_model."})
+  cpu_mask: str = dataclasses.field(default=android.DEFAULT_CPU_MASK, metadata={
+      "help": "android: taskset mask (hex) pinning benchmark_model to the big cores."})
 
 
 def _list(flag: str, values, convert: typing.Callable, allowed=None, minimum=None) -> list:

@@ -12,11 +12,25 @@ FlagValues it is given, and `main(argv, fv)`. The console script passes absl's
 global FLAGS (`run` below); a test or another program passes a fresh
 `flags.FlagValues()`, so two commands imported into one process never collide
 on a shared flag name such as --model_dir.
+
+Flags that set a field of a frozen params dataclass are generated from it
+(`define_dataclass`, `dataclass_values`): the field's type gives the flag's
+type, its default (or that of an instance given, e.g. the tuned recipe's) the
+flag's default, and its metadata the rest:
+
+  dataclasses.field(default=..., metadata={"help": "..."})          # --FIELD
+  dataclasses.field(default=..., metadata={"help": ..., "flag": "encoder_variant"})
+  dataclasses.field(default=..., metadata={"help": ..., "enum": CHOICES})  # DEFINE_enum
+  dataclasses.field(default=..., metadata={"flag": None})            # not a flag
+
+A field with neither help nor flag=None is an error when its flags are
+defined, so a new field cannot become a flag without help by accident.
 """
 
 import dataclasses
 import functools
 import sys
+import types
 import typing
 
 from absl import app
@@ -36,27 +50,81 @@ def where(fv: flags.FlagValues) -> dict:
 
 def define(fv: flags.FlagValues, name: str, default, help_text: str) -> None:
   """Defines a flag whose type follows its default (bool, int, float, tuple -> list, str)."""
+  _define(fv, name, type(default), default, help_text)
+
+
+def _define(fv: flags.FlagValues, name: str, kind, default, help_text: str,
+            enum: typing.Optional[typing.Sequence[str]] = None) -> None:
   kw = where(fv)
-  if isinstance(default, bool):
+  if enum is not None:
+    flags.DEFINE_enum(name, default, list(enum), help_text, **kw)
+  elif kind is bool:
     flags.DEFINE_bool(name, default, help_text, **kw)
-  elif isinstance(default, int):
+  elif kind is int:
     flags.DEFINE_integer(name, default, help_text, **kw)
-  elif isinstance(default, float):
+  elif kind is float:
     flags.DEFINE_float(name, default, help_text, **kw)
-  elif isinstance(default, tuple):
+  elif kind is tuple:
     flags.DEFINE_list(name, [v if isinstance(v, str) else f"{v:g}" for v in default],
                       help_text, **kw)
   else:
     flags.DEFINE_string(name, default, help_text, **kw)
 
 
-def dataclass_values(cls, fv: flags.FlagValues, renames: typing.Mapping[str, str] = None) -> dict:
-  """{field: value} of `cls`'s fields from flags of the same name (or `renames[field]`);
-  list flags become tuples, as the frozen dataclasses hold them."""
-  values = {}
+class FieldFlag(typing.NamedTuple):
+  """A dataclass field that is a flag: its flag name, type and (tuple) element type."""
+  flag: str
+  field: dataclasses.Field
+  kind: type
+  item: typing.Optional[type]
+
+
+def field_flags(cls) -> typing.List[FieldFlag]:
+  """The fields of `cls` that are flags, in field order (metadata: module docstring)."""
+  hints = typing.get_type_hints(cls)
+  out = []
   for field in dataclasses.fields(cls):
-    value = fv[(renames or {}).get(field.name, field.name)].value
-    values[field.name] = tuple(value) if isinstance(value, list) else value
+    meta = field.metadata
+    if "flag" in meta and meta["flag"] is None:
+      continue
+    if "help" not in meta:
+      raise TypeError(f"{cls.__name__}.{field.name}: give it metadata 'help' (a flag) or "
+                      "'flag': None (not a flag)")
+    kind, item = hints[field.name], None
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if typing.get_origin(kind) in (typing.Union, types.UnionType) and len(args) == 1:
+      kind = args[0]  # Optional[X]: a flag of type X, default None
+    if typing.get_origin(kind) is tuple:
+      kind, item = tuple, typing.get_args(kind)[0]
+    out.append(FieldFlag(meta.get("flag", field.name), field, kind, item))
+  return out
+
+
+def define_dataclass(fv: flags.FlagValues, cls, defaults=None) -> None:
+  """One flag per field of `cls` that is a flag; defaults from the instance `defaults`
+  (default: `cls()`), so --help shows what a run without the flag gets."""
+  defaults = cls() if defaults is None else defaults
+  for f in field_flags(cls):
+    _define(fv, f.flag, f.kind, getattr(defaults, f.field.name), f.field.metadata["help"],
+            f.field.metadata.get("enum"))
+
+
+def dataclass_values(cls, fv: flags.FlagValues, present_only: bool = False) -> dict:
+  """{field: value} for `cls`'s fields that are flags (`define_dataclass`); list flags
+  become tuples of the field's element type, as the frozen dataclasses hold them.
+  present_only: only the flags given on the command line (to override a recipe).
+  A list item of the wrong type raises ValueError naming the flag."""
+  values = {}
+  for f in field_flags(cls):
+    if present_only and not fv[f.flag].present:
+      continue
+    value = fv[f.flag].value
+    if f.kind is tuple and value is not None:
+      try:
+        value = tuple(v if f.item is str else f.item(v) for v in value)
+      except ValueError:
+        raise ValueError(f"--{f.flag}: expected comma-separated numbers, got {value}") from None
+    values[f.field.name] = value
   return values
 
 
@@ -77,9 +145,11 @@ def quiet_logs(fv: flags.FlagValues) -> None:
     logging.set_verbosity(logging.WARNING)
 
 
-def _parse(prog: str, argv: typing.List[str]) -> typing.List[str]:
+def _parse(prog: str, argv: typing.List[str],
+           fv: typing.Optional[flags.FlagValues] = None) -> typing.List[str]:
+  """Parses `argv` into `fv` (default: absl's FLAGS); a bad flag exits 2 with one line."""
   try:
-    return flags.FLAGS(argv)
+    return (flags.FLAGS if fv is None else fv)(argv)
   except flags.Error as e:  # absl would exit 1 with a 'FATAL' banner
     sys.exit(error(prog, f"{e} (--helpshort lists the flags)"))
 

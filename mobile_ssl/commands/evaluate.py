@@ -29,7 +29,6 @@ from mobile_ssl.evaluation import eval_report
 from mobile_ssl.training import trainer
 
 PROG = "mobile-ssl-eval"
-_DEFAULTS = suite.EvalParams()
 
 
 def define_flags(fv: flags.FlagValues) -> None:
@@ -47,16 +46,11 @@ def define_flags(fv: flags.FlagValues) -> None:
   flags.DEFINE_string("cache_dir", "", "Embedding cache (default: OUTPUT_DIR/cache; 'none': off).", **where)
   flags.DEFINE_enum("mode", "linear", list(suite.MODES),
                     "linear: frozen encoder + softmax probe; finetune: end to end.", **where)
-  flags.DEFINE_float("hop_seconds", _DEFAULTS.hop_seconds, "Hop between 975 ms windows.", **where)
   flags.DEFINE_string("label_fraction", "1.0",
                       "Comma-separated fractions of the train clips (stratified) to train on.", **where)
   flags.DEFINE_string("shots_per_class", "",
                       "Comma-separated numbers of train clips per class (few-shot rows).", **where)
-  flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seeds baselines, label sampling and training.", **where)
-  flags.DEFINE_integer("finetune_steps", _DEFAULTS.finetune_steps,
-                       "Steps of end-to-end training (finetune mode and 'supervised').", **where)
-  flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Windows per batch.", **where)
-  flags.DEFINE_float("learning_rate", _DEFAULTS.learning_rate, "Adam learning rate (end to end).", **where)
+  cli.define_dataclass(fv, suite.EvalParams)  # --hop_seconds, --batch_size, --seed, ...
   flags.DEFINE_float("width", params_lib.EncoderParams().width,
                      "Baselines' encoder width when no run directory is listed.", **where)
   flags.DEFINE_integer("embedding_dim", params_lib.EncoderParams().embedding_dim,
@@ -77,10 +71,7 @@ def evaluate_from_flags(fv: flags.FlagValues):
   task_specs = datasets.split_list(fv.tasks)
   if not encoders or not task_specs:
     raise ValueError("--encoders and --tasks must name at least one each")
-  eval_params = suite.EvalParams(
-      hop_seconds=fv.hop_seconds, batch_size=fv.batch_size,
-      finetune_steps=fv.finetune_steps, learning_rate=fv.learning_rate,
-      seed=fv.seed).validate()
+  eval_params = suite.EvalParams(**cli.dataclass_values(suite.EvalParams, fv)).validate()
   budgets = downstream.budgets(_numbers(fv, "label_fraction", float),
                                _numbers(fv, "shots_per_class", int))
   baseline = params_lib.Params(encoder=params_lib.EncoderParams(

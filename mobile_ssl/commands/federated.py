@@ -29,17 +29,9 @@ PROG = "mobile-ssl-federated"
 
 def define_flags(fv: flags.FlagValues) -> None:
   """Defines the flags in `fv` (mobile_ssl/commands/cli.py)."""
-  where = {"flag_values": fv}
-  d = run_state.FederatedParams()
-  flags.DEFINE_string("dataset", None, "Audio folder whose shards the clients hold.", **where)
-  flags.DEFINE_string("clients_by", d.clients_by, "One client per: speaker (FSDD names), "
-                      "folder (top-level sub-folder), or a number N of random shards.", **where)
-  flags.DEFINE_integer("rounds", d.rounds, "Federated rounds (in total, across resumes).", **where)
-  flags.DEFINE_integer("local_steps", d.local_steps, "Training steps per client per round.",
-                       **where)
-  flags.DEFINE_integer("train_batch", d.train_batch, "Windows per local step.", **where)
-  flags.DEFINE_enum("strategy", d.strategy, list(run_state.STRATEGIES), "Server aggregation.",
-                    **where)
+  where = cli.where(fv)
+  # --dataset, --clients_by, --rounds, --local_steps, --train_batch, --strategy.
+  cli.define_dataclass(fv, run_state.FederatedParams)
   flags.DEFINE_string("model_dir", None, "Run directory (resumed when it holds this run).",
                       **where)
   flags.DEFINE_enum("recipe", "tuned", list(params_lib.RECIPES),
@@ -52,11 +44,17 @@ def define_flags(fv: flags.FlagValues) -> None:
                        **where)
 
 
+def resolve_flags(fv: flags.FlagValues) -> tuple:
+  """(Params, FederatedParams, number of clients) from parsed flags; ValueError on bad input."""
+  fed = run_state.FederatedParams(**cli.dataclass_values(run_state.FederatedParams, fv))
+  return simulation.resolve(fed, fv.model_dir, recipe=fv.recipe, params_file=fv.params_file,
+                            learning_rate=fv.learning_rate, seed=fv.seed)
+
 
 def main(argv, fv: flags.FlagValues) -> int:
   cli.check_no_arguments(PROG, argv)
   try:
-    params, fed, clients = simulation.resolve(fv)
+    params, fed, clients = resolve_flags(fv)
     state = simulation.simulate(fv.model_dir, params, fed, clients, fv.parallel_clients)
   except (ValueError, RuntimeError) as e:
     return cli.error(PROG, e)

@@ -45,21 +45,33 @@ from mobile_ssl.training import trainer
 
 @dataclasses.dataclass(frozen=True)
 class QuickstartParams:
-  dataset: str = "synthetic_audio"
+  """What the quickstart runs: one flag per field, its help in the metadata (cli.py)."""
+  dataset: str = dataclasses.field(default="synthetic_audio", metadata={
+      "help": "TFDS name or a folder of audio files."})
   # TemporalGap with the paper's recipe: the best measured on this 600-step
   # synthetic budget (README). The tuned contrastive recipe, the default of
   # mobile-ssl-train on real speech, diverged here (loss ~35 at step 200).
-  task: str = "temporal_gap"
-  recipe: str = "paper"
-  steps: int = 600
-  width: float = 1.0
-  batch_size: int = 64
-  seed: int = 0
-  output_dir: str = "quickstart"
-  data_dir: typing.Optional[str] = None
-  peer: str = "yamnet"
+  task: str = dataclasses.field(default="temporal_gap", metadata={
+      "help": "Pretext task.", "enum": tasks.PRETEXT})
+  recipe: str = dataclasses.field(default="paper", metadata={
+      "help": "Training defaults: the measured 'tuned' recipe or the 'paper's.",
+      "enum": params_lib.RECIPES})
+  steps: int = dataclasses.field(default=600, metadata={
+      "help": "Training steps of the pretext task and of 'supervised'."})
+  width: float = dataclasses.field(default=1.0, metadata={"help": "Encoder width multiplier."})
+  batch_size: int = dataclasses.field(default=64, metadata={"help": "Batch size."})
+  seed: int = dataclasses.field(default=0, metadata={"help": "Seed of everything."})
+  output_dir: str = dataclasses.field(default="quickstart", metadata={
+      "help": "Where runs, models and the report go."})
+  data_dir: typing.Optional[str] = dataclasses.field(default=None, metadata={
+      "help": "TFDS data dir (default: ~/tensorflow_datasets)."})
+  peer: str = dataclasses.field(default="yamnet", metadata={
+      "help": "The peer architecture to benchmark against.", "enum": tuple(peers.PEERS)})
   # The int8 file's allowed probe-accuracy drop (export_tflite's default).
-  max_probe_drop: float = exporter.ExportParams().max_probe_drop
+  max_probe_drop: float = dataclasses.field(
+      default=exporter.ExportParams().max_probe_drop, metadata={
+          "help": "Largest probe-accuracy drop of the int8 file against Keras before the "
+                  "export refuses it."})
 
 
 STAGES = ("data", "pretrain", "baselines", "probe", "export", "benchmark", "report")
@@ -213,29 +225,11 @@ def quickstart(qp: QuickstartParams) -> dict:
 
 
 PROG = "mobile-ssl-quickstart"
-_D = QuickstartParams()
 
 
 def define_flags(fv: flags.FlagValues) -> None:
-  """Defines the flags in `fv` (mobile_ssl/commands/cli.py)."""
-  where = cli.where(fv)
-  flags.DEFINE_string("dataset", _D.dataset, "TFDS name or a folder of audio files.", **where)
-  flags.DEFINE_enum("task", _D.task, list(tasks.PRETEXT), "Pretext task.", **where)
-  flags.DEFINE_enum("recipe", _D.recipe, list(params_lib.RECIPES),
-                    "Training defaults: the measured 'tuned' recipe or the 'paper's.", **where)
-  flags.DEFINE_integer("steps", _D.steps, "Training steps of the pretext task and of "
-                       "'supervised'.", **where)
-  flags.DEFINE_float("width", _D.width, "Encoder width multiplier.", **where)
-  flags.DEFINE_integer("batch_size", _D.batch_size, "Batch size.", **where)
-  flags.DEFINE_integer("seed", _D.seed, "Seed of everything.", **where)
-  flags.DEFINE_string("output_dir", _D.output_dir, "Where runs, models and the report go.",
-                      **where)
-  flags.DEFINE_string("data_dir", _D.data_dir, "TFDS data dir (default: "
-                      "~/tensorflow_datasets).", **where)
-  flags.DEFINE_enum("peer", _D.peer, list(peers.PEERS), "The peer architecture to benchmark "
-                    "against.", **where)
-  flags.DEFINE_float("max_probe_drop", _D.max_probe_drop, "Largest probe-accuracy drop of the "
-                     "int8 file against Keras before the export refuses it.", **where)
+  """Defines the flags in `fv` (mobile_ssl/commands/cli.py): one per QuickstartParams field."""
+  cli.define_dataclass(fv, QuickstartParams)
 
 
 def main(argv, fv: flags.FlagValues) -> int:

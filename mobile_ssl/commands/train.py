@@ -24,55 +24,11 @@ from mobile_ssl.training import trainer
 PROG = "mobile-ssl-train"
 _DEFAULTS = params_lib.recipe()
 
-# Flags that set one field of Params: (flag, section, field, help). Their
-# defaults shown in --help are the tuned recipe's; a flag given on the command
-# line overrides the recipe, a flag left out keeps the recipe's value.
-PARAM_FLAGS = (
-    ("steps", "train", "steps", "Training steps."),
-    ("batch_size", "train", "batch_size", "Global batch size."),
-    ("learning_rate", "train", "learning_rate", "Peak learning rate (Adam/AdamW)."),
-    ("schedule", "train", "schedule", "'constant' or 'cosine' (warm-up, then cosine to 0)."),
-    ("warmup_steps", "train", "warmup_steps", "Linear warm-up steps (cosine schedule)."),
-    ("weight_decay", "train", "weight_decay", "Decoupled weight decay (AdamW); 0: Adam."),
-    ("clip_norm", "train", "clip_norm", "Clip gradients to this global norm; 0: off."),
-    ("seed", "train", "seed", "Seeds the initialization and the data."),
-    ("checkpoint_every_steps", "train", "checkpoint_every_steps", "Checkpoint interval."),
-    ("log_every_steps", "train", "log_every_steps", "Log interval."),
-    ("shuffle_buffer", "train", "shuffle_buffer", "Clips in the shuffle buffer."),
-    ("concat_clips", "train", "concat_clips",
-     "Join this many shuffled clips into one recording (for very short clips); 0: as many "
-     "as the task needs."),
-    ("strategy", "train", "strategy",
-     "tf.distribute strategy: default, mirrored, multi_worker (reads TF_CONFIG)."),
-    ("width", "encoder", "width", "Encoder width multiplier."),
-    ("embedding_dim", "encoder", "embedding_dim", "Embedding size."),
-    ("encoder_variant", "encoder", "variant", "Encoder layer table: paper, fast."),
-    ("pooling", "encoder", "pooling", "Pooling before the embedding layer: "
-     + ", ".join(params_lib.POOLINGS) + " ('max' is the paper's)."),
-    ("gap_features", "task", "gap_features",
-     "TemporalGap pair features: concat_abs_diff, or the paper's concat."),
-    ("context_slices", "task", "context_slices", "Audio2Vec: P."),
-    ("gap_frames", "task", "gap_frames", "Audio2Vec: G frames between slices."),
-    ("triplet_margin", "task", "triplet_margin", "Triplet margin."),
-    ("triplet_mining", "task", "triplet_mining", "Triplet negatives: semi_hard, random."),
-    ("positive_max_offset_frames", "task", "positive_max_offset_frames",
-     "Triplet: max distance of the positive from the anchor."),
-    ("positive_noise_stddev", "task", "positive_noise_stddev",
-     "Triplet: noise added to the positive's log-mel."),
-    ("contrastive_temperature", "task", "contrastive_temperature",
-     "Contrastive: softmax temperature."),
-    ("contrastive_max_offset_frames", "task", "contrastive_max_offset_frames",
-     "Contrastive: max distance of the positive from the anchor (-1: anywhere)."),
-    ("byol_ema_decay", "task", "byol_ema_decay", "BYOL-A: EMA decay of the target network."),
-    ("label_key", "task", "label_key", "Supervised: label feature (default: 'label' or the first)."),
-    ("gain_db", "augment", "gain_db", "Augmentation: random gain in +-dB."),
-    ("mixup_ratio", "augment", "mixup_ratio",
-     "Augmentation: BYOL-A mixup with other clips, ratio ~ U(0, this)."),
-    ("crop_scale", "augment", "crop_scale",
-     "Augmentation: random resized crop scale range 'low,high' (1,1: off)."),
-    ("time_mask_frames", "augment", "time_mask_frames", "Augmentation: time mask up to N frames."),
-    ("freq_mask_bins", "augment", "freq_mask_bins", "Augmentation: frequency mask up to N bins."),
-)
+# The Params sections whose fields are flags, one flag per field (metadata in
+# core/params.py; cli.define_dataclass). Their defaults shown in --help are the
+# tuned recipe's; a flag given on the command line overrides the recipe, a flag
+# left out keeps the recipe's value.
+FLAG_SECTIONS = ("train", "encoder", "task", "augment")
 
 
 def define_flags(fv: flags.FlagValues) -> None:
@@ -100,34 +56,23 @@ def define_flags(fv: flags.FlagValues) -> None:
   flags.DEFINE_string("data_service", "", "HOST:PORT of a tf.data service dispatcher "
                       "(mobile-ssl-data-service): run the input pipeline on its workers.",
                       **where)
-  for flag, section, field, help_text in PARAM_FLAGS:
-    cli.define(fv, flag, getattr(getattr(_DEFAULTS, section), field), help_text)
+  for section in FLAG_SECTIONS:
+    defaults = getattr(_DEFAULTS, section)
+    cli.define_dataclass(fv, type(defaults), defaults)
   flags.DEFINE_bool("force", False, "Resume even though MODEL_DIR holds a run with other params.",
                     **where)
-
-
-def _value(fv: flags.FlagValues, flag: str, default):
-  value = fv[flag].value
-  if isinstance(default, tuple):
-    try:
-      return tuple(float(v) for v in value)
-    except ValueError:
-      raise ValueError(f"--{flag}: expected comma-separated numbers, got {value}") from None
-  return value
 
 
 def params_from_flags(fv: flags.FlagValues) -> params_lib.Params:
   """The recipe's Params with the flags given on the command line applied."""
   params = dataclasses.replace(params_lib.recipe(fv.task, fv.recipe),
                                datasets=tuple(datasets.split_list(fv.dataset)))
-  changes = {}
-  for flag, section, field, _ in PARAM_FLAGS:
-    if fv[flag].present:
-      default = getattr(getattr(params, section), field)
-      changes.setdefault(section, {})[field] = _value(fv, flag, default)
-  for section, values in changes.items():
-    params = dataclasses.replace(
-        params, **{section: dataclasses.replace(getattr(params, section), **values)})
+  sections = {}
+  for section in FLAG_SECTIONS:
+    values = getattr(params, section)
+    sections[section] = dataclasses.replace(
+        values, **cli.dataclass_values(type(values), fv, present_only=True))
+  params = dataclasses.replace(params, **sections)
   params.encoder.validate()
   params.augment.validate()
   return params

@@ -1,8 +1,23 @@
-"""Frozen parameter dataclasses: the only place where defaults live.
+"""The defaults of a training run: the frozen dataclasses of `Params` and `recipe()`.
 
-Every run writes these as JSON (`to_dict`) and every consumer reads them back
-(`from_dict`), so a user holding the paper can change any default and the
-value is recorded with the run. Derived quantities are properties.
+This is the home of what a training run is configured by (front end, encoder,
+pretext task, optimisation, augmentation). Each other stage keeps its own
+settings as a frozen dataclass in that stage (`EvalParams` in
+evaluation/suite.py, `ExportParams` in export/exporter.py, `BenchParams` in
+benchmark/bench.py, `FederatedParams` in federated/run_state.py,
+`QuickstartParams` in commands/quickstart.py; docs/architecture.md, 'One home
+per concept').
+
+Every run writes `Params` as JSON (`to_dict`, params.json) and every consumer
+reads it back (`from_dict`), so a user holding the paper can change any
+default and the value is recorded with the run. Derived quantities are
+properties.
+
+A field's `metadata` holds its command-line help: mobile-ssl-train generates
+one flag per field of the encoder, task, train and augment sections from it
+(mobile_ssl/commands/cli.py, `define_dataclass`), named as the field unless
+metadata 'flag' renames it; 'flag': None marks a field that is not a flag.
+Metadata does not change params.json.
 """
 
 import dataclasses
@@ -64,26 +79,33 @@ class FeatureParams:
     return self
 
 
+POOLINGS = ("max", "mean_max", "time_mean_max")
+
+
 @dataclasses.dataclass(frozen=True)
 class EncoderParams:
   """The small conv encoder (../shared/PAPER.md, 'Encoder')."""
 
   # 'paper': Conv 3x1 -> BN -> ReLU -> Conv 1x3 -> BN -> ReLU -> MaxPool 2x2.
   # 'fast': the same stack laid out for XNNPACK's int8 kernels (see encoder.py).
-  variant: str = "paper"
-  width: float = 1.0
+  variant: str = dataclasses.field(default="paper", metadata={
+      "flag": "encoder_variant", "help": "Encoder layer table: paper, fast."})
+  width: float = dataclasses.field(default=1.0, metadata={"help": "Encoder width multiplier."})
   # Size of the dense embedding layer after pooling; 0: no dense layer, the
   # pooled statistics themselves are the embedding (512 values for
   # 'time_mean_max' at width 1: what the tuned recipe uses, since a 128-unit
   # layer trained by a contrastive loss acts as its projection head and
   # drops what a probe needs; docs/evaluation.md).
-  embedding_dim: int = 128
-  base_channels: typing.Tuple[int, ...] = (8, 16, 32, 64, 128)
+  embedding_dim: int = dataclasses.field(default=128, metadata={"help": "Embedding size."})
+  base_channels: typing.Tuple[int, ...] = dataclasses.field(
+      default=(8, 16, 32, 64, 128), metadata={"flag": None})
   # How the last feature map [time, freq, channels] becomes one vector before
   # the embedding layer: 'max' (the paper's global max pool), 'mean_max'
   # (global mean and max, concatenated), or 'time_mean_max' (mean and max
   # over time only, frequency kept: what a small speech encoder needs).
-  pooling: str = "max"
+  pooling: str = dataclasses.field(default="max", metadata={
+      "help": "Pooling before the embedding layer: " + ", ".join(POOLINGS)
+              + " ('max' is the paper's)."})
 
   def channels(self) -> typing.Tuple[int, ...]:
     return tuple(max(1, int(round(c * self.width))) for c in self.base_channels)
@@ -111,9 +133,6 @@ class EncoderParams:
     return self
 
 
-POOLINGS = ("max", "mean_max", "time_mean_max")
-
-
 @dataclasses.dataclass(frozen=True)
 class AugmentParams:
   """Random changes applied to every log-mel view a task feeds the encoder.
@@ -124,17 +143,22 @@ class AugmentParams:
   """
 
   # Random gain, uniform in +-gain_db (a constant added to the log-mel).
-  gain_db: float = 0.0
+  gain_db: float = dataclasses.field(default=0.0, metadata={
+      "help": "Augmentation: random gain in +-dB."})
   # BYOL-A's mixup: log((1 - r) exp(x) + r exp(x_other)), r ~ U(0, mixup_ratio),
   # x_other another clip of the batch (the pool).
-  mixup_ratio: float = 0.0
+  mixup_ratio: float = dataclasses.field(default=0.0, metadata={
+      "help": "Augmentation: BYOL-A mixup with other clips, ratio ~ U(0, this)."})
   # Random resized crop in time and frequency (BYOL-A): a box of
   # U(crop_scale) x the slice in each axis, resized back to the slice.
-  crop_scale: typing.Tuple[float, float] = (1.0, 1.0)
+  crop_scale: typing.Tuple[float, float] = dataclasses.field(default=(1.0, 1.0), metadata={
+      "help": "Augmentation: random resized crop scale range 'low,high' (1,1: off)."})
   # SpecAugment-style masks: one time mask of up to this many frames and one
   # frequency mask of up to this many bins, filled with the view's mean.
-  time_mask_frames: int = 0
-  freq_mask_bins: int = 0
+  time_mask_frames: int = dataclasses.field(default=0, metadata={
+      "help": "Augmentation: time mask up to N frames."})
+  freq_mask_bins: int = dataclasses.field(default=0, metadata={
+      "help": "Augmentation: frequency mask up to N bins."})
 
   @property
   def enabled(self) -> bool:
@@ -156,60 +180,81 @@ class AugmentParams:
 class TaskParams:
   """Pretext-task knobs; each task reads the fields it needs (tasks/)."""
 
-  name: str = "temporal_gap"
+  # Set by --task of mobile-ssl-train (it picks the recipe), not by a flag of its own.
+  name: str = dataclasses.field(default="temporal_gap", metadata={"flag": None})
   # TemporalGap: 'concat_abs_diff' ([e1, e2, |e1 - e2|]) or the paper's 'concat'.
-  gap_features: str = "concat_abs_diff"
+  gap_features: str = dataclasses.field(default="concat_abs_diff", metadata={
+      "help": "TemporalGap pair features: concat_abs_diff, or the paper's concat."})
   # Audio2Vec: P past and P future context slices, separated by G frames.
-  context_slices: int = 2
-  gap_frames: int = 0
+  context_slices: int = dataclasses.field(default=2, metadata={"help": "Audio2Vec: P."})
+  gap_frames: int = dataclasses.field(default=0, metadata={
+      "help": "Audio2Vec: G frames between slices."})
   # Triplet: margin on squared distances of L2-normalized embeddings;
   # positive drawn within this many frames of the anchor.
-  triplet_margin: float = 0.1
-  triplet_mining: str = "semi_hard"  # or 'random'
-  positive_max_offset_frames: int = 96
-  positive_noise_stddev: float = 0.0
+  triplet_margin: float = dataclasses.field(default=0.1, metadata={"help": "Triplet margin."})
+  triplet_mining: str = dataclasses.field(default="semi_hard", metadata={
+      "help": "Triplet negatives: semi_hard, random."})
+  positive_max_offset_frames: int = dataclasses.field(default=96, metadata={
+      "help": "Triplet: max distance of the positive from the anchor."})
+  positive_noise_stddev: float = dataclasses.field(default=0.0, metadata={
+      "help": "Triplet: noise added to the positive's log-mel."})
   # Contrastive (COLA): bilinear similarity, softmax over the batch.
-  contrastive_temperature: float = 1.0
+  contrastive_temperature: float = dataclasses.field(default=1.0, metadata={
+      "help": "Contrastive: softmax temperature."})
   # Contrastive: the positive starts within this many frames of the anchor
   # (-1: anywhere in the clip, COLA's rule).
-  contrastive_max_offset_frames: int = -1
+  contrastive_max_offset_frames: int = dataclasses.field(default=-1, metadata={
+      "help": "Contrastive: max distance of the positive from the anchor (-1: anywhere)."})
   # BYOL-A: projector/predictor MLP sizes and the target network's EMA decay.
-  byol_hidden_dim: int = 512
-  byol_projection_dim: int = 128
-  byol_ema_decay: float = 0.99
+  byol_hidden_dim: int = dataclasses.field(default=512, metadata={"flag": None})
+  byol_projection_dim: int = dataclasses.field(default=128, metadata={"flag": None})
+  byol_ema_decay: float = dataclasses.field(default=0.99, metadata={
+      "help": "BYOL-A: EMA decay of the target network."})
   # Supervised baseline: which label of the dataset to predict ('' = 'label'
   # or the dataset's first class label); filled in when the run starts.
-  label_key: str = ""
-  num_classes: int = 0
+  label_key: str = dataclasses.field(default="", metadata={
+      "help": "Supervised: label feature (default: 'label' or the first)."})
+  num_classes: int = dataclasses.field(default=0, metadata={"flag": None})
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainParams:
   """Optimisation and run bookkeeping for `train.py`."""
 
-  steps: int = 2000
-  batch_size: int = 64
-  learning_rate: float = 1e-3
+  steps: int = dataclasses.field(default=2000, metadata={"help": "Training steps."})
+  batch_size: int = dataclasses.field(default=64, metadata={"help": "Global batch size."})
+  learning_rate: float = dataclasses.field(default=1e-3, metadata={
+      "help": "Peak learning rate (Adam/AdamW)."})
   # Learning-rate schedule: 'constant' (the paper's Adam) or 'cosine' (linear
   # warm-up for warmup_steps, then cosine decay to 0 at `steps`).
-  schedule: str = "constant"
-  warmup_steps: int = 0
+  schedule: str = dataclasses.field(default="constant", metadata={
+      "help": "'constant' or 'cosine' (warm-up, then cosine to 0)."})
+  warmup_steps: int = dataclasses.field(default=0, metadata={
+      "help": "Linear warm-up steps (cosine schedule)."})
   # Decoupled weight decay (AdamW) when > 0; gradient clipping by global norm when > 0.
-  weight_decay: float = 0.0
-  clip_norm: float = 0.0
-  seed: int = 0
-  checkpoint_every_steps: int = 200
+  weight_decay: float = dataclasses.field(default=0.0, metadata={
+      "help": "Decoupled weight decay (AdamW); 0: Adam."})
+  clip_norm: float = dataclasses.field(default=0.0, metadata={
+      "help": "Clip gradients to this global norm; 0: off."})
+  seed: int = dataclasses.field(default=0, metadata={
+      "help": "Seeds the initialization and the data."})
+  checkpoint_every_steps: int = dataclasses.field(default=200, metadata={
+      "help": "Checkpoint interval."})
   # Checkpoints kept on disk (the newest); more of them let
   # bench/recipe_curve.py probe the encoder along the run.
-  keep_checkpoints: int = 3
-  log_every_steps: int = 20
-  shuffle_buffer: int = 1000
-  strategy: str = "default"
+  keep_checkpoints: int = dataclasses.field(default=3, metadata={"flag": None})
+  log_every_steps: int = dataclasses.field(default=20, metadata={"help": "Log interval."})
+  shuffle_buffer: int = dataclasses.field(default=1000, metadata={
+      "help": "Clips in the shuffle buffer."})
+  strategy: str = dataclasses.field(default="default", metadata={
+      "help": "tf.distribute strategy: default, mirrored, multi_worker (reads TF_CONFIG)."})
   # Join this many consecutive (shuffled) clips into one recording before
   # framing: pretraining on corpora of very short clips (FSDD: ~0.5 s).
   # 0: 'auto', as many as 90 % of recordings need for the task (resolved and
   # recorded when the run starts).
-  concat_clips: int = 1
+  concat_clips: int = dataclasses.field(default=1, metadata={
+      "help": "Join this many shuffled clips into one recording (for very short clips); "
+              "0: as many as the task needs."})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -49,13 +49,21 @@ MEMORY_CACHE_BYTES = 512 << 20
 
 @dataclasses.dataclass(frozen=True)
 class EvalParams:
-  """How windows are cut and how end-to-end models are trained."""
-  hop_seconds: float = 0.5
-  batch_size: int = 64
-  finetune_steps: int = 1000
-  learning_rate: float = 1e-3
-  shuffle_buffer: int = 2000  # windows
-  seed: int = 0
+  """How windows are cut and how end-to-end models are trained.
+
+  Field metadata: the help of mobile-ssl-eval's flag of the same name
+  (mobile_ssl/commands/cli.py); 'flag': None is not a flag.
+  """
+  hop_seconds: float = dataclasses.field(default=0.5, metadata={
+      "help": "Hop between 975 ms windows."})
+  batch_size: int = dataclasses.field(default=64, metadata={"help": "Windows per batch."})
+  finetune_steps: int = dataclasses.field(default=1000, metadata={
+      "help": "Steps of end-to-end training (finetune mode and 'supervised')."})
+  learning_rate: float = dataclasses.field(default=1e-3, metadata={
+      "help": "Adam learning rate (end to end)."})
+  shuffle_buffer: int = dataclasses.field(default=2000, metadata={"flag": None})  # windows
+  seed: int = dataclasses.field(default=0, metadata={
+      "help": "Seeds baselines, label sampling and training."})
 
   def validate(self, feature_params=params_lib.FeatureParams()) -> "EvalParams":
     features.hop_frames(self.hop_seconds, feature_params)  # Whole STFT hops only.

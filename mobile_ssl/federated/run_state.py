@@ -40,16 +40,28 @@ STRATEGIES = ("fedavg", "fedadam")
 
 @dataclasses.dataclass(frozen=True)
 class FederatedParams:
-  """What `mobile-ssl-federated` was asked to do; a resumed run must ask the same."""
+  """What `mobile-ssl-federated` was asked to do; a resumed run must ask the same.
 
-  dataset: str = ""
-  clients_by: str = "speaker"
-  rounds: int = 10
-  local_steps: int = 5
-  train_batch: int = trainable.DEFAULT_TRAIN_BATCH
-  strategy: str = "fedavg"
+  Field metadata: the help of mobile-ssl-federated's flag of the same name
+  (mobile_ssl/commands/cli.py); 'flag': None is not a flag.
+  """
+
+  dataset: str = dataclasses.field(default="", metadata={
+      "help": "Audio folder whose shards the clients hold."})
+  clients_by: str = dataclasses.field(default="speaker", metadata={
+      "help": "One client per: speaker (FSDD names), folder (top-level sub-folder), or a "
+              "number N of random shards."})
+  rounds: int = dataclasses.field(default=10, metadata={
+      "help": "Federated rounds (in total, across resumes)."})
+  local_steps: int = dataclasses.field(default=5, metadata={
+      "help": "Training steps per client per round."})
+  train_batch: int = dataclasses.field(default=trainable.DEFAULT_TRAIN_BATCH, metadata={
+      "help": "Windows per local step."})
+  strategy: str = dataclasses.field(default="fedavg", metadata={
+      "help": "Server aggregation.", "enum": STRATEGIES})
   # Clients a round waits for; 0: all shards (simulation) or all of them (deployment).
-  min_clients: int = 0
+  # The deployment's pyproject.toml sets it; the simulation waits for every shard.
+  min_clients: int = dataclasses.field(default=0, metadata={"flag": None})
 
   def validate(self) -> "FederatedParams":
     if self.rounds < 1 or self.local_steps < 1:

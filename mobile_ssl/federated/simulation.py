@@ -19,33 +19,39 @@ import dataclasses
 import json
 import logging
 import os
+import typing
 
 from mobile_ssl.federated import run_state
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.federated import shards as shards_lib
 
 
-def resolve(fv) -> tuple:
-  """(Params, FederatedParams, number of clients) from parsed flags; ValueError on bad input."""
-  if not fv.dataset:
+def resolve(fed: run_state.FederatedParams, model_dir: str, recipe: str = "tuned",
+            params_file: str = "", learning_rate: typing.Optional[float] = None,
+            seed: int = 0) -> tuple:
+  """(Params, validated FederatedParams, number of clients); ValueError on bad input.
+
+  The encoder and task come from `params_file` (a params.json) or else the
+  contrastive `recipe`; `learning_rate` (None: that of the params) and `seed`
+  set the clients' local training.
+  """
+  if not fed.dataset:
     raise ValueError("--dataset is required (an audio folder)")
-  if not fv.model_dir:
+  if not model_dir:
     raise ValueError("--model_dir is required")
-  if fv.params_file:
+  if params_file:
     try:
-      params = params_lib.from_json(open(fv.params_file, encoding="utf-8").read())
+      params = params_lib.from_json(open(params_file, encoding="utf-8").read())
     except (OSError, ValueError) as e:
-      raise ValueError(f"--params_file={fv.params_file}: {e}") from None
+      raise ValueError(f"--params_file={params_file}: {e}") from None
   else:
-    params = params_lib.recipe("contrastive", fv.recipe)
-  train = dataclasses.replace(params.train, seed=fv.seed)
-  if fv.learning_rate is not None:
-    train = dataclasses.replace(train, learning_rate=fv.learning_rate)
+    params = params_lib.recipe("contrastive", recipe)
+  train = dataclasses.replace(params.train, seed=seed)
+  if learning_rate is not None:
+    train = dataclasses.replace(train, learning_rate=learning_rate)
   params = run_state.federated_params(dataclasses.replace(params, train=train))
-  fed = run_state.FederatedParams(
-      dataset=fv.dataset, clients_by=fv.clients_by, rounds=fv.rounds, local_steps=fv.local_steps,
-      train_batch=fv.train_batch, strategy=fv.strategy).validate()
-  clients = len(shards_lib.partition(fv.dataset, fv.clients_by))
+  fed = fed.validate()
+  clients = len(shards_lib.partition(fed.dataset, fed.clients_by))
   return params, fed, clients
 
 
