@@ -2,7 +2,8 @@
 
 The one embedding pass of the linear probe (mobile-ssl-eval, the export's
 probe check, the quickstart's probe stage, the classifier export all come
-through `embed_split`), built for throughput (issue 14):
+through `embed_split`), built for throughput (docs/evaluation.md, "Embedding
+throughput", has the measurements):
   * each clip's log-mel is computed once, in parallel tf.data maps, and its
     windows are cut from it (`features.frame_log_mel`) and re-batched by
     `unbatch().batch()`, a C++ loop, instead of one small dataset per clip;

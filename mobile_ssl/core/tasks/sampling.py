@@ -1,7 +1,7 @@
 """Stateless random slice positions inside one clip's log-mel.
 
 Every task draws its crops here from an explicit seed [2] (int64), so a
-pipeline mapped in parallel stays reproducible (mobile_ssl/data/pipeline.py.py).
+pipeline mapped in parallel stays reproducible (mobile_ssl/data/pipeline.py).
 """
 
 import tensorflow as tf
