@@ -41,11 +41,11 @@ def define_flags(fv: flags.FlagValues) -> None:
                       "the representative data).", **where)
   flags.DEFINE_integer("num_validation", 100, "Validation windows.", **where)
   flags.DEFINE_string("probe_task", "", "Also compare linear-probe accuracy: a task code or "
-                      "DATASET:LABEL_KEY, e.g. ../fsdd/recordings:digit.", **where)
+                      "DATASET:LABEL_KEY, e.g. /data/fsdd/recordings:digit.", **where)
   flags.DEFINE_string("classifier_task", "", "Export a classifier instead: the encoder plus a "
                       "linear head trained here as mobile-ssl-eval trains its probe, softmax "
                       "output 'scores' and a label map (MediaPipe AudioClassifier); a task "
-                      "code or DATASET:LABEL_KEY, e.g. ../fsdd/recordings:digit.", **where)
+                      "code or DATASET:LABEL_KEY, e.g. /data/fsdd/recordings:digit.", **where)
   flags.DEFINE_float("min_mean_cosine", None, "Default per precision: " + ", ".join(
       f"{q} {t[0]}" for q, t in exporter.DEFAULT_THRESHOLDS.items()), **where)
   flags.DEFINE_float("min_min_cosine", None, "Default per precision: " + ", ".join(
