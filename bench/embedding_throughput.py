@@ -7,7 +7,7 @@ Times, on every 975 ms window (0.5 s hop) of one split, interleaved
 `--repeats` times (median windows/s; contention hits every row alike):
   * keras path      `window_embeddings.embed_split` uncached: decode, log-mel
                     once per clip, windows, the BN-folded encoder on batches of 256;
-  * keras path (old) the pre-issue-14 path, rebuilt here: a dataset per clip
+  * keras path (old) the path before the one-pass embedding, rebuilt here: a dataset per clip
                     (`flat_map`), batches of 64, the unfolded Keras encoder;
   * litert path     `embed_split` with the float32 waveform .tflite
                     (`mobile_ssl.export.tflite_embedder.TFLiteEmbedder`, 1 thread);
@@ -55,7 +55,7 @@ def _rate(function, count: int) -> float:
 
 
 def _old_keras_path(encoder, params, task, split, hop_seconds):
-  """The embedding loop as it was before issue 14 (for the before/after ratio)."""
+  """The embedding loop before the one-pass embedding (for the before/after ratio)."""
   fp = params.features
   run = tf.function(lambda x: encoder(tf.expand_dims(x, -1), training=False), input_signature=[
       tf.TensorSpec([None, fp.slice_frames, fp.num_mel_bins], tf.float32)])

@@ -1,7 +1,7 @@
 r"""The export acceptance table: every precision x input of one encoder.
 
   python bench/export_table.py --encoder=RUN_DIR \
-      [--probe_task=/work/shared/data/fsdd/recordings:digit] [--output_dir=DIR]
+      [--probe_task=/data/fsdd/recordings:digit] [--output_dir=DIR]
 
 Exports the encoder 8 times with `mobile_ssl.export.exporter.export_encoder` (the code
 behind `export_tflite`: default thresholds, validation on the test split of

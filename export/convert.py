@@ -3,11 +3,12 @@
 The only conversion path used in the project (the exporter and the
 benchmark's peers both call `convert`). It goes through `model.export()` (a
 SavedModel) and `TFLiteConverter.from_saved_model`: converting a tf.function
-that wraps a Keras 3 model silently leaves the weights out (NaN outputs,
-../shared/STACK.md), so no such path exists here.
+that wraps a Keras 3 model silently leaves the weights out (the file then
+gives NaN outputs), so no such path exists here.
 
 Inference models have batch 1 and named tensors: `waveform` [1, 15600] (the
-log-mel front end inside the graph, builtin ops only: RFFT2D, COMPLEX_ABS, ...)
+log-mel front end inside the graph, builtin ops only: RFFT2D, REAL, IMAG, SQRT,
+STRIDED_SLICE, FULLY_CONNECTED, LOG, ...)
 or `log_mel` [1, 96, 64, 1], and one output `embedding` [1, d] (`scores` for a
 classifier). The names are those of the signature and, since the converter
 calls the tensors themselves `serving_default_waveform:0` and
@@ -16,10 +17,11 @@ calls the tensors themselves `serving_default_waveform:0` and
 
 Quantization applies to the encoder only; the front end stays float32 in
 every precision. Quantizing the magnitude spectrum before the mel projection
-and the log sends quiet bins to the log floor: that cost the width-1.0
-waveform model a mean cosine of 0.985-0.989, against 0.9999 for the same
-encoder on log-mel input, and float16 constants (the Hann window) cost 0.997.
-See `_int8_with_float_front_end` and `_restore_float_front_end` for how.
+and the log sends quiet bins to the log floor, and float16 constants (the
+Hann window) raise the spectral leakage floor; either moves the waveform
+model's embedding visibly away from the same encoder's on log-mel input
+(the measured cosines: docs/export.md, "What is in the file"). See
+`_int8_with_float_front_end` and `_restore_float_front_end` for how.
 
 int8 calibration has one sampler, `calibration_windows`, and our encoder one
 file builder, `encoder_tflite`: `export_tflite` and the benchmark's line-up
@@ -154,10 +156,10 @@ def _int8_with_float_front_end(converter, examples, front_end: LogMel) -> bytes:
 
   Plain int8 conversion quantizes everything it can: the waveform itself
   (QUANTIZE right after the input: 8-bit audio), the framing, the mel
-  projection and the LOG, so quiet bins collapse to the log floor (measured
-  mean cosine 0.985 at width 1.0). Denylisting the front end's nodes keeps
-  it float32 (only RFFT2D never had an int8 kernel) and quantizes the
-  encoder alone (cosine 0.9999, like the log-mel model).
+  projection and the LOG, so quiet bins collapse to the log floor.
+  Denylisting the front end's nodes keeps it float32 (only RFFT2D never had
+  an int8 kernel) and quantizes the encoder alone, which then agrees with the
+  int8 log-mel model.
   """
   with warnings.catch_warnings():
     # The debugger itself runs tf.lite.Interpreter; we never do.
@@ -174,17 +176,17 @@ def _restore_float_front_end(quantized: bytes, reference: bytes, front_end: LogM
   """Puts the front end's constants of a float16/dynamic model back to float32.
 
   float16 conversion stores every constant as float16 behind a DEQUANTIZE:
-  a float16 Hann window alone lifts the leakage floor of a pure tone from
-  -100 dB to about -66 dB, which the log turns into a mean cosine of 0.997
-  (tiny encoder, tones). Dynamic-range conversion would make a matmul mel
-  projection a hybrid FULLY_CONNECTED that quantizes the magnitude spectrum
-  to int8 at run time, zeroing quiet bins (mean cosine 0.989 at width 1.0);
-  the banded mel projection (GATHER/MUL/SUM, mobile_ssl/core/features.py) has no
-  weights it quantizes, and any other such tensor is restored here too.
-  Neither mode has a denylist, so each front-end constant gets its exact
-  float32 value from the float32 conversion of the same SavedModel (same
-  tensor names) and the DEQUANTIZE feeding it is dropped. Fails loudly if a
-  front-end constant stays quantized.
+  a float16 Hann window alone lifts the leakage floor next to a pure tone
+  far above float32's, and the log turns that into a visible embedding error.
+  Dynamic-range conversion makes the mel projection's FULLY_CONNECTED ops
+  (mobile_ssl/core/features.py) hybrid: int8 weights, and the magnitude
+  spectrum quantized to int8 at run time, which zeroes quiet bins. Neither
+  mode has a denylist, so each front-end constant gets its exact float32
+  value from the float32 conversion of the same SavedModel (same tensor
+  names): a float16 constant loses the DEQUANTIZE feeding it, an int8 weight
+  becomes float32 again (and its op a float one). Fails loudly if a
+  front-end constant stays quantized. The measured errors of each mode with
+  a quantized front end: docs/export.md, "What is in the file".
   """
   exact = {}
   ref = flatbuffer_utils.read_model_from_bytearray(bytearray(reference))

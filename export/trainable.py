@@ -1,6 +1,6 @@
 """A .tflite that trains itself on the device: embed, train, train_head, infer_head, save, restore.
 
-`export_tflite --trainable` writes it; federated clients (mobile_ssl/federated/run_state.py/)
+`export_tflite --trainable` writes it; federated clients (mobile_ssl/federated/device.py)
 run it through the LiteRT interpreter. Signatures (all float32 unless noted):
 
 * `log_mel(waveform [1, 15600]) -> log_mel [1, 96, 64, 1]`: the front end,

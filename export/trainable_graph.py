@@ -20,7 +20,7 @@ SLICE, RESHAPE, BATCH_MATMUL, SUM, MUL, ...):
 The inference path (`training=False`) uses tf.nn.conv2d and max_pool2d: the
 same function, XNNPACK's fast kernels. Tests hold both to the Keras model.
 Weights are plain tf.Variables (never a wrapped Keras model, whose weights
-the converter can drop: ../shared/STACK.md); the converter keeps them as
+the converter can silently drop); the converter keeps them as
 resource variables (VAR_HANDLE/ASSIGN_VARIABLE), the device's training state.
 """
 

@@ -2,7 +2,7 @@
 
 Only numpy and `ai_edge_litert` are imported, so a federated client process
 (mobile_ssl/federated/device.py) stays as light as the phone's runtime: no TF import,
-no 650 MB of RSS per client.
+and none of its hundreds of MB of memory, per client.
 """
 
 import os

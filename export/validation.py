@@ -19,7 +19,7 @@ from mobile_ssl.data import pipeline
 from mobile_ssl.core import params as params_lib
 
 # Ops that must never be in an exported file: resource variables mean the
-# Keras-3 weights were left unfrozen (NaN on x86, ../shared/STACK.md), and
+# Keras-3 weights were left unfrozen (the file gives NaN on x86), and
 # Flex ops need the TF-ops delegate, which phones and ai-edge-litert lack.
 FORBIDDEN_OPS = ("VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE")
 _OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}

@@ -1,7 +1,7 @@
 """Tests of mobile_ssl.data.data_service: training through a tf.data service on localhost.
 
 A real dispatcher and two real workers run as separate processes
-(`python -m mobile_ssl.data.data_service`), as they would on other machines.
+(`python -m mobile_ssl.commands.data_service`), as they would on other machines.
 """
 
 import dataclasses

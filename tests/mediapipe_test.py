@@ -15,8 +15,8 @@ version runs tests/mediapipe_runner.py in its own venv, pip-installed here
 (or given: MEDIAPIPE_PYTHON / MEDIAPIPE_LEGACY_PYTHON name its python). An
 install that fails is a test failure, not a skip: a CI that cannot install
 MediaPipe must not report these checks as passed. FSDD is read from
-../shared/data/fsdd/recordings (or FSDD_DIR); a small subset is copied so
-the test stays small.
+$FSDD_DIR, by default ../shared/data/fsdd/recordings beside the repository;
+a small subset is copied so the test stays small.
 """
 
 import json

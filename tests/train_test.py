@@ -1,6 +1,6 @@
 """Tests of the one training loop and the mobile-ssl-train CLI.
 
-Covers the acceptance checks of the training issue: the loss of every task
+Covers what a training run must do: the loss of every task
 falls, a run killed with SIGKILL resumes and finishes, two worker processes
 train under MultiWorkerMirroredStrategy with only the chief writing.
 """

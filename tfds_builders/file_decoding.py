@@ -135,5 +135,5 @@ def require(path, dataset: str, instructions: str) -> None:
   if not tf.io.gfile.exists(os.fspath(path)):
     raise MissingDataError(
         f"{dataset}: {os.fspath(path)} not found. {instructions} "
-        f"Then run: tfds build {dataset} --imports tfds_builders --manual_dir=DIR")
+        f"Then run: tfds build {dataset} --imports mobile_ssl_tfds --manual_dir=DIR")
 

@@ -166,4 +166,4 @@ class Coverage:
     raise file_decoding.MissingDataError(
         f"{self.source}: none of the {self.total} rows of {self.metadata} has a readable "
         f"audio file under {self.folder}{found}. {hint} "
-        f"Then run: tfds build {dataset} --imports tfds_builders --manual_dir=DIR")
+        f"Then run: tfds build {dataset} --imports mobile_ssl_tfds --manual_dir=DIR")

@@ -36,7 +36,8 @@ from mobile_ssl.core import encoder as encoder_lib
 TARGETS = ("host", "emulated-arm64", "android")
 PRECISIONS = ("float32", "float16", "dynamic", "int8")
 INPUT_KINDS = ("log_mel", "waveform")
-# Emulation is 75-440x slower than native: fewer invokes by default (flag value -1).
+# Emulation is orders of magnitude slower than native (docs/benchmark.md):
+# fewer invokes by default (flag value -1).
 RUN_DEFAULTS = {"host": (20, 200, 5), "emulated-arm64": (3, 10, 3), "android": (5, 50, 1)}
 
 @dataclasses.dataclass(frozen=True)

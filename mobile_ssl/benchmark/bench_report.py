@@ -1,6 +1,6 @@
 """A benchmark run as JSON (everything), Markdown (tables) and PNGs (bars, accuracy vs latency).
 
-The report dict (`benchmark.py` assembles it) holds 'target', 'label',
+The report dict (`bench.py` assembles it) holds 'target', 'label',
 'platform', 'settings', 'models' (one dict per model: size, weights, MACs,
 op histogram, 'results' per thread/XNNPACK configuration in benchmark_model's
 terms, optional 'op_profile', 'front_end', 'accuracy', 'x86_agreement') and

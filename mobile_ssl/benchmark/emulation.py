@@ -5,12 +5,13 @@ aarch64 wheels of ai-edge-litert and numpy + a fake Neoverse-N1
 /proc/cpuinfo). Here `qemu-aarch64-static` runs that Python with
 QEMU_LD_PREFIX pointing at the sysroot (no chroot, no binfmt) and
 QEMU_CPU=neoverse-n1: with qemu's default 'max' CPU, XNNPACK's int8 kernels
-return wrong results (../shared/STACK.md).
+return wrong results, and without the fake cpuinfo XNNPACK turns itself off.
 
 What the figures mean: the model loads and runs on LiteRT's aarch64 kernels
 (XNNPACK's NEON paths) and gives the same outputs as on x86; the times are
-qemu's, 75-440x slower than native and skewed by the instruction mix (TCG
-emulates float NEON slowly and integer dot products cheaply). They are
+qemu's, orders of magnitude slower than native and skewed by the instruction
+mix (TCG emulates float NEON slowly and integer dot products cheaply; the
+measured figures are in docs/benchmark.md, "Emulated arm64 results"). They are
 labelled EMULATED_LABEL and are never phone latency.
 """
 
@@ -28,7 +29,7 @@ SETUP_SCRIPT = os.path.join("mobile_ssl", "benchmark", "setup_emulation.sh")
 
 
 def default_sysroot() -> str:
-  """$ARM64_SYSROOT, else build/arm64-sysroot beside the `export` package."""
+  """$ARM64_SYSROOT, else build/arm64-sysroot in the folder that holds `mobile_ssl`."""
   return os.environ.get("ARM64_SYSROOT") or os.path.join(latency.package_parent(), "build",
                                                           "arm64-sysroot")
 

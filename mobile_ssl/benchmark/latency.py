@@ -6,7 +6,7 @@ mobile_ssl/core/tensor_quantization.py (numpy only), so this file
 runs unchanged in the host venv and in the emulated aarch64 Python that
 mobile_ssl/benchmark/setup_emulation.sh makes, which has nothing else. `mobile-ssl-bench`
 runs it as a child process, `python -m mobile_ssl.benchmark.latency REQUEST.json
-RESULT.json`: a fresh process that has imported only LiteRT (~40 MB) gives
+RESULT.json`: a fresh process that has imported only LiteRT gives
 memory deltas comparable to benchmark_model's, and TensorFlow's thread pools
 in the parent stay out of the timings.
 
@@ -23,8 +23,8 @@ First inference: ..., Warmup (avg): ..., Inference (avg): ..."):
 Machines are noisy, so the timed invokes come in `repeats` rounds that
 interleave all models and configurations; `latency_us`, the figure ratios
 are made of, is the median over rounds of each round's median invoke: one
-preempted invoke of 4 ms (seen on the shared 2-vCPU VM) moves a 200-invoke
-mean of a 50 us model by 40 %, and its median not at all.
+preempted invoke of 4 ms moves a 200-invoke mean of a 50 us model by 40 %,
+and its median not at all.
 """
 
 import json
@@ -148,7 +148,8 @@ def op_profile(path: str, values: typing.Sequence[typing.Optional[np.ndarray]] =
   The inputs of each op are the real intermediate values of the model on
   `values` (captured with the builtin kernels), so data-dependent kernels see
   realistic data. A one-op model still pays the interpreter's per-invoke
-  cost (~0.3 us here), so the sum slightly exceeds the whole model's time.
+  cost, so the sum slightly exceeds the whole model's time (by how much:
+  docs/benchmark.md, "What the figures mean").
 
   Returns:
     [{'index', 'op', 'output_shape', 'median_us'}] in execution order.

@@ -1,7 +1,7 @@
 r"""mobile-ssl-eval: downstream accuracy of encoders (linear probe or fine-tuning).
 
   mobile-ssl-eval --encoders=logmel_stats,untrained,supervised,runs/tg \
-      --tasks=/path/to/fsdd/recordings:digit,SPC --output_dir=eval
+      --tasks=/data/fsdd/recordings:digit,SPC --output_dir=eval
 
 `--encoders` lists run directories of mobile-ssl-train and the baselines
 'logmel_stats' (the classical floor: log-mel and MFCC statistics, probed like

@@ -5,7 +5,7 @@
       [--num_representative=N] [--validation_data=...] [--probe_task=TASK]
       [--classifier_task=DATASET:LABEL] [--debug_quantization] [--trainable]
 
-What the file holds and how it is checked: mobile_ssl/export/exporter.py.
+What the file holds and how it is checked: export/exporter.py (mobile_ssl.export.exporter).
 """
 
 import json

@@ -5,12 +5,12 @@ r"""mobile-ssl-federated: federated pretraining with Flower's simulation engine;
 
 Each client holds one shard of --dataset (one FSDD speaker, one sub-folder,
 or one of N random shards), trains the run's trainable .tflite for
---local_steps steps in LiteRT (mobile_ssl/device.py) and returns its weights;
+--local_steps steps in LiteRT (mobile_ssl/federated/device.py) and returns its weights;
 the server averages them (FedAvg, or --strategy=fedadam) and checkpoints
 every round. Re-running the same command after a crash or kill -9 resumes
 from the last finished round. MODEL_DIR ends like a central run's
 (params.json + encoder.keras), so mobile-ssl-eval, export_tflite and HEAR
-take it unchanged; MODEL_DIR/run_state.json has per-round clients, failures,
+take it unchanged; MODEL_DIR/federated.json has per-round clients, failures,
 loss, wall time and bytes. Flower's simulation engine runs the clients as
 Ray actors on this machine (--parallel_clients at a time).
 """

@@ -13,7 +13,7 @@ Stages, each skipped when a previous run of the same command finished it:
   6 benchmark  its size and latency against YAMNet's architecture at int8
   7 report     OUTPUT_DIR/report/README.md with PNGs; a summary on stdout
 It only calls the other modules' public functions (pretraining, evaluation,
-export.tflite, mobile_ssl.benchmark.bench). If the clips are too short for the task's
+mobile_ssl.export.exporter, mobile_ssl.benchmark.bench). If the clips are too short for the task's
 context (e.g. FSDD's half-second digits), consecutive clips are joined into
 longer recordings (`--concat_clips` of mobile-ssl-train), and the report says so.
 """
@@ -49,8 +49,9 @@ class QuickstartParams:
   dataset: str = dataclasses.field(default="synthetic_audio", metadata={
       "help": "TFDS name or a folder of audio files."})
   # TemporalGap with the paper's recipe: the best measured on this 600-step
-  # synthetic budget (README). The tuned contrastive recipe, the default of
-  # mobile-ssl-train on real speech, diverged here (loss ~35 at step 200).
+  # synthetic budget. The tuned contrastive recipe, the default of
+  # mobile-ssl-train on real speech, diverged here (both measured in
+  # docs/evaluation.md, "Pretraining recipe").
   task: str = dataclasses.field(default="temporal_gap", metadata={
       "help": "Pretext task.", "enum": tasks.PRETEXT})
   recipe: str = dataclasses.field(default="paper", metadata={

@@ -1,7 +1,7 @@
 """The quickstart's report: a README.md with PNGs, and the summary printed at the end.
 
 Everything comes from the summary dict `quickstart.quickstart` assembles (the
-probe rows of mobile_ssl.evaluation.suite, the export report of export.tflite, the
+probe rows of mobile_ssl.evaluation.suite, the export report of mobile_ssl.export.exporter, the
 benchmark report of mobile_ssl.benchmark.bench); the plots come from mobile_ssl.evaluation.eval_report
 (loss curves, accuracy bars) and mobile_ssl.benchmark.bench_report (size and latency bars).
 """

@@ -1,12 +1,14 @@
 """The small conv encoder: a 96x64 log-mel slice -> a d-dimensional embedding.
 
 Built from a layer table (one row per layer) so that variants are data, not
-code. The 'paper' variant (../shared/PAPER.md): five blocks of Conv 3x1 (time)
+code. The 'paper' variant (Tagliasacchi et al. 2019): five blocks of Conv 3x1 (time)
 -> BN -> ReLU -> Conv 1x3 (frequency) -> BN -> ReLU -> MaxPool 2x2 with
 8/16/32/64/128 channels times `width`, global max pooling, and a dense layer to
 the embedding. At width 1.0 that is 116,632 parameters and 8.4 M multiply-adds.
 The 'fast' variant (`_fast_table`) is the same stack with block 1's max pool
-folded into strides of its two convs, for XNNPACK's int8 kernels: 1.6x faster.
+folded into strides of its two convs, laid out for XNNPACK's int8 kernels
+(its speed and accuracy against 'paper': docs/benchmark.md, "Where the int8
+time goes, before and after").
 
 The encoder knows nothing of tasks; tasks wrap the Keras model named
 `encoder`, and evaluation and export only ever touch that model.
@@ -50,15 +52,15 @@ def _fast_table(num_blocks: int) -> typing.List[LayerRow]:
   XNNPACK's cost per conv is per output pixel more than per multiply-add when
   a layer has few channels (its int8 kernels pad each tap's input channels to
   8, so the 1-channel 3x1 conv does 8x the work it needs), and the paper's
-  block 1 runs two 8-channel convs and a pool over the full 96x64 grid: half
-  of the int8 encoder's time for 16 % of its multiply-adds (docs/benchmark.md
-  has the per-op profile). Here block 1's 3x1 conv strides 2 in time and its
+  block 1 runs two 8-channel convs and a pool over the full 96x64 grid, which
+  makes it the most expensive block of the int8 encoder for a small share of
+  its multiply-adds (docs/benchmark.md has the per-op profile). Here block 1's 3x1 conv strides 2 in time and its
   1x3 conv strides 2 in frequency (each kernel is longer than its stride, so
   no frame or mel bin is skipped), and its 2x2 max pool goes: the 3x1 conv
   runs on 48x64 outputs, the 1x3 conv on 48x32. Same kernels and parameters
-  as 'paper' (116,632 at width 1.0), 11 % fewer multiply-adds, int8 1.6x
-  faster on x86. Its probe accuracy needs its own pretraining (a 400-step
-  check: 3-4 points below 'paper' on the synthetic tasks, docs/benchmark.md).
+  as 'paper' (116,632 at width 1.0), 11 % fewer multiply-adds. It is a
+  different network, so it needs its own pretraining; its measured latency
+  and probe accuracy against 'paper' are in docs/benchmark.md.
   """
   rows = [
       ("block1_conv_time", "conv", {"kernel": (3, 1), "channels": 0, "stride": (2, 1)}),

@@ -1,10 +1,11 @@
 """Waveform -> log-mel spectrogram and 975 ms slices, in pure TensorFlow.
 
-The same functions run inside `tf.data` and inside the exported TFLite graph.
+The same functions run inside `tf.data` and inside the exported TFLite graph,
+so training, evaluation and the phone compute one front end.
 `tf.signal.stft` with a power-of-two `fft_length` converts to TFLite's builtin
-RFFT2D + COMPLEX_ABS, so no DFT-matrix workaround (YAMNet's
-`tflite_compatible` path) is needed with TF 2.21; `FeatureParams.validate`
-rejects lengths that would fail at run time.
+RFFT2D, so no DFT-matrix workaround (YAMNet's `tflite_compatible` path) is
+needed with TF 2.21; `FeatureParams.validate` rejects lengths that would fail
+at run time.
 
 Formula (periodic Hann window, no centre padding, magnitude spectrum, HTK mel
 triangles from `tf.signal.linear_to_mel_weight_matrix`):
@@ -15,18 +16,17 @@ The STFT runs in `params.stft_dtype`: float64 by default (within 1e-4 of the
 formula for any input), float32 in TFLite graphs, where RFFT2D is float32-only
 and round-off reaches a few 1e-3 only at bins ~100 dB below a pure tone.
 
-The mel projection is computed in groups of bands: each of the 64 triangles
-covers at most 17 contiguous FFT bins, so instead of one 257 x 64 matrix (98 %
-zeros, 66 KB as float32 constants in a .tflite, a third of the int8 model) the
-bands are split into `MEL_GROUPS` contiguous groups and each group multiplies
-only the slice of bins it covers (STRIDED_SLICE + FULLY_CONNECTED, 16 KB in
-all). Same weights, same sums. An earlier banded form (GATHER + MUL + SUM,
-9 KB) took 210 us per 975 ms window in LiteRT, the 4 groups take 11 us: TFLite's
-GATHER copies element by element. (In tf.data the change made uncached log-mel
-slices about 4x faster too: 1,955 -> 8,169 slices/s, bench/pipeline_throughput.py.)
-
-The magnitude is sqrt(re^2 + im^2) (REAL, IMAG, MUL, ADD, SQRT): TFLite's
-COMPLEX_ABS kernel calls std::abs per bin and took 56 us per window.
+The mel projection is computed in groups of bands (`mel_groups`): each of the
+64 triangles covers at most 17 contiguous FFT bins, so the dense 257 x 64
+matrix is 98 % zeros. The bands are split into `MEL_GROUPS` contiguous groups
+and each group multiplies only the slice of bins it covers (STRIDED_SLICE +
+FULLY_CONNECTED in TFLite): same weights and sums, a quarter of the float32
+constants, and kernels XNNPACK runs. The magnitude is sqrt(re^2 + im^2)
+(REAL, IMAG, MUL, ADD, SQRT) rather than COMPLEX_ABS, whose TFLite kernel
+calls std::abs per bin. An earlier banded form (GATHER + MUL + SUM) was
+smaller but slow, since TFLite's GATHER copies element by element. The
+per-op timings of each form: docs/benchmark.md, "The front end of the
+waveform model".
 """
 
 import functools

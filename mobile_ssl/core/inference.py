@@ -3,10 +3,10 @@
 Why: in inference a BatchNormalization layer is a per-channel affine map, so
 `BN(conv(x, W))` equals `conv(x, W * s) + (beta - mean * s)` with
 `s = gamma / sqrt(var + eps)`. Keras runs BN as four element-wise passes over
-each full feature map (96x64x8 floats in block 1); folded, they disappear.
-On the 2-core dev VM the width-1.0 encoder went from ~1,540 to ~2,700
-windows/s at batch 256 (the same fold that grappler does on a frozen graph,
-and that the TFLite converter does on export). Outputs agree with the Keras
+each full feature map (96x64x8 floats in block 1); folded, they disappear
+(the same fold that grappler does on a frozen graph, and that the TFLite
+converter does on export; the speed-up: docs/evaluation.md, "Embedding
+throughput"). Outputs agree with the Keras
 model within float32 round-off (`fold` checks that before returning).
 
 Only the pattern the encoders use is folded: a Conv2D without activation

@@ -27,7 +27,7 @@ import typing
 
 @dataclasses.dataclass(frozen=True)
 class FeatureParams:
-  """Waveform -> log-mel front end (../shared/PAPER.md, 'Front end')."""
+  """Waveform -> log-mel front end (as in Tagliasacchi et al. 2019)."""
 
   sample_rate_hz: int = 16000
   stft_window_seconds: float = 0.025
@@ -42,7 +42,7 @@ class FeatureParams:
   slice_frames: int = 96
   # float32 FFT round-off (~1e-7 of the frame's peak) reaches 4e-3 in log-mel
   # at bins 100 dB below a pure tone; float64 keeps the front end within 1e-4
-  # of the formula at 3x the cost (cache log-mels). TFLite's RFFT2D is
+  # of the formula at a few times the cost (cache log-mels). TFLite's RFFT2D is
   # float32-only, so the exporter sets 'float32'.
   stft_dtype: str = "float64"
 
@@ -84,7 +84,7 @@ POOLINGS = ("max", "mean_max", "time_mean_max")
 
 @dataclasses.dataclass(frozen=True)
 class EncoderParams:
-  """The small conv encoder (../shared/PAPER.md, 'Encoder')."""
+  """The small conv encoder (Tagliasacchi et al. 2019; mobile_ssl/core/encoder.py)."""
 
   # 'paper': Conv 3x1 -> BN -> ReLU -> Conv 1x3 -> BN -> ReLU -> MaxPool 2x2.
   # 'fast': the same stack laid out for XNNPACK's int8 kernels (see encoder.py).
@@ -219,7 +219,7 @@ class TaskParams:
 
 @dataclasses.dataclass(frozen=True)
 class TrainParams:
-  """Optimisation and run bookkeeping for `train.py`."""
+  """Optimisation and run bookkeeping of a training run (mobile_ssl/training/trainer.py)."""
 
   steps: int = dataclasses.field(default=2000, metadata={"help": "Training steps."})
   batch_size: int = dataclasses.field(default=64, metadata={"help": "Global batch size."})
@@ -314,7 +314,7 @@ def from_json(text: str) -> Params:
 
 RECIPES = ("tuned", "paper")
 # The task `mobile-ssl-train` runs when --task is not given: the best measured
-# one on small real pools (docs/evaluation.md, 'Recipe').
+# one on small real pools (docs/evaluation.md, 'Pretraining recipe').
 DEFAULT_TASK = "contrastive"
 # Augmentations of the tuned recipe (BYOL-A's mixup and resized crop, a gain,
 # SpecAugment-style masks), measured on FSDD (docs/evaluation.md).
@@ -326,7 +326,7 @@ def recipe(task: str = DEFAULT_TASK, name: str = "tuned") -> Params:
 
   'paper': the 2019 configuration (global max pool, constant-rate Adam, no
   augmentation), kept selectable and reported. 'tuned': what measurement on
-  small real pools on a 2-core CPU favoured (docs/evaluation.md, 'Recipe'):
+  small real pools on a 2-core CPU favoured (docs/evaluation.md, 'Pretraining recipe'):
   mean+max pooling over time, cosine schedule with warm-up, weight decay,
   gradient clipping, and the augmentations of `TUNED_AUGMENT` for every task
   (the temporal-context tasks too: two views should differ in loudness and

@@ -11,7 +11,7 @@ The windows are exactly those of `Embedder.embed(..., centre=False)` on the
 whole recording: window k starts at sample round(k * hop * rate) and its
 timestamp is its centre in seconds from the start of the stream. So a stream
 cut into any chunks gives the offline embeddings, bit for bit with the same
-backend (tests/embedding_test.py). `flush` at the end of a stream also embeds
+backend (tests/streaming_test.py). `flush` at the end of a stream also embeds
 the audio after the last complete window, zero-padded to one window, as
 MediaPipe does when an audio stream closes; the offline `embed` drops that
 tail (except for a clip shorter than one window, which it pads the same way).

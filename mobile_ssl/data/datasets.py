@@ -135,7 +135,7 @@ def builder(name: str, data_dir: typing.Optional[str] = None,
       manual = " --manual_dir=DIR_WITH_THE_DOWNLOAD" if result.MANUAL_DOWNLOAD_INSTRUCTIONS else ""
       raise ValueError(
           f"dataset {name!r} is not built in {result.data_dir}; this project never downloads "
-          f"at run time: build it first with `tfds build {name} --imports tfds_builders"
+          f"at run time: build it first with `tfds build {name} --imports mobile_ssl_tfds"
           f"{where}{manual}` (see BUILD.md)")
   return result
 

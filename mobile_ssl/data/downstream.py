@@ -4,7 +4,7 @@
 `DATASET:LABEL_KEY`, the dataset possibly an audio folder), checks what would
 otherwise fail late or silently (a missing or empty split, an unknown label,
 fewer than two classes) and reads each split's clip labels in the order of
-`data.clips`, so that clip index i of the pipeline is clip i here.
+`pipeline.clips`, so that clip index i of the pipeline is clip i here.
 
 Labels may be any integers (LibriSpeech speaker ids are neither small nor
 contiguous): the classes are the sorted label values of the train split and
@@ -105,7 +105,7 @@ class TaskData:
 
 def clip_labels(builder: tfds.core.DatasetBuilder, split: str, label_key: str,
                 audio_key: str = "audio") -> np.ndarray:
-  """Labels [clips] of a split, in the order `data.clips` yields the clips.
+  """Labels [clips] of a split, in the order `pipeline.clips` yields the clips.
 
   The audio is not decoded, so this is a fast pass even over a large split.
   """

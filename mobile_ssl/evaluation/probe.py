@@ -5,11 +5,12 @@ to convergence by L-BFGS (the problem is convex, so there is no learning-rate
 or epoch budget to tune). The decay is picked from a small grid on a held-out
 tenth of the training clips, then the model is refitted on all of them.
 Features are standardized with training statistics. A clip's prediction is the
-mean of its windows' class probabilities (../shared/PAPER.md); accuracy comes
+mean of its windows' class probabilities (as in the papers); accuracy comes
 with a 95 % bootstrap interval over test clips.
 
-Fitting runs with one BLAS thread: OpenBLAS threads on these small products
-made L-BFGS 20-60x slower on a busy 2-core machine (62 s vs 1.1 s on FSDD).
+Fitting runs with one BLAS thread: on these small products OpenBLAS's threads
+cost far more than they give, most of all on a busy machine with few cores
+(the measurement: docs/evaluation.md, "How a number is made").
 """
 
 import dataclasses
@@ -88,8 +89,8 @@ def train(x: np.ndarray, y: np.ndarray, clips: np.ndarray, num_classes: int,
   two embeddings of the same audio (a .tflite against its Keras encoder) needs
   that: the pick is made on a tenth of the training clips (27 on FSDD), and a
   perturbation far below what a probe can use flips it and moves the test
-  accuracy by several points either way (measured: int8 files scoring 4 points
-  *above* their float encoder), which would drown the difference being measured.
+  accuracy by several points either way (docs/export.md, "Validation"), which
+  would drown the difference being measured.
   """
   with threadpoolctl.threadpool_limits(1, user_api="blas"):
     return _train(x, y, clips, num_classes, seed, l2)

@@ -1,6 +1,6 @@
 """Downstream evaluation: encoders x tasks x label budgets -> accuracy with 95 % intervals.
 
-Two modes, as in the papers (../shared/PAPER.md, 'Downstream evaluation'):
+Two modes, as in the papers (Tagliasacchi et al. 2019, 2020):
   * linear: the encoder is frozen; every 975 ms window of a task's train and
     test splits is embedded once per encoder, whatever the label task
     (`window_embeddings`: cached as .npz, keyed by the encoder's weights, the

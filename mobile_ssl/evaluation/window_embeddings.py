@@ -4,7 +4,8 @@ The one embedding pass of the linear probe: `embed_split` (one encoder, Keras
 or .tflite) and `keras_windows_many` (several Keras encoders in one pass, for
 mobile-ssl-eval). mobile-ssl-eval, the export's probe check, the quickstart's
 probe stage and the classifier export all come through here, so their
-windows, labels and clip ids are the same. Built for throughput (issue 14):
+windows, labels and clip ids are the same. Built for throughput (docs/evaluation.md,
+"Embedding throughput", has the measurements):
   * each clip's log-mel is computed once, in parallel tf.data maps, and its
     windows are cut from it (`pipeline.slices`) and re-batched by
     `unbatch().batch()`, a C++ loop, instead of one small dataset per clip;

@@ -6,12 +6,12 @@ weights and a few counts. The server runs Flower's FedAvg (or FedAdam),
 wrapped by `_Counting` so that a client that crashes, returns non-finite
 weights or holds no usable audio is counted and left out of the average
 instead of ending the run, and it checkpoints after every round through
-mobile_ssl/run_state.py, so a killed server resumes from its last round.
+mobile_ssl/federated/run_state.py, so a killed server resumes from its last round.
 
 The same two apps run in Flower's simulation engine (`mobile-ssl-federated`,
 mobile_ssl/federated/simulation.py) and as real `flower-superlink` / `flower-supernode`
 processes (the deployment engine; tests/federated_deployment_test.py and
-docs/run_state.md). The client reads everything it needs from the message's
+docs/federated.md). The client reads everything it needs from the message's
 config and its node config (`partition-id`), so both engines send the same
 messages.
 """
@@ -141,7 +141,7 @@ def run_rounds(grid: Grid, model_dir: str, params: params_lib.Params, fed,
                min_clients: int, timeout_seconds: float = 3600) -> dict:
   """Runs the remaining rounds of a new or resumed run, then writes encoder.keras.
 
-  Returns the final state (mobile_ssl/run_state.py's run_state.json).
+  Returns the final state (mobile_ssl/federated/run_state.py's federated.json).
   """
   from mobile_ssl.federated import run_state  # pylint: disable=import-outside-toplevel  (imports TF)
   done, weights, state = run_state.start_or_resume(model_dir, params, fed)

@@ -10,7 +10,7 @@ the server averages them (FedAvg, or --strategy=fedadam) and checkpoints
 every round. Re-running the same command after a crash or kill -9 resumes
 from the last finished round. MODEL_DIR ends like a central run's
 (params.json + encoder.keras), so mobile-ssl-eval, export_tflite and HEAR
-take it unchanged; MODEL_DIR/run_state.json has per-round clients, failures,
+take it unchanged; MODEL_DIR/federated.json has per-round clients, failures,
 loss, wall time and bytes. Flower's simulation engine runs the clients as
 Ray actors on this machine (--parallel_clients at a time).
 """
@@ -56,7 +56,7 @@ def resolve(fed: run_state.FederatedParams, model_dir: str, recipe: str = "tuned
 
 
 def simulate(model_dir: str, params, fed, clients: int, parallel_clients: int = 0) -> dict:
-  """Runs (or resumes) the run in Flower's simulation engine; returns run_state.json's state."""
+  """Runs (or resumes) the run in Flower's simulation engine; returns federated.json's state."""
   from flwr.simulation import run_simulation  # pylint: disable=import-outside-toplevel
   from mobile_ssl.federated import flower_app  # pylint: disable=import-outside-toplevel
   cpus = os.cpu_count() or 1

@@ -17,7 +17,7 @@ else `test_pattern` / `validation_pattern` regexes (unmatched files go to
 train); else a seeded, per-file hash split with `split_ratios` (train,
 validation, test), stable when files are added.
 
-With `tfds build tfds_builders/audio_folder --manual_dir=DIR` the default
+With `tfds build audio_folder --imports mobile_ssl_tfds --manual_dir=DIR` the default
 config reads DIR with sub-folder labels; pass `--config '{"name": ..., "root_dir":
 ..., "label_pattern": ...}'` for anything else. `config_for_folder` makes the
 config that `mobile_ssl` uses for a folder given on the command line; it

@@ -8,8 +8,8 @@ floor. Three things change slowly over a clip, so that the time between two
 slices shows in their content: the root glides by up to a semitone, events
 get sparser or denser, and the loudness fades in, out or swells. (A noise
 floor that rose or fell over the clip was tried and dropped: TemporalGap
-learned to read the floor instead of the sounds, and its encoder probed 20
-points worse on event class.) Two labels: `event` (8 classes) and
+learned to read the floor instead of the sounds, and its encoder probed
+worse on event class; docs/evaluation.md, "Pretext tasks".) Two labels: `event` (8 classes) and
 `pitch` (8 half-octave bins of the root, 110-1760 Hz). Neighbouring slices
 share class and pitch but differ in detail, so temporal-context pretext tasks
 have something to learn and a linear probe has something to measure.
