@@ -99,7 +99,7 @@ class ExportParams:
   # A task code or DATASET:LABEL_KEY: compare linear-probe accuracies.
   probe_task: str = dataclasses.field(default="", metadata={
       "help": "Also compare linear-probe accuracy: a task code or "
-              "DATASET:LABEL_KEY, e.g. ../fsdd/recordings:digit."})
+              "DATASET:LABEL_KEY, e.g. /data/fsdd/recordings:digit."})
   # None = DEFAULT_THRESHOLDS[quantization].
   min_mean_cosine: typing.Optional[float] = dataclasses.field(default=None, metadata={
       "help": "Default per precision: " + ", ".join(
@@ -118,7 +118,7 @@ class ExportParams:
       "help": "Export a classifier instead: the encoder plus a "
               "linear head trained here as mobile-ssl-eval trains its probe, softmax "
               "output 'scores' and a label map (MediaPipe AudioClassifier); a task "
-              "code or DATASET:LABEL_KEY, e.g. ../fsdd/recordings:digit."})
+              "code or DATASET:LABEL_KEY, e.g. /data/fsdd/recordings:digit."})
   # int8: write OUTPUT.quantization.{csv,md}, the error each layer adds.
   debug_quantization: bool = dataclasses.field(default=False, metadata={
       "help": "int8: print the error each layer adds "

@@ -139,9 +139,7 @@ def quickstart(qp: QuickstartParams) -> dict:
   builder = datasets.builder(qp.dataset, data_dir=qp.data_dir)
   labels = [k for k in builder.info.features.keys() if len(datasets.label_names(builder, k)) > 1]
   for split in ("train", "test"):
-    if split not in builder.info.splits:
-      raise ValueError(f"dataset {qp.dataset!r} has no {split!r} split; it has "
-                       f"{', '.join(builder.info.splits)}")
+    datasets.split_size(builder, split, qp.dataset)
   clips = {s: builder.info.splits[s].num_examples for s in builder.info.splits}
   pretext = _run_params(qp, qp.task)
   concat = pretraining.concat_count(builder, "train", pretext)

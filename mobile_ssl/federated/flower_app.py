@@ -31,7 +31,7 @@ from mobile_ssl.federated import device
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.federated import shards as shards_lib
 
-LOG = logging.getLogger("mobile_ssl.federated.run_state")
+LOG = logging.getLogger("mobile_ssl.federated")
 client_app = ClientApp()
 
 

@@ -1,18 +1,11 @@
-r"""mobile-ssl-federated: federated pretraining with Flower's simulation engine; resumable.
+"""Federated pretraining in Flower's simulation engine, resumable (the library of
+`mobile-ssl-federated`, mobile_ssl/commands/federated.py).
 
-  mobile-ssl-federated --dataset=/data/fsdd/recordings --clients_by=speaker \
-      --rounds=20 --local_steps=5 --model_dir=runs/fed
-
-Each client holds one shard of --dataset (one FSDD speaker, one sub-folder,
-or one of N random shards), trains the run's trainable .tflite for
---local_steps steps in LiteRT (mobile_ssl/federated/device.py) and returns its weights;
-the server averages them (FedAvg, or --strategy=fedadam) and checkpoints
-every round. Re-running the same command after a crash or kill -9 resumes
-from the last finished round. MODEL_DIR ends like a central run's
-(params.json + encoder.keras), so mobile-ssl-eval, export_tflite and HEAR
-take it unchanged; MODEL_DIR/federated.json has per-round clients, failures,
-loss, wall time and bytes. Flower's simulation engine runs the clients as
-Ray actors on this machine (--parallel_clients at a time).
+Each client holds one shard of the dataset (`shards.partition`), trains the
+run's trainable .tflite for a few local steps in LiteRT (`device.py`) and
+returns its weights; the server (`flower_app.py`) averages them and
+checkpoints every round (`run_state.py`), so a killed run resumes from its last
+finished round. The clients run as Ray actors on this machine.
 """
 
 import dataclasses
