@@ -9,7 +9,6 @@ import pytest
 import tensorflow as tf
 
 from mobile_ssl.export import trainable
-from mobile_ssl.export import trainable_graph
 from mobile_ssl.export import trainable_runner
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import features
@@ -144,19 +143,6 @@ class TestTrainable:
       runner.restore_checkpoint(str(bad))
     with pytest.raises(ValueError, match="train_batch"):
       trainable.build_trainable(None, PARAMS, train_batch=1)
-
-
-class TestTrainableGraph:
-
-  def test_training_forward_matches_keras_fast_variant(self):
-    params = dataclasses.replace(PARAMS, encoder=dataclasses.replace(PARAMS.encoder,
-                                                                     variant="fast"))
-    encoder = encoder_lib.build_encoder(params.encoder, params.features, seed=1)
-    x = _windows(9)
-    weights = trainable_graph.keras_encoder_weights(encoder, params)
-    got, stats = trainable_graph.encoder_forward(weights, tf.constant(x), params, True)
-    np.testing.assert_allclose(got, encoder(x, training=True).numpy(), atol=1e-4)
-    assert len(stats) == 2 * len(params.encoder.base_channels)
 
 
 class TestTrainableCommand:
