@@ -69,6 +69,15 @@ def tiny_run(tmp_path_factory):
   return run
 
 
+def _assert_clip_accuracy(row, clips):
+  """An accuracy over clips (not windows) is k / clips, and its 95 % bootstrap interval is
+  about as wide as the normal approximation's for that many clips."""
+  correct = row["accuracy"] * clips
+  assert abs(correct - round(correct)) < 1e-9, row
+  half_width = 1.96 * np.sqrt(row["accuracy"] * (1 - row["accuracy"]) / clips)
+  assert abs((row["ci_high"] - row["ci_low"]) / 2 - half_width) < 0.05, row
+
+
 class TestTasks:
 
   def test_fsdd_naming_gives_the_official_split_and_labels(self, digit_task):
@@ -178,12 +187,13 @@ class TestEvaluation:
         ("untrained", ""), ("untrained", 2), ("tiny_run", ""), ("tiny_run", 2)]
     for r in rows:
       assert r["clips"] == 30 and r["classes"] == 3 and r["mode"] == "linear"
-      assert r["ci_low"] <= r["accuracy"] <= r["ci_high"]
+      _assert_clip_accuracy(r, 30)
     assert rows[0]["train_clips"] == 18 and rows[1]["train_clips"] == 6
     assert any("embedded" in line for line in lines)
     tuned = evaluation.evaluate(methods[1:], [digit_task], "finetune", budgets[1:], FAST)
     assert tuned[0]["mode"] == "finetune" and tuned[0]["train_clips"] == 6
-    assert 0.0 <= tuned[0]["accuracy"] <= 1.0 and tuned[0]["clips"] == 30
+    assert tuned[0]["clips"] == 30
+    _assert_clip_accuracy(tuned[0], 30)
     # Fine-tuning trains a copy: the run directory's encoder is unchanged.
     fresh = evaluation.methods([tiny_run])[0].encoder(0)
     saved = model_dir.load_encoder(tiny_run)[0]

@@ -7,6 +7,7 @@ from absl import flags
 
 from mobile_ssl.benchmark import emulation
 from mobile_ssl.commands import bench as bench_cmd
+from mobile_ssl.core import encoder as encoder_lib
 
 
 @pytest.fixture()
@@ -36,7 +37,8 @@ class TestCli:
     assert code == 0 and "| tiny_int8 | int8 | log_mel |" in out
     report = json.load(open(tmp_path / "benchmark.json"))
     assert [m["name"] for m in report["models"]] == ["tiny_int8", "tiny_float32", "peer_float32"]
-    assert report["models"][0]["op_profile"] and report["models"][0]["macs"] > 0
+    assert report["models"][0]["op_profile"]
+    assert report["models"][0]["macs"] == encoder_lib.complexity(models["encoder"])["macs"]
     # Ratios pair each of ours with the peers of its precision only.
     assert [(q["ours"], q["peer"]) for q in report["ratios"]] == [("tiny_float32", "peer_float32")]
     assert "tiny_float32 vs peer_float32: " in out

@@ -48,6 +48,7 @@ class TestValidatorChecks:
     for name in ("sample_rate", "scene_embedding_size", "timestamp_embedding_size"):
       assert isinstance(getattr(default_model, name), int), name
     assert default_model.scene_embedding_size == params_lib.EncoderParams().embedding_dim
+    assert default_model.timestamp_embedding_size == params_lib.EncoderParams().embedding_dim
 
   @pytest.mark.parametrize("num_audio, seconds", [(2, 1.07), (2, 1.98), (2, 4.0), (3, 0.4)])
   def test_timestamp_embeddings(self, default_model, num_audio, seconds):

@@ -1,6 +1,8 @@
 """Tests of mobile_ssl.benchmark.latency in-process: the LiteRT runner, int8 inputs, CPU features."""
 
 import os
+import platform
+import resource
 
 import numpy as np
 import pytest
@@ -33,15 +35,41 @@ class TestLatencyRunner:
     for r in entry["results"]:
       assert r["count"] == 40 and len(r["round_p50_us"]) == 2
       assert r["init_us"] > 0 and r["first_inference_us"] > 0 and r["warmup_avg_us"] > 0
-      assert r["min_us"] <= r["p50_us"] <= r["p90_us"] <= r["p99_us"]
-      assert r["min_us"] <= r["latency_us"] <= max(r["round_p50_us"])
+      assert r["latency_us"] == pytest.approx(np.median(r["round_p50_us"]))
       assert r["memory_init_mb"] is not None and r["memory_overall_mb"] is not None
     it = latency.interpreter(models["float32"])
     it.allocate_tensors()
     it.set_tensor(it.get_input_details()[0]["index"], np.load(models["input"]))
     it.invoke()
     np.testing.assert_allclose(entry["output"], latency.output_values(it).ravel(), atol=1e-5)
-    assert result["platform"]["machine"] and result["platform"]["peak_rss_mb"] > 0
+    assert result["platform"]["machine"] == platform.machine()
+    # ru_maxrss when the run ended: TensorFlow alone is loaded with more than 100 MB,
+    # and the peak can only have grown since.
+    now_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert 100 < result["platform"]["peak_rss_mb"] <= now_mb + 0.1
+
+  def test_statistics_are_those_of_the_timed_runs(self, models, monkeypatch):
+    """With known invoke times (a stand-in timer), every statistic has a value worked out by hand."""
+    rounds = {}
+
+    def timed(it, runs):
+      if runs == 1:  # the first inference
+        return [1000.0]
+      if runs == 2:  # the other warm-up runs (warmup_runs=3)
+        return [500.0, 300.0]
+      k = rounds[id(it)] = rounds.get(id(it), 0) + 1  # round k: 100k .. 100k + 19 us
+      return [100.0 * k + i for i in range(runs)]
+
+    monkeypatch.setattr(latency, "_timed", timed)
+    (r,) = latency.run_request(_request(models, configs=[{"threads": 1, "xnnpack": True}]))[
+        "models"][0]["results"]
+    assert r["count"] == 40 and r["min_us"] == 100.0
+    assert (r["first_inference_us"], r["warmup_avg_us"]) == (1000.0, 400.0)
+    assert r["round_p50_us"] == [109.5, 209.5] and r["latency_us"] == 159.5
+    assert r["inference_avg_us"] == 159.5 and r["p50_us"] == 159.5  # between 119 and 200
+    # Linear interpolation at ranks 0.9 * 39 = 35.1 and 0.99 * 39 = 38.61 of the 40 times.
+    assert r["p90_us"] == pytest.approx(215.1) and r["p99_us"] == pytest.approx(218.61)
+    assert r["std_us"] == pytest.approx(np.std(list(range(100, 120)) + list(range(200, 220))))
 
   def test_int8_input_is_quantized_from_float(self):
     detail = {"shape": np.array([1, 4]), "dtype": np.int8, "quantization": (0.5, -3)}
