@@ -161,6 +161,7 @@ class TestCli:
 class TestEmulation:
 
   @pytest.mark.slow
+  @pytest.mark.timeout(1200)  # apt-get, debootstrap and aarch64 wheels on the first run
   def test_int8_model_runs_on_emulated_arm64(self, models, tmp_path, capsys):
     """Sets the sysroot up (idempotent: ~40 s the first time, as root) and runs int8 there."""
     setup = subprocess.run(["bash", os.path.join(REPO, "mobile_ssl", "benchmark", "setup_emulation.sh")],

@@ -217,6 +217,7 @@ class TestEvaluation:
     assert set(labels) == {1, 2}  # digits 1 and 2 are classes 1 and 2; class 0 filtered out
 
   @pytest.mark.slow
+  @pytest.mark.timeout(900)  # 300 fine-tuning steps
   def test_supervised_baseline_learns_the_task(self, digit_task):
     # Long enough for BatchNorm's moving statistics (momentum 0.99) to settle.
     params = dataclasses.replace(FAST, finetune_steps=300, learning_rate=1e-2)

@@ -94,6 +94,7 @@ def _command(dataset, run, params_file, rounds):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a killed run (up to 400 s) and its resumption (up to 600 s)
 class TestSimulation:
 
   def test_kill_resume_and_failing_client(self, fsdd_like, tmp_path):

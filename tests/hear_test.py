@@ -33,7 +33,7 @@ def _validator_venv(root):
   with open(os.path.join(site, "mobile_ssl_project.pth"), "w") as f:
     f.write("\n".join(ours) + "\n")
   install = subprocess.run([os.path.join(venv, "bin", "pip"), "install", "hearvalidator",
-                            "torch==2.13.0"], capture_output=True, text=True)
+                            "torch==2.13.0"], capture_output=True, text=True, timeout=1200)
   if install.returncode:
     # A slow check that cannot run fails: CI has the registries, so this is a real breakage.
     pytest.fail("hearvalidator/torch cannot be installed: " + install.stderr[-300:])
@@ -41,6 +41,7 @@ def _validator_venv(root):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # installs torch in a venv, then two validator runs (600 s each at most)
 def test_real_hear_validator(tmp_path, tiny_run):
   validator = os.environ.get("HEAR_VALIDATOR") or _validator_venv(str(tmp_path))
   env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES="")

@@ -157,6 +157,7 @@ def test_cli_untrained_saves_the_seeded_initialization(tmp_path):
   np.testing.assert_array_equal(outputs[0], outputs[1])
 
 
+@pytest.mark.timeout(600)  # four training commands (42 s on 2 busy cores)
 def test_cli_refuses_to_resume_a_run_with_other_params(tiny_synthetic, data_dir, tmp_path):
   assert _run(_train_command(tmp_path, data_dir, "--steps=2")).returncode == 0
   run = _run(_train_command(tmp_path, data_dir, "--steps=4", "--learning_rate=0.01"))
@@ -185,6 +186,7 @@ def test_cli_bad_input_is_one_clear_line(flags, message, tiny_synthetic, data_di
   assert message in last and last.startswith("mobile-ssl-train: error:")
 
 
+@pytest.mark.timeout(600)  # a 400-step run killed mid-way and resumed (39 s on 2 busy cores)
 def test_kill_minus_nine_then_resume_finishes_at_the_same_step(tiny_synthetic, data_dir, tmp_path):
   interval, steps = 20, 400
   command = _train_command(tmp_path, data_dir, f"--steps={steps}",

@@ -171,6 +171,7 @@ class TestTrainableCommand:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # the arm64 sysroot on the first run, then LiteRT under qemu
 class TestTrainableEmulatedArm64:
 
   def test_same_training_on_emulated_arm64(self, exported, tmp_path):
