@@ -28,7 +28,8 @@ INSTALL_REQUIRES = [
 EXTRAS = {
     # `tfds build` in tfds 4.9.10 imports apache_beam and mlcroissant at start-up.
     "tfds": ["apache-beam>=2.60,<3", "mlcroissant>=1.0,<2"],
-    "dev": ["pytest>=8,<10", "dill>=0.3"],  # dill: tfds.testing imports it
+    # dill: tfds.testing imports it; pytest-timeout: the per-test timeouts of pytest.ini.
+    "dev": ["pytest>=8,<10", "pytest-timeout>=2.3,<3", "dill>=0.3"],
     # Flower (its simulation engine brings ray==2.55.1); flwr caps protobuf below 7,
     # as apache-beam does. `cryptography` makes the deployment test's certificates.
     "federated": ["flwr[simulation]>=1.42,<1.43", "cryptography>=42"],

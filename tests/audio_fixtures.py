@@ -1,8 +1,10 @@
-"""Generated test audio: zeros, seeded noise, sines, chirps, written to any format."""
+"""Generated test audio: zeros, seeded noise, sines, chirps, written to any format; their log-mels."""
 
 import numpy as np
 
 from mobile_ssl.core import audio
+from mobile_ssl.core import features
+from mobile_ssl.core import params as params_lib
 
 RATE = 16000
 
@@ -26,3 +28,14 @@ def chirp(seconds=1.0, f0=200.0, f1=4000.0, rate=RATE):
 def write(path, waveform, rate=RATE):
   audio.write(str(path), waveform, rate)
   return str(path)
+
+
+def log_mels(count=6):
+  """Log-mels [count, 96, 64, 1] of generated sounds (tones, noise, chirps): calibration, inputs."""
+  slice_samples = params_lib.FeatureParams().slice_samples
+  waves = []
+  for i in range(count):
+    waves.append([sine(1.0, 300.0 * (i + 1)), noise(1.0, seed=i),
+                  chirp(1.0)][i % 3][:slice_samples])
+  log_mel = features.log_mel_spectrogram(np.stack(waves), params_lib.tiny().features).numpy()
+  return log_mel[..., None].astype(np.float32)

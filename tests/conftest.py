@@ -41,3 +41,27 @@ def long_synthetic(data_dir):
   builder = builder_lib.Builder(config=config, data_dir=data_dir)
   builder.download_and_prepare()
   return builder
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite(tmp_path_factory):
+  """A tiny encoder (params.tiny(), seed 0) converted to float32 and int8 log-mel .tflite files.
+
+  {'encoder': the Keras encoder, 'input': an .npy of one real log-mel window,
+   'float32': path, 'int8': path}.
+  """
+  from mobile_ssl.core import encoder as encoder_lib
+  from mobile_ssl.core import params as params_lib
+  from mobile_ssl.export import convert
+  tiny = params_lib.tiny()
+  folder = tmp_path_factory.mktemp("tiny_tflite")
+  encoder = encoder_lib.build_encoder(tiny.encoder, tiny.features, seed=0)
+  model = convert.inference_model(encoder, tiny.features, "log_mel")
+  log_mels = audio_fixtures.log_mels()
+  paths = {"encoder": encoder, "input": str(folder / "input.npy")}
+  np.save(paths["input"], log_mels[:1])
+  for precision in ("float32", "int8"):
+    paths[precision] = str(folder / f"tiny_{precision}.tflite")
+    with open(paths[precision], "wb") as f:
+      f.write(convert.convert(model, precision, [x[None] for x in log_mels]))
+  return paths

@@ -14,7 +14,6 @@ import time
 import numpy as np
 import pytest
 
-from mobile_ssl.data import data_service
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.training import pretraining
@@ -78,12 +77,3 @@ def test_training_steps_come_from_two_local_workers(service, tiny_synthetic, dat
   assert history["step"] == [1, 2, 3, 4] and np.all(np.isfinite(history["loss"]))
   assert model_dir_lib.load_encoder(str(tmp_path))[0].name == "encoder"
   assert all(p.poll() is None for p in processes)  # dispatcher and both workers still up
-
-
-def test_an_address_without_a_dispatcher_is_one_line():
-  port = _free_port()
-  with pytest.raises(ValueError, match=rf"--data_service=localhost:{port}: no dispatcher"):
-    data_service.check_dispatcher(f"localhost:{port}")
-  with pytest.raises(ValueError, match="--data_service=nonsense: expected HOST:PORT"):
-    data_service.check_dispatcher("nonsense")
-  assert data_service.host_port("grpc://example.org:5050") == ("example.org", 5050)

@@ -1,4 +1,8 @@
-"""Tests of mobile_ssl.data.pipeline and mobile_ssl.data.datasets: slices, folders, mixing, errors."""
+"""Tests of mobile_ssl.data with folders built as datasets, and two processes building one (integration).
+
+The in-process tests on the tiny synthetic dataset are in tests/unit/pipeline_test.py
+and tests/unit/datasets_test.py.
+"""
 
 import glob
 import os
@@ -7,13 +11,11 @@ import sys
 import time
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from mobile_ssl.data import pipeline
 from mobile_ssl.data import datasets
 from mobile_ssl.core import params as params_lib
-from mobile_ssl.training import pretraining
 from tests import audio_fixtures
 
 PARAMS = params_lib.Params()
@@ -23,38 +25,10 @@ def _collect(ds):
   return [{k: v.numpy() for k, v in batch.items()} for batch in ds]
 
 
-def test_slice_dataset_shapes_labels_and_timestamps(tiny_synthetic):
-  ds = pipeline.slice_dataset(tiny_synthetic, "test", batch_size=5, label_key="event")
-  batches = _collect(ds)
-  logmel = np.concatenate([b["log_mel"] for b in batches])
-  assert logmel.shape[1:] == (96, 64) and np.all(np.isfinite(logmel))
-  clip = np.concatenate([b["clip"] for b in batches])
-  stamps = np.concatenate([b["timestamp"] for b in batches])
-  # 4 clips of 2-3 s at a 0.5 s hop: 3-5 slices each, centred at 0.4875 + 0.5 k.
-  assert sorted(set(clip)) == [0, 1, 2, 3]
-  for c in range(4):
-    np.testing.assert_allclose(stamps[clip == c], 0.4875 + 0.5 * np.arange((clip == c).sum()))
-  labels = np.concatenate([b["label"] for b in batches])
-  assert all(len(set(labels[clip == c])) == 1 for c in range(4))
-
-
-def test_slice_dataset_is_deterministic_under_a_seed(tiny_synthetic):
-  make = lambda seed: _collect(pipeline.slice_dataset(
-      tiny_synthetic, "train", batch_size=8, shuffle_buffer=50, seed=seed))
-  a, b, c = make(1), make(1), make(2)
-  np.testing.assert_array_equal(a[0]["log_mel"], b[0]["log_mel"])
-  assert not np.array_equal(a[0]["clip"], c[0]["clip"])
-
-
-def test_file_cache_gives_the_same_slices(tiny_synthetic, tmp_path):
-  plain = _collect(pipeline.slice_dataset(tiny_synthetic, "test", batch_size=4))
-  path = str(tmp_path / "cache" / "test")
-  cached = _collect(pipeline.slice_dataset(tiny_synthetic, "test", batch_size=4, cache_path=path))
-  again = _collect(pipeline.slice_dataset(tiny_synthetic, "test", batch_size=4, cache_path=path))
-  for x, y, z in zip(plain, cached, again):
-    np.testing.assert_array_equal(x["log_mel"], y["log_mel"])
-    np.testing.assert_array_equal(x["log_mel"], z["log_mel"])
-  assert list((tmp_path / "cache").glob("test*.index"))
+def _crop(clip, params, seed):
+  n = tf.shape(clip["log_mel"])[0]
+  start = tf.random.stateless_uniform([], seed, 0, n - 96 + 1, tf.int32)
+  return clip["log_mel"][start:start + 96], tf.cast(n, tf.float32)
 
 
 def test_folder_becomes_a_dataset_with_padded_short_clips(tone_folder, data_dir):
@@ -69,22 +43,6 @@ def test_folder_becomes_a_dataset_with_padded_short_clips(tone_folder, data_dir)
   assert datasets.builder(tone_folder, data_dir=data_dir).builder_config.name == builder.builder_config.name
 
 
-def _crop(clip, params, seed):
-  n = tf.shape(clip["log_mel"])[0]
-  start = tf.random.stateless_uniform([], seed, 0, n - 96 + 1, tf.int32)
-  return clip["log_mel"][start:start + 96], tf.cast(n, tf.float32)
-
-
-def test_task_dataset_skips_and_counts_short_clips(tiny_synthetic):
-  counter = pipeline.SkipCounter()
-  # Clips are 2-3 s (~200-300 frames): asking for 250 frames skips some.
-  ds = pipeline.task_dataset([(tiny_synthetic, "train")], _crop, 250, PARAMS,
-                         batch_size=4, seed=0, skip_counter=counter)
-  frames = np.concatenate([t.numpy() for _, t in ds.take(6)])
-  assert frames.min() >= 250
-  assert 0 < counter.count < counter.seen
-
-
 def test_task_dataset_mixes_sources_in_proportion(tiny_synthetic, tone_folder, data_dir):
   folder = datasets.builder(tone_folder, data_dir=data_dir)
   split = next(iter(folder.info.splits))
@@ -97,48 +55,6 @@ def test_task_dataset_mixes_sources_in_proportion(tiny_synthetic, tone_folder, d
   expected = folder.info.splits[split].num_examples / (
       folder.info.splits[split].num_examples + tiny_synthetic.info.splits["train"].num_examples)
   assert abs(share - expected) < 0.2
-
-
-def test_concatenate_clips_joins_waveforms():
-  ds = tf.data.Dataset.from_tensor_slices({"waveform": tf.ones([6, 100])})
-  joined = list(pipeline.concatenate_clips(ds, 3))
-  assert len(joined) == 2 and joined[0]["waveform"].shape == (300,)
-
-
-def test_unknown_dataset_lists_valid_names(data_dir):
-  with pytest.raises(ValueError, match="unknown dataset 'no_such_thing'.*synthetic_audio"):
-    datasets.builder("no_such_thing", data_dir=data_dir)
-
-
-def test_catalog_dataset_that_is_not_built_says_how(data_dir):
-  with pytest.raises(ValueError, match="never downloads at run time.*tfds build speech_commands"):
-    datasets.builder("speech_commands", data_dir=data_dir)
-
-
-def test_manual_dataset_that_is_not_built_names_manual_dir(data_dir):
-  with pytest.raises(ValueError, match="tfds build musan.*--manual_dir"):
-    datasets.builder("musan", data_dir=data_dir)
-
-
-def test_missing_folder_is_named(tmp_path, data_dir):
-  with pytest.raises(ValueError, match="nowhere: audio folder not found"):
-    datasets.builder(str(tmp_path / "nowhere"), data_dir=data_dir)
-
-
-def test_task_codes_and_custom_tasks():
-  assert datasets.downstream_task("NSI").label_key == "instrument/family"
-  assert set(datasets.DOWNSTREAM_TASKS) >= {"MUS", "BSD", "TUT", "LSP", "SPC", "LID", "NSP", "NSI"}
-  custom = datasets.downstream_task("../fsdd/recordings:speaker")
-  assert (custom.dataset, custom.label_key) == ("../fsdd/recordings", "speaker")
-  with pytest.raises(ValueError, match="unknown task 'XYZ'"):
-    datasets.downstream_task("XYZ")
-  assert datasets.parse_spec("speech_commands@validation") == ("speech_commands", "validation")
-
-
-def test_label_names_and_unknown_label(tiny_synthetic):
-  assert len(datasets.label_names(tiny_synthetic, "event")) == 8
-  with pytest.raises(ValueError, match="no label 'speaker'.*event"):
-    datasets.label_names(tiny_synthetic, "speaker")
 
 
 _BUILD_WHEN_TOLD = """

@@ -21,7 +21,6 @@ from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.evaluation import suite as evaluation
 from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
-from mobile_ssl.evaluation import probe
 from mobile_ssl.evaluation import eval_report as report
 from mobile_ssl.evaluation import window_embeddings
 from tests import audio_fixtures
@@ -71,6 +70,15 @@ def tiny_run(tmp_path_factory):
   return run
 
 
+def _assert_clip_accuracy(row, clips):
+  """An accuracy over clips (not windows) is k / clips, and its 95 % bootstrap interval is
+  about as wide as the normal approximation's for that many clips."""
+  correct = row["accuracy"] * clips
+  assert abs(correct - round(correct)) < 1e-9, row
+  half_width = 1.96 * np.sqrt(row["accuracy"] * (1 - row["accuracy"]) / clips)
+  assert abs((row["ci_high"] - row["ci_low"]) / 2 - half_width) < 0.05, row
+
+
 class TestTasks:
 
   def test_fsdd_naming_gives_the_official_split_and_labels(self, digit_task):
@@ -83,32 +91,6 @@ class TestTasks:
     ds = pipeline.clips(digit_task.builder, "train", label_key="digit")
     labels = [int(x["label"]) for x in ds.as_numpy_iterator()]
     np.testing.assert_array_equal(labels, digit_task.train_labels)
-
-  def test_sparse_labels_map_to_classes_and_unseen_ones_to_minus_one(self, digit_task):
-    task = downstream.TaskData(digit_task.spec, digit_task.builder, np.array([3, 17, 250]),
-                               ["3", "17", "250"], np.array([3, 17, 250]), np.array([17, 5, 250]))
-    np.testing.assert_array_equal(task.index([250, 3, 17, 5, 1000]), [2, 0, 1, -1, -1])
-    assert task.unseen_test_clips == 1
-    # A clip of an unseen class is an error even when the classifier is confident.
-    p = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    result = probe.score(p, task.index(task.test_labels), np.arange(3))
-    assert result["accuracy"] == pytest.approx(2 / 3)
-
-  def test_budgets_select_stratified_seeded_clips(self):
-    labels = np.repeat([0, 1, 2], [10, 20, 4])
-    half = downstream.select_clips(labels, downstream.Budget(label_fraction=0.5), seed=0)
-    assert [int(half[labels == c].sum()) for c in range(3)] == [5, 10, 2]
-    shots = downstream.select_clips(labels, downstream.Budget(shots_per_class=6), seed=0)
-    assert [int(shots[labels == c].sum()) for c in range(3)] == [6, 6, 4]
-    again = downstream.select_clips(labels, downstream.Budget(shots_per_class=6), seed=0)
-    other = downstream.select_clips(labels, downstream.Budget(shots_per_class=6), seed=1)
-    np.testing.assert_array_equal(shots, again)
-    assert not np.array_equal(shots, other)
-    assert downstream.select_clips(labels, downstream.Budget()).all()
-    with pytest.raises(ValueError, match="label_fraction"):
-      downstream.budgets([1.5])
-    with pytest.raises(ValueError, match="shots_per_class"):
-      downstream.budgets([], [-2])
 
   def test_single_class_and_missing_split_are_clear_errors(self, tmp_path, data_dir):
     one = _write_digits(str(tmp_path / "one"), digits=(1,), takes=range(6))
@@ -209,12 +191,13 @@ class TestEvaluation:
         ("untrained", ""), ("untrained", 2), ("tiny_run", ""), ("tiny_run", 2)]
     for r in rows:
       assert r["clips"] == 30 and r["classes"] == 3 and r["mode"] == "linear"
-      assert r["ci_low"] <= r["accuracy"] <= r["ci_high"]
+      _assert_clip_accuracy(r, 30)
     assert rows[0]["train_clips"] == 18 and rows[1]["train_clips"] == 6
     assert any("embedded" in line for line in lines)
     tuned = evaluation.evaluate(methods[1:], [digit_task], "finetune", budgets[1:], FAST)
     assert tuned[0]["mode"] == "finetune" and tuned[0]["train_clips"] == 6
-    assert 0.0 <= tuned[0]["accuracy"] <= 1.0 and tuned[0]["clips"] == 30
+    assert tuned[0]["clips"] == 30
+    _assert_clip_accuracy(tuned[0], 30)
     # Fine-tuning trains a copy: the run directory's encoder is unchanged.
     fresh = evaluation.methods([tiny_run])[0].encoder(0)
     saved = model_dir.load_encoder(tiny_run)[0]
@@ -238,6 +221,7 @@ class TestEvaluation:
     assert set(labels) == {1, 2}  # digits 1 and 2 are classes 1 and 2; class 0 filtered out
 
   @pytest.mark.slow
+  @pytest.mark.timeout(900)  # 300 fine-tuning steps
   def test_supervised_baseline_learns_the_task(self, digit_task):
     # Long enough for BatchNorm's moving statistics (momentum 0.99) to settle.
     params = dataclasses.replace(FAST, finetune_steps=300, learning_rate=1e-2)
@@ -245,41 +229,6 @@ class TestEvaluation:
     row = evaluation.evaluate([method], [digit_task], "linear", [downstream.Budget()], params)[0]
     assert row["mode"] == "finetune"
     assert row["accuracy"] > 0.5  # chance is 1/3
-
-
-class TestReport:
-  ROWS = [
-      {"task": "A", "method": "m1", "mode": "linear", "label_fraction": 1.0, "shots_per_class": "",
-       "accuracy": 0.9, "ci_low": 0.85, "ci_high": 0.95, "clips": 100, "classes": 4,
-       "train_clips": 400, "unseen_test_clips": 0, "seconds": 1.0},
-      {"task": "A", "method": "m1", "mode": "linear", "label_fraction": 0.1, "shots_per_class": "",
-       "accuracy": 0.6, "ci_low": 0.5, "ci_high": 0.7, "clips": 100, "classes": 4,
-       "train_clips": 40, "unseen_test_clips": 0, "seconds": 1.0},
-      {"task": "B", "method": "m1", "mode": "finetune", "label_fraction": "", "shots_per_class": 10,
-       "accuracy": 0.5, "ci_low": 0.4, "ci_high": 0.6, "clips": 50, "classes": 2,
-       "train_clips": 20, "unseen_test_clips": 3, "seconds": 2.0},
-  ]
-
-  def test_markdown_table_has_methods_by_tasks(self):
-    text = report.markdown(self.ROWS)
-    lines = text.splitlines()
-    assert lines[0] == "| method | A | B |"
-    assert "| m1 | 90.0 [85.0, 95.0] | — |" in lines
-    assert "| m1 · 10% labels | 60.0 [50.0, 70.0] | — |" in lines
-    assert "| m1 (fine-tuned) · 10 shots | — | 50.0 [40.0, 60.0] |" in lines
-    assert "3 with a class unseen in training" in text
-
-  def test_files_round_trip_and_plots_are_pngs(self, tmp_path):
-    paths = report.write(self.ROWS, str(tmp_path / "out"))
-    assert set(paths) == {"csv", "markdown", "bars", "fractions"}
-    for key in ("bars", "fractions"):
-      assert open(paths[key], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
-    back = report.read_csv(paths["csv"])
-    assert [(r["task"], r["accuracy"], r["shots_per_class"]) for r in back] == [
-        ("A", 0.9, ""), ("A", 0.6, ""), ("B", 0.5, 10)]
-    assert report.markdown(back) == report.markdown(self.ROWS)
-    # One fraction only: no label-efficiency plot.
-    assert "fractions" not in report.write(self.ROWS[:1], str(tmp_path / "one"))
 
 
 def _cli(*args):

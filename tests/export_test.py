@@ -140,7 +140,8 @@ class TestPrecisionsAndInputs:
       assert conv_weights[-1] == "INT8"
 
   @pytest.mark.parametrize("quantization,kind", COMBINATIONS)
-  def test_cosine_to_keras_on_new_audio(self, exported, keras_embedder, quantization, kind):
+  def test_cosine_to_keras_on_new_audio(self, exported, keras_embedder, tiny_synthetic,
+                                        quantization, kind):
     path, report = exported[quantization, kind]
     x = np.concatenate([audio_fixtures.chirp(1.5), audio_fixtures.noise(1.0, seed=5),
                         audio_fixtures.sine(1.0, 880.0)])
@@ -151,10 +152,20 @@ class TestPrecisionsAndInputs:
     assert cos.mean() >= min_mean and cos.min() >= min_min
     if quantization == "float32":
       assert cos.min() > 0.99999
+    # The report's numbers, recomputed here on the same held-out windows (the test split).
     v = report["validation"]
-    assert v["split"] == "test" and v["windows"] > 0
-    assert min_min <= v["min_cosine"] <= v["mean_cosine"] <= 1.0 + 1e-9
-    assert -1.0 <= v["min_centred_cosine"] <= v["mean_centred_cosine"] <= 1.0 + 1e-9
+    held_out = validation.windows(tiny_synthetic, "test", exporter.ExportParams().num_validation,
+                                  PARAMS.features, hop_seconds=exporter.VALIDATION_HOP_SECONDS)
+    assert (v["dataset"], v["split"], v["windows"]) == (DATASET, "test", len(held_out))
+    lite = embedder_lib.TFLiteEmbedder(path).embed_windows(held_out).astype(np.float64)
+    ref = keras_embedder.embed_windows(held_out).astype(np.float64)
+    unit = lambda e: e / np.linalg.norm(e, axis=1, keepdims=True)
+    plain = np.sum(unit(lite) * unit(ref), axis=1)
+    centred = np.sum(unit(lite - ref.mean(0)) * unit(ref - ref.mean(0)), axis=1)
+    assert v["mean_cosine"] == pytest.approx(plain.mean(), abs=1e-5)
+    assert v["min_cosine"] == pytest.approx(plain.min(), abs=1e-5) and v["min_cosine"] >= min_min
+    assert v["mean_centred_cosine"] == pytest.approx(centred.mean(), abs=1e-5)
+    assert v["min_centred_cosine"] == pytest.approx(centred.min(), abs=1e-5)
     if quantization in ("float32", "float16"):
       assert v["min_centred_cosine"] > 0.999
 
@@ -193,31 +204,6 @@ class TestMetadata:
     else:
       assert tensor["content"] == "FeatureProperties"
 
-  def test_adding_metadata_keeps_the_model(self, tmp_path):
-    encoder = encoder_lib.build_encoder(PARAMS.encoder, PARAMS.features, seed=1)
-    raw = convert.convert(convert.inference_model(encoder, PARAMS.features, "log_mel"), "float32")
-    with pytest.raises(ValueError, match="no 'mobile_ssl' metadata"):
-      metadata.read_metadata(raw)
-    bare = embedder_lib.TFLiteEmbedder(raw)  # a .tflite from elsewhere still runs
-    assert bare.input_kind == "log_mel" and bare.embedding_dim == DIM
-    details = (bare.input_details, bare.output_details)
-    info = metadata.describe(PARAMS, "log_mel", "float32", "serving_default", *details)
-    once = metadata.add(raw, info)
-    twice = metadata.add(once, dict(info, quantization="changed"))
-    assert metadata.read_metadata(twice)["quantization"] == "changed"
-    names = [schema.Model.GetRootAs(twice, 0).Metadata(i).Name()
-             for i in range(schema.Model.GetRootAs(twice, 0).MetadataLength())]
-    assert names.count(b"mobile_ssl") == names.count(b"TFLITE_METADATA") == 1
-    assert abs(len(twice) - len(once)) < 64  # the replaced entries' bytes are gone
-    windows, _ = features.frame_waveform(audio_fixtures.chirp(2.0), 0.5, PARAMS.features)
-    np.testing.assert_array_equal(bare.embed_windows(windows),
-                                  embedder_lib.TFLiteEmbedder(twice).embed_windows(windows))
-    model = schema.Model.GetRootAs(twice, 0)
-    for i in range(model.BuffersLength()):  # weights stay 16-byte aligned
-      buffer = model.Buffers(i)
-      if buffer.DataLength():
-        assert buffer._tab.Vector(4) % 16 == 0
-
 
 class TestEmbedder:
 
@@ -244,14 +230,6 @@ class TestEmbedder:
                                 8000)
     stamps, emb = lite.embed(path)
     assert len(stamps) == 1 and emb.shape == (1, DIM)
-
-  def test_bad_files(self, tmp_path):
-    with pytest.raises(ValueError, match="missing.tflite: file not found"):
-      embedder_lib.TFLiteEmbedder(str(tmp_path / "missing.tflite"))
-    junk = tmp_path / "junk.tflite"
-    junk.write_bytes(b"not a flatbuffer at all")
-    with pytest.raises(ValueError, match="junk.tflite: not a TFLite model"):
-      embedder_lib.TFLiteEmbedder(str(junk))
 
 
 def _run_cli(args, capsys):
@@ -284,7 +262,16 @@ class TestCommand:
     assert report == json.load(open(report_path)) and report["path"] == str(output)
     assert os.path.getsize(output) == report["size_bytes"]
     probe = report["probe"]
-    assert probe["test_clips"] == 4 and 0 <= probe["tflite_accuracy"] <= 1
+    assert probe["test_clips"] == 4
+    # Both accuracies are mobile-ssl-eval's linear probe, recomputed here: the Keras encoder
+    # picks the weight decay, the file is probed with the same one.
+    task = downstream.load_task(f"{DATASET}:event", data_dir)
+    encoder, params = model_dir.load_encoder(encoder_dir)
+    keras_row = suite.linear_accuracy(encoder, params, task)
+    lite_row = suite.linear_accuracy(embedder_lib.TFLiteEmbedder(str(output)), params, task,
+                                     l2=keras_row["l2"])
+    assert (probe["keras_accuracy"], probe["l2"]) == (keras_row["accuracy"], keras_row["l2"])
+    assert probe["tflite_accuracy"] == lite_row["accuracy"]
     assert probe["drop"] == pytest.approx(probe["keras_accuracy"] - probe["tflite_accuracy"])
     assert probe["drop"] <= probe["max_drop"] == 0.5
     assert f"wrote {output}" in err
@@ -305,39 +292,6 @@ class TestCommand:
     assert code == 1 and "validation failed, not written: min cosine" in err
     assert json.loads(out)["passed"] is False
     assert os.listdir(tmp_path) == ["enc.tflite"] and output.read_bytes() == b"older export"
-
-  def test_bad_input_is_one_clear_line(self, encoder_dir, tmp_path, capsys):
-    not_run = tmp_path / "not_a_run"
-    not_run.mkdir()
-    old_run = tmp_path / "old_run"
-    old_run.mkdir()
-    (old_run / "params.json").write_text(json.dumps(dict(PARAMS.to_dict(), version=99)))
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    os.chmod(locked, 0o555)
-    if os.access(locked, os.W_OK):  # root ignores modes; no one may create files here
-      locked = "/proc/self"
-    out_file = str(tmp_path / "x.tflite")
-    cases = [
-        ([f"--encoder={tmp_path / 'missing'}", f"--output={out_file}"],
-         "missing: encoder directory not found"),
-        ([f"--encoder={not_run}", f"--output={out_file}"], "not a mobile_ssl run directory"),
-        ([f"--encoder={old_run}", f"--output={out_file}"], "format version 99"),
-        ([f"--encoder={encoder_dir}", f"--output={tmp_path / 'nowhere' / 'x.tflite'}"],
-         "nowhere: output folder does not exist"),
-        ([f"--encoder={encoder_dir}", f"--output={locked}/x.tflite"],
-         f"{locked}: output folder is not writable"),
-        ([f"--encoder={encoder_dir}", f"--output={tmp_path}"], "output is a folder"),
-        ([f"--encoder={encoder_dir}", f"--output={out_file}", "--min_mean_cosine=1.5"],
-         "--min_mean_cosine=1.5"),
-    ]
-    for args, message in cases:
-      code, out, err = _run_cli(args, capsys)
-      assert code == 2 and out == ""
-      assert len(err.strip().splitlines()) == 1 and message in err, (args, err)
-    assert not os.path.exists(out_file)
-    with pytest.raises(ValueError, match="unknown quantization 'int4'; valid: float32"):
-      exporter.ExportParams(quantization="int4").validate()
 
   def test_unknown_precision_from_the_shell(self, encoder_dir, tmp_path):
     result = subprocess.run(
@@ -417,16 +371,6 @@ class TestClassifier:
     assert c["tflite_accuracy"] == c["keras_accuracy"] and c["drop"] == 0.0
     assert c["test_clips"] == 4 and c["window_top1_agreement"] == 1.0
 
-  def test_bad_combinations_are_one_line(self, encoder_dir, tmp_path, capsys):
-    out_file = str(tmp_path / "x.tflite")
-    for args, message in (
-        (["--input=log_mel"], "--classifier_task needs --input=waveform"),
-        (["--probe_task=SYN_EVENT"], "drop --probe_task")):
-      code, out, err = _run_cli([f"--encoder={encoder_dir}", f"--output={out_file}",
-                                 f"--classifier_task={DATASET}:event"] + args, capsys)
-      assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
-    assert not os.path.exists(out_file)
-
 
 def _write_sparse_digits(root):
   """FSDD-named clips of digits 3, 5, 7, 9; digit 5 only in test takes (0-4).
@@ -495,12 +439,6 @@ class TestOneValidationPath:
     np.testing.assert_array_equal(windows, np.concatenate(alone))
     assert info == {"dataset": f"{DATASET},{folder}", "split": "train,train", "windows": 10}
 
-  def test_int16x8_needs_log_mel_input(self):
-    with pytest.raises(ValueError, match="int16x8 needs --input=log_mel"):
-      exporter.ExportParams(quantization="int16x8", input_kind="waveform").validate()
-    assert ("int16x8", "waveform") not in exporter.COMBINATIONS
-    assert ("int16x8", "log_mel") in exporter.COMBINATIONS
-
   def test_benchmark_times_the_exported_int8_file(self, encoder_dir, data_dir, tiny_synthetic,
                                                   tmp_path):
     from mobile_ssl.benchmark import lineup  # pylint: disable=g-import-not-at-top
@@ -543,12 +481,17 @@ class TestDebugQuantization:
     assert len(rows) >= 5 and tuple(rows[0]) == quantization_debug.COLUMNS
     assert any("block" in r["layer"] for r in rows)  # Keras layer names
     assert not any("log_mel_front_end" in r["layer"] for r in rows)  # the float front end
-    assert sum(float(r["share"]) for r in rows) == pytest.approx(1.0, abs=1e-6)
-    assert all(float(r["rmse_over_scale"]) >= 0 for r in rows)
+    errors = np.array([float(r["relative_error"]) for r in rows])
+    np.testing.assert_allclose([float(r["share"]) for r in rows], errors / errors.sum(), rtol=1e-6)
+    # Rounding alone leaves an RMSE of 1/sqrt(12) = 0.29 quantization steps in a layer's
+    # output (measured: median 0.25; ops that only move int8 values: ~1e-6).
+    assert 0.1 < np.median([float(r["rmse_over_scale"]) for r in rows]) < 1.0
     table = open(debug["md"]).read()
     assert "| layer | op | RMSE / scale | relative error | share |" in table
-    assert 0 < debug["measured_relative_error"] and 0 < debug["measured_centred_cosine"] <= 1
+    # The layers' errors add up to the embedding's (measured: predicted 1.1x the measured),
+    # and the debugger's int8 model is the exported one: the export's own check on the same
+    # windows gives the same centred cosine (measured: equal to 1e-6).
+    assert 0.5 < debug["predicted_relative_error"] / debug["measured_relative_error"] < 2.0
+    assert debug["measured_centred_cosine"] == pytest.approx(
+        report["validation"]["mean_centred_cosine"], abs=1e-3)
 
-  def test_only_for_int8(self):
-    with pytest.raises(ValueError, match="--debug_quantization needs --quantization=int8"):
-      exporter.ExportParams(quantization="dynamic", debug_quantization=True).validate()

@@ -46,6 +46,7 @@ def _wait_for_port(port: int, process, seconds: float = 90) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a SuperLink, three SuperNodes, two rounds (flwr run: 400 s at most)
 class TestDeployment:
 
   def test_tls_node_auth_refuses_unknown_key_and_rounds_complete(self, tmp_path):

@@ -53,7 +53,8 @@ MEDIAPIPE_LEGACY = "0.10.21"
 DIGITS, SPEAKERS = range(5), ("george", "jackson")
 TEST_TAKES, TRAIN_TAKES = range(3), range(5, 15)  # takes 0-4 are FSDD's test split
 SLICE = params_lib.FeatureParams().slice_samples
-pytestmark = pytest.mark.slow
+# Each MediaPipe version is pip-installed into a venv by the first test that needs it.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 
 def _mediapipe_python(root, version: str, variable: str) -> str:

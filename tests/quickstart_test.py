@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
@@ -21,6 +22,7 @@ def _quickstart(*flags):
                         env=env, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.timeout(900)  # the quickstart twice (36 s on 2 busy cores; 600 s each at most)
 def test_quickstart_runs_every_stage_then_resumes(tiny_synthetic, data_dir, tmp_path):
   flags = ["--dataset=synthetic_audio/tiny", f"--data_dir={data_dir}", "--steps=12",
            "--width=0.25", "--batch_size=8", f"--output_dir={tmp_path}",

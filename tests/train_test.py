@@ -17,7 +17,6 @@ import time
 import numpy as np
 import pytest
 from scipy import stats
-import keras
 import tensorflow as tf
 
 from mobile_ssl.data import pipeline
@@ -158,6 +157,7 @@ def test_cli_untrained_saves_the_seeded_initialization(tmp_path):
   np.testing.assert_array_equal(outputs[0], outputs[1])
 
 
+@pytest.mark.timeout(600)  # four training commands (42 s on 2 busy cores)
 def test_cli_refuses_to_resume_a_run_with_other_params(tiny_synthetic, data_dir, tmp_path):
   assert _run(_train_command(tmp_path, data_dir, "--steps=2")).returncode == 0
   run = _run(_train_command(tmp_path, data_dir, "--steps=4", "--learning_rate=0.01"))
@@ -186,6 +186,7 @@ def test_cli_bad_input_is_one_clear_line(flags, message, tiny_synthetic, data_di
   assert message in last and last.startswith("mobile-ssl-train: error:")
 
 
+@pytest.mark.timeout(600)  # a 400-step run killed mid-way and resumed (39 s on 2 busy cores)
 def test_kill_minus_nine_then_resume_finishes_at_the_same_step(tiny_synthetic, data_dir, tmp_path):
   interval, steps = 20, 400
   command = _train_command(tmp_path, data_dir, f"--steps={steps}",
@@ -262,17 +263,3 @@ def test_cli_without_task_runs_the_tuned_recipe_and_flags_override_it(tiny_synth
   assert params.encoder.pooling == "max" and params.train.schedule == "constant"
   assert params.augment.crop_scale == (0.8, 1.2) and params.augment.gain_db == 0
   assert params.train.steps == 50
-
-
-def test_cosine_schedule_warms_up_then_decays_to_zero():
-  train = dataclasses.replace(TINY.train, steps=100, schedule="cosine", warmup_steps=10,
-                              learning_rate=1e-3)
-  rate = trainer.learning_rate(train)
-  values = [float(rate(step)) for step in (0, 5, 10, 55, 100)]
-  np.testing.assert_allclose(values, [0.0, 5e-4, 1e-3, 5e-4, 0.0], atol=2e-5)
-  short = trainer.learning_rate(dataclasses.replace(train, steps=20, warmup_steps=200))
-  assert float(short(2)) == pytest.approx(1e-3, rel=1e-3)  # warm-up capped at steps // 10
-  assert isinstance(trainer.make_optimizer(dataclasses.replace(train, weight_decay=1e-4)),
-                    keras.optimizers.AdamW)
-  with pytest.raises(ValueError, match="schedule"):
-    trainer.learning_rate(dataclasses.replace(train, schedule="linear"))

@@ -48,11 +48,6 @@ def where(fv: flags.FlagValues) -> dict:
   return {"flag_values": fv, "module_name": module}
 
 
-def define(fv: flags.FlagValues, name: str, default, help_text: str) -> None:
-  """Defines a flag whose type follows its default (bool, int, float, tuple -> list, str)."""
-  _define(fv, name, type(default), default, help_text)
-
-
 def _define(fv: flags.FlagValues, name: str, kind, default, help_text: str,
             enum: typing.Optional[typing.Sequence[str]] = None) -> None:
   kw = where(fv)

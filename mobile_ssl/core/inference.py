@@ -53,15 +53,19 @@ def _pairs(model: keras.Model) -> dict:
 
 
 def _folded_weights(conv: keras.layers.Conv2D, bn: keras.layers.BatchNormalization):
-  """(kernel, bias) of the conv that computes BN(conv(x)) in inference."""
-  kernel = keras.ops.convert_to_numpy(conv.kernel).astype(np.float64)
-  bias = (keras.ops.convert_to_numpy(conv.bias).astype(np.float64) if conv.use_bias
+  """(kernel, bias) of the conv that computes BN(conv(x)) in inference.
+
+  Variables are read with `.numpy()`: `keras.ops.convert_to_numpy` of a Keras 3.15
+  variable calls its `__array__` without numpy 2's `copy` argument (a DeprecationWarning).
+  """
+  kernel = conv.kernel.numpy().astype(np.float64)
+  bias = (conv.bias.numpy().astype(np.float64) if conv.use_bias
           else np.zeros(kernel.shape[-1]))
-  mean = keras.ops.convert_to_numpy(bn.moving_mean).astype(np.float64)
-  variance = keras.ops.convert_to_numpy(bn.moving_variance).astype(np.float64)
-  gamma = (keras.ops.convert_to_numpy(bn.gamma).astype(np.float64) if bn.scale
+  mean = bn.moving_mean.numpy().astype(np.float64)
+  variance = bn.moving_variance.numpy().astype(np.float64)
+  gamma = (bn.gamma.numpy().astype(np.float64) if bn.scale
            else np.ones_like(mean))
-  beta = (keras.ops.convert_to_numpy(bn.beta).astype(np.float64) if bn.center
+  beta = (bn.beta.numpy().astype(np.float64) if bn.center
           else np.zeros_like(mean))
   scale = gamma / np.sqrt(variance + bn.epsilon)
   return (kernel * scale).astype(np.float32), ((bias - mean) * scale + beta).astype(np.float32)

@@ -51,7 +51,7 @@ def fingerprint(model: keras.Model, feature_params: params_lib.FeatureParams) ->
   digest.update(model.name.encode())  # logmel_stats has no weights to tell it apart
   for weight in model.weights:
     digest.update(weight.path.encode())
-    digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+    digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
   return digest.hexdigest()
 
 

@@ -34,13 +34,6 @@ def _copy_csvs(manual_dir):
     shutil.copy(os.path.join(DUMMY, name), manual_dir / name)
 
 
-def test_crlf_metadata_reads_as_shipped():
-  with open(os.path.join(DUMMY, FF_CSV), "rb") as f:
-    assert f.readline() == b"itemid,datasetid,hasbird\r\n"
-  rows = bad.read_metadata(os.path.join(DUMMY, WB_CSV))
-  assert len(rows) == 6 and all(label in (0, 1) and "\r" not in i for i, label in rows)
-
-
 def test_rows_without_wav_are_counted(tmp_path, capsys):
   _build(DUMMY, tmp_path / "data")
   err = capsys.readouterr().err

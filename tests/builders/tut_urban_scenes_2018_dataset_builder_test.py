@@ -30,23 +30,6 @@ def test_stereo_48k_becomes_mono_16k(tmp_path):
   assert example["audio"].shape[0] == int(0.3 * 16000)
 
 
-def test_documented_fold_and_meta_formats_read():
-  meta = tut.read_meta(os.path.join(DUMMY, "meta.csv"))
-  assert len(meta) == 8 and meta["audio/bus-helsinki-0-48-a.wav"] == "bus"
-  train = tut.read_fold(os.path.join(DUMMY, "evaluation_setup", "fold1_train.txt"), meta)
-  assert train[0] == ("audio/airport-barcelona-0-324-a.wav", "airport") and len(train) == 5
-  # fold1_test.txt lists names only: the scene comes from meta.csv.
-  test = tut.read_fold(os.path.join(DUMMY, "evaluation_setup", "fold1_test.txt"), meta)
-  assert test == tut.read_fold(os.path.join(DUMMY, "evaluation_setup", "fold1_evaluate.txt"), {})
-
-
-def test_an_unknown_scene_names_the_file_and_line(tmp_path):
-  (tmp_path / "fold1_train.txt").write_text("audio/a.wav\tairport\naudio/b.wav\tbeach\n")
-  with pytest.raises(ValueError,
-                     match=r"fold1_train.txt:2: expected 'audio/<name>.wav<TAB><scene>'"):
-    tut.read_fold(tmp_path / "fold1_train.txt", {})
-
-
 def test_fold_rows_without_wav_are_counted(tmp_path, capsys):
   builder = tut.Builder(data_dir=str(tmp_path / "data"))
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(

@@ -1,0 +1,137 @@
+"""Tests of mobile_ssl.core.encoder: pooling options (shapes, parameters, saving, TFLite ops)
+and the 'fast' variant (the paper's stack, block 1's pool folded into strides)."""
+
+import tempfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from ai_edge_litert import interpreter as litert
+
+from mobile_ssl.benchmark import tflite_graph
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import features
+from mobile_ssl.core import model_dir
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.export import convert
+from tests import audio_fixtures
+
+FEATURES = params_lib.FeatureParams()
+
+
+@pytest.mark.parametrize("pooling,pooled", [("max", 128), ("mean_max", 256),
+                                            ("time_mean_max", 2 * 2 * 128)])
+def test_pooling_sets_the_embedding_layer_input(pooling, pooled):
+  params = params_lib.EncoderParams(pooling=pooling)
+  model = encoder_lib.build_encoder(params, seed=0)
+  assert model.get_layer("embedding").input.shape[-1] == pooled
+  assert model.output_shape == (None, 128)
+  counts = encoder_lib.complexity(model)
+  base = encoder_lib.complexity(encoder_lib.build_encoder(params_lib.EncoderParams(), seed=0))
+  assert counts["params"] - base["params"] == (pooled - 128) * 128
+
+
+def test_time_pooling_keeps_frequency_apart():
+  """Reordering time rows of the last feature map keeps the pooled vector; frequency does not."""
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(1, 3, 2, 8)).astype(np.float32)
+  inputs = tf.keras.Input((3, 2, 8))
+  pool = tf.keras.Model(inputs, encoder_lib.pool(inputs, "time_mean_max", "p"))
+  base = pool(x).numpy()
+  np.testing.assert_allclose(pool(x[:, ::-1]).numpy(), base, atol=1e-6)
+  assert not np.allclose(pool(x[:, :, ::-1]).numpy(), base)
+  assert base.shape == (1, 2 * 2 * 8)
+
+
+def test_pooled_encoder_saves_loads_and_converts_to_builtins(tmp_path):
+  params = params_lib.tiny()
+  params = params.__class__(**{**params.__dict__, "encoder": params_lib.EncoderParams(
+      width=0.25, embedding_dim=16, pooling="time_mean_max")})
+  model = encoder_lib.build_encoder(params.encoder, seed=0)
+  model_dir.save_encoder(str(tmp_path), model, params)
+  loaded, read = model_dir.load_encoder(str(tmp_path))
+  x = np.random.default_rng(0).normal(size=(2, 96, 64, 1)).astype(np.float32)
+  np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), atol=1e-6)
+  assert read.encoder.pooling == "time_mean_max"
+  converter = tf.lite.TFLiteConverter.from_keras_model(model)
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+  interpreter = litert.Interpreter(model_content=converter.convert())
+  interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], x.shape)
+  interpreter.allocate_tensors()
+  interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+  interpreter.invoke()
+  got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+  np.testing.assert_allclose(got, model(x).numpy(), atol=1e-5)  # the pooling converts as it runs
+
+
+def test_unknown_pooling_is_a_clear_error():
+  with pytest.raises(ValueError, match="--pooling must be one of"):
+    params_lib.EncoderParams(pooling="attention").validate()
+
+
+@pytest.mark.parametrize("pooling", ["max", "mean_max", "time_mean_max"])
+def test_embedding_dim_zero_makes_the_pooled_statistics_the_embedding(pooling):
+  params = params_lib.EncoderParams(pooling=pooling, embedding_dim=0, width=0.5)
+  model = encoder_lib.build_encoder(params, seed=0)
+  assert model.output_shape == (None, params.output_dim())
+  assert not model.get_layer("embedding").weights  # an identity, no projection
+  assert params_lib.EncoderParams(embedding_dim=64).output_dim() == 64
+  with pytest.raises(ValueError, match="--embedding_dim must be >= 0"):
+    params_lib.EncoderParams(embedding_dim=-1).validate()
+
+
+
+def _build(variant, width=1.0, seed=0):
+  return encoder_lib.build_encoder(params_lib.EncoderParams(variant=variant, width=width),
+                                   FEATURES, seed=seed)
+
+
+class TestFastVariant:
+
+  def test_is_a_registered_variant(self):
+    assert encoder_lib.VARIANTS == ("paper", "fast")
+    with pytest.raises(ValueError, match="unknown encoder variant 'tiny'"):
+      encoder_lib.layer_table(params_lib.EncoderParams(variant="tiny"))
+
+  def test_block1_pool_becomes_strides(self):
+    model = _build("fast")
+    time_conv, freq_conv = model.get_layer("block1_conv_time"), model.get_layer("block1_conv_freq")
+    assert time_conv.kernel_size == (3, 1) and time_conv.strides == (2, 1)
+    assert freq_conv.kernel_size == (1, 3) and freq_conv.strides == (1, 2)
+    assert time_conv.output.shape[1:] == (48, 64, 8)
+    assert freq_conv.output.shape[1:] == (48, 32, 8)
+    assert "block1_pool" not in [layer.name for layer in model.layers]
+    # Blocks 2.. and the head are the paper's, layer for layer.
+    paper = [r for r in encoder_lib.layer_table(params_lib.EncoderParams()) if
+             not r[0].startswith("block1_")]
+    fast = encoder_lib.layer_table(params_lib.EncoderParams(variant="fast"))[6:]
+    assert fast == paper
+
+  @pytest.mark.parametrize("width", [0.25, 0.5, 1.0, 2.0])
+  def test_same_weights_fewer_macs_than_paper(self, width):
+    paper, fast = (_build(v, width) for v in ("paper", "fast"))
+    assert [w.shape for w in fast.weights] == [w.shape for w in paper.weights]
+    paper_counts, fast_counts = encoder_lib.complexity(paper), encoder_lib.complexity(fast)
+    assert fast_counts["params"] == paper_counts["params"]
+    assert 0.85 * paper_counts["macs"] < fast_counts["macs"] < paper_counts["macs"]
+
+  def test_outputs_and_seeds(self):
+    x = np.random.default_rng(0).normal(-4, 2, (3, 96, 64, 1)).astype(np.float32)
+    a, b, c = (np.asarray(_build("fast", seed=s)(x)) for s in (0, 0, 1))
+    assert a.shape == (3, 128) and np.all(np.isfinite(a))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+  def test_converts_to_int8_with_only_xnnpack_friendly_ops(self):
+    model = convert.inference_model(_build("fast", width=0.25), FEATURES, "log_mel")
+    sounds = [audio_fixtures.sine(1.0, 440.0), audio_fixtures.noise(1.0, seed=1),
+              audio_fixtures.chirp(1.0), audio_fixtures.sine(1.0, 2000.0)]
+    log_mels = features.log_mel_spectrogram(
+        np.stack([s[:FEATURES.slice_samples] for s in sounds]), FEATURES).numpy()
+    flatbuffer = convert.convert(model, "int8", [x[None, ..., None] for x in log_mels])
+    with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
+      f.write(flatbuffer)
+      f.flush()
+      info = tflite_graph.describe(f.name)
+    assert info["precision"] == "int8"
+    assert info["op_histogram"]["CONV_2D"] == 10 and info["op_histogram"]["MAX_POOL_2D"] == 4

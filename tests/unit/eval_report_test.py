@@ -1,0 +1,38 @@
+"""Tests of mobile_ssl.evaluation.eval_report: the Markdown table, the CSV round trip, the PNGs."""
+
+from mobile_ssl.evaluation import eval_report as report
+
+
+class TestReport:
+  ROWS = [
+      {"task": "A", "method": "m1", "mode": "linear", "label_fraction": 1.0, "shots_per_class": "",
+       "accuracy": 0.9, "ci_low": 0.85, "ci_high": 0.95, "clips": 100, "classes": 4,
+       "train_clips": 400, "unseen_test_clips": 0, "seconds": 1.0},
+      {"task": "A", "method": "m1", "mode": "linear", "label_fraction": 0.1, "shots_per_class": "",
+       "accuracy": 0.6, "ci_low": 0.5, "ci_high": 0.7, "clips": 100, "classes": 4,
+       "train_clips": 40, "unseen_test_clips": 0, "seconds": 1.0},
+      {"task": "B", "method": "m1", "mode": "finetune", "label_fraction": "", "shots_per_class": 10,
+       "accuracy": 0.5, "ci_low": 0.4, "ci_high": 0.6, "clips": 50, "classes": 2,
+       "train_clips": 20, "unseen_test_clips": 3, "seconds": 2.0},
+  ]
+
+  def test_markdown_table_has_methods_by_tasks(self):
+    text = report.markdown(self.ROWS)
+    lines = text.splitlines()
+    assert lines[0] == "| method | A | B |"
+    assert "| m1 | 90.0 [85.0, 95.0] | — |" in lines
+    assert "| m1 · 10% labels | 60.0 [50.0, 70.0] | — |" in lines
+    assert "| m1 (fine-tuned) · 10 shots | — | 50.0 [40.0, 60.0] |" in lines
+    assert "3 with a class unseen in training" in text
+
+  def test_files_round_trip_and_plots_are_pngs(self, tmp_path):
+    paths = report.write(self.ROWS, str(tmp_path / "out"))
+    assert set(paths) == {"csv", "markdown", "bars", "fractions"}
+    for key in ("bars", "fractions"):
+      assert open(paths[key], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    back = report.read_csv(paths["csv"])
+    assert [(r["task"], r["accuracy"], r["shots_per_class"]) for r in back] == [
+        ("A", 0.9, ""), ("A", 0.6, ""), ("B", 0.5, 10)]
+    assert report.markdown(back) == report.markdown(self.ROWS)
+    # One fraction only: no label-efficiency plot.
+    assert "fractions" not in report.write(self.ROWS[:1], str(tmp_path / "one"))

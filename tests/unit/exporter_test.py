@@ -1,0 +1,17 @@
+"""Tests of mobile_ssl.export.exporter's settings: which precision and input go together."""
+
+import pytest
+
+from mobile_ssl.export import exporter
+
+
+def test_int16x8_needs_log_mel_input():
+  with pytest.raises(ValueError, match="int16x8 needs --input=log_mel"):
+    exporter.ExportParams(quantization="int16x8", input_kind="waveform").validate()
+  assert ("int16x8", "waveform") not in exporter.COMBINATIONS
+  assert ("int16x8", "log_mel") in exporter.COMBINATIONS
+
+
+def test_only_for_int8():
+  with pytest.raises(ValueError, match="--debug_quantization needs --quantization=int8"):
+    exporter.ExportParams(quantization="dynamic", debug_quantization=True).validate()

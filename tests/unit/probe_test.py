@@ -1,0 +1,91 @@
+"""Tests of mobile_ssl.evaluation.probe: the softmax probe's fit, clip scoring, bootstrap interval."""
+
+import numpy as np
+import pytest
+from scipy import special
+
+from mobile_ssl.evaluation import probe
+
+
+def _blobs(per_class=20, windows=3, dim=6, seed=0, spread=0.3):
+  """Windows of clips around one centre per class: [n, dim] embeddings, labels, clip ids."""
+  rng = np.random.default_rng(seed)
+  centres = np.eye(3, dim) * 3.0
+  x, y, clips = [], [], []
+  for c in range(3):
+    for k in range(per_class):
+      clip = c * per_class + k
+      x.append(centres[c] + spread * rng.standard_normal((windows, dim)))
+      y += [c] * windows
+      clips += [clip] * windows
+  return np.concatenate(x), np.array(y), np.array(clips)
+
+
+def test_probabilities_are_the_softmax_of_standardized_logits():
+  rng = np.random.default_rng(1)
+  model = probe.LinearModel(rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=4),
+                            rng.uniform(0.5, 2.0, size=4))
+  x = rng.normal(size=(5, 4)) * 50  # large logits: the max is subtracted before exp
+  expected = special.softmax(((x - model.mean) / model.scale) @ model.weights + model.bias, 1)
+  np.testing.assert_allclose(model.probabilities(x), expected, rtol=1e-10)
+
+
+def test_the_fit_is_the_minimum_of_the_regularized_loss():
+  x, y, _ = _blobs(per_class=8, spread=1.5)
+  l2 = 0.1
+  w, b = probe._fit(x, y, 3, l2)  # pylint: disable=protected-access
+  # At the minimum the gradient, computed here independently, vanishes.
+  p = special.softmax(x @ w + b, axis=1)
+  onehot = np.eye(3)[y]
+  np.testing.assert_allclose(x.T @ (p - onehot) / len(x) + l2 * w, 0, atol=1e-4)
+  np.testing.assert_allclose((p - onehot).mean(0), 0, atol=1e-4)
+  assert np.abs(w).max() > 0.1  # not the trivial zero solution
+
+
+def test_separable_clips_are_all_predicted_and_the_decay_comes_from_the_grid():
+  x, y, clips = _blobs()
+  model = probe.train(x, y, clips, 3, seed=0)
+  assert model.l2 in probe.L2_GRID
+  test_x, test_y, test_clips = _blobs(per_class=5, seed=1)
+  result = probe.evaluate(model, test_x, test_y, test_clips)
+  assert result == {"accuracy": 1.0, "ci_low": 1.0, "ci_high": 1.0, "clips": 15}
+  assert probe.train(x, y, clips, 3, l2=0.5).l2 == 0.5
+
+
+def test_a_probe_needs_two_classes():
+  x, y, clips = _blobs()
+  with pytest.raises(ValueError, match="at least 2 classes in the training data, got 1"):
+    probe.train(x[y == 0], y[y == 0], clips[y == 0], 3)
+
+
+def test_a_clip_is_the_mean_of_its_windows_probabilities():
+  # Clip 7: one confident window for class 0, two mild ones for class 1 -> class 0 (sums
+  # 1.9 vs 1.1), where a majority vote of its windows would say 1.
+  clips = np.array([3, 3, 7, 7, 7])
+  p = np.array([[0.2, 0.8], [0.3, 0.7], [1.0, 0.0], [0.45, 0.55], [0.45, 0.55]])
+  ids, predicted = probe.average_by_clip(p, clips)
+  np.testing.assert_array_equal(ids, [3, 7])
+  np.testing.assert_array_equal(predicted, [1, 0])
+
+
+def test_score_counts_clips_and_unseen_labels_as_errors():
+  p = np.eye(3)[[0, 0, 1, 2, 2, 1]]
+  clips = np.array([0, 0, 1, 2, 2, 3])
+  labels = np.array([0, 0, 1, 1, 1, -1])  # clip 2 wrong; clip 3's class was never trained
+  result = probe.score(p, labels, clips)
+  assert result["accuracy"] == 0.5 and result["clips"] == 4
+  with pytest.raises(ValueError, match="the test split is empty"):
+    probe.score(np.zeros((0, 3)), labels[:0], clips[:0])
+
+
+def test_bootstrap_interval_matches_the_normal_approximation():
+  correct = np.array([1] * 140 + [0] * 60)  # 70 % of 200 clips
+  low, high = probe.bootstrap_interval(correct, seed=0)
+  half_width = 1.96 * np.sqrt(0.7 * 0.3 / 200)  # 0.0635
+  assert low < 0.7 < high
+  assert abs((high - low) / 2 - half_width) < 0.01
+  assert abs((low + high) / 2 - 0.7) < 0.01
+  assert probe.bootstrap_interval(correct, seed=0) == (low, high)  # seeded
+  assert probe.bootstrap_interval(np.ones(10)) == (1.0, 1.0)
+  narrow = probe.bootstrap_interval(correct, level=0.5)
+  assert low < narrow[0] < narrow[1] < high

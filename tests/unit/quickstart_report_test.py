@@ -1,0 +1,57 @@
+"""Tests of mobile_ssl.commands.quickstart_report: the summary lines from a summary dict."""
+
+from mobile_ssl.commands import quickstart_report
+
+
+def _model(name, family, latency_us, size_bytes, **extra):
+  return dict({"name": name, "family": family, "precision": "int8", "input": "waveform",
+               "arch": "yamnet" if family == "peer" else "paper", "size_bytes": size_bytes,
+               "results": [{"threads": 1, "xnnpack": True, "latency_us": latency_us}]}, **extra)
+
+
+def _bench(**ours_extra):
+  return {"label": "host x86_64", "platform": {"cpu_features": ["avx2", "fma"]},
+          "models": [_model("ours", "ours", 2000.0, 100_000, **ours_extra),
+                     _model("peer", "peer", 8000.0, 4_000_000)]}
+
+
+def test_benchmark_lines_give_the_measured_ratios():
+  lines = quickstart_report.benchmark_lines(_bench())
+  assert lines[0] == "- host x86_64, 1 thread, XNNPACK, median of interleaved rounds;"
+  assert "  CPU features: avx2 fma." in lines
+  assert "- ours (waveform in, front end included): 2.000 ms, 100,000 bytes" in lines
+  assert ("- yamnet architecture (log-mel in, no front end), int8, random weights: 8.000 ms, "
+          "4,000,000 bytes") in lines
+  assert lines[-1] == "- ours / peer: latency 0.25x, size 0.025x"
+
+
+def test_front_end_share_gives_the_encoders_own_speed_up():
+  lines = quickstart_report.benchmark_lines(_bench(front_end={"total_us": 2000.0, "share": 0.5}))
+  # Half of 2 ms is the front end: the encoder part is 1 ms, 8x faster than the peer's 8 ms.
+  assert lines[-1] == ("- in our model the log-mel front end takes 50 % of the time; the encoder "
+                       "part (~1.000 ms) is 8.0x faster than the peer")
+
+
+def test_missing_parts_are_said():
+  assert quickstart_report.benchmark_lines(None) == ["(not benchmarked)"]
+  no_peer = _bench()
+  no_peer["models"] = no_peer["models"][:1]
+  assert quickstart_report.benchmark_lines(no_peer) == ["(no timing)"]
+  text = quickstart_report.summary_text({"rows": [], "export": None, "benchmark": None})
+  assert text.splitlines()[1:] == [
+      "## Linear probe (clip accuracy %, 95 % interval)",
+      "(the dataset has no labels: no linear probe)", "", "## int8 waveform model",
+      "(not exported)", "(not benchmarked)"]
+
+
+def test_export_lines_report_file_cosines_probe_and_failure():
+  export = {"path": "out/enc.tflite", "size_bytes": 123456,
+            "input": {"name": "waveform", "shape": [1, 15600]},
+            "validation": {"mean_cosine": 0.999871, "min_cosine": 0.99512},
+            "probe": {"task": "SYN", "tflite_accuracy": 0.75, "keras_accuracy": 0.8},
+            "error": "min cosine 0.9 < 0.95"}
+  assert quickstart_report._export_lines(export) == [  # pylint: disable=protected-access
+      "**The int8 model failed validation and was not written:** min cosine 0.9 < 0.95",
+      "- file: `out/enc.tflite`, 123,456 bytes, input `waveform` [1, 15600], output `embedding`",
+      "- cosine to the Keras encoder on held-out windows: mean 0.99987, min 0.99512",
+      "- linear probe on `SYN`: .tflite 0.750 vs Keras 0.800"]
