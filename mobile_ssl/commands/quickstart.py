@@ -21,6 +21,7 @@ longer recordings (`--concat_clips` of mobile-ssl-train), and the report says so
 import dataclasses
 import json
 import os
+import pathlib
 import sys
 import time
 import typing
@@ -84,7 +85,7 @@ class Stages:
 
   def __init__(self, output_dir: str):
     self.path = os.path.join(output_dir, _STATE_FILE)
-    self.state = json.load(open(self.path)) if os.path.exists(self.path) else {}
+    self.state = json.loads(pathlib.Path(self.path).read_text(encoding="utf-8")) if os.path.exists(self.path) else {}
     self.started = time.time()
 
   def begin(self, name: str, what: str) -> float:

@@ -8,6 +8,7 @@ an encoder only through `load_encoder`, which checks the format version.
 
 import json
 import os
+import pathlib
 import typing
 
 import keras
@@ -42,7 +43,7 @@ def read_params(model_dir: str) -> params_lib.Params:
   if not os.path.isfile(path):
     raise ValueError(f"{model_dir}: not a mobile_ssl run directory (no {PARAMS_FILE})")
   try:
-    values = json.loads(open(path, encoding="utf-8").read())
+    values = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
   except json.JSONDecodeError as e:
     raise ValueError(f"{path}: not valid JSON ({e})") from None
   version = values.get("version")

@@ -18,6 +18,7 @@ messages.
 
 import logging
 import os
+import pathlib
 import time
 import typing
 
@@ -200,7 +201,7 @@ def _deployment_main(grid: Grid, context: Context) -> None:
   from mobile_ssl.federated import run_state  # pylint: disable=import-outside-toplevel
   cfg = context.run_config
   params_file = str(cfg.get("params-file", ""))
-  params = (params_lib.from_json(open(params_file, encoding="utf-8").read()) if params_file
+  params = (params_lib.from_json(pathlib.Path(params_file).read_text(encoding="utf-8")) if params_file
             else params_lib.recipe("contrastive"))
   fed = run_state.FederatedParams(
       dataset=str(cfg["dataset"]), clients_by=str(cfg["clients-by"]), rounds=int(cfg["rounds"]),

@@ -20,6 +20,7 @@ import dataclasses
 import glob
 import json
 import os
+import pathlib
 import re
 import typing
 
@@ -87,7 +88,7 @@ def _read_state(model_dir: str) -> typing.Optional[dict]:
   if not os.path.exists(path):
     return None
   try:
-    return json.loads(open(path, encoding="utf-8").read())
+    return json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
   except json.JSONDecodeError as e:
     raise ValueError(f"{path}: not valid JSON ({e})") from None
 

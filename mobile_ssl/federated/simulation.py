@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import pathlib
 import typing
 
 from mobile_ssl.federated import run_state
@@ -34,7 +35,7 @@ def resolve(fed: run_state.FederatedParams, model_dir: str, recipe: str = "tuned
     raise ValueError("--model_dir is required")
   if params_file:
     try:
-      params = params_lib.from_json(open(params_file, encoding="utf-8").read())
+      params = params_lib.from_json(pathlib.Path(params_file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
       raise ValueError(f"--params_file={params_file}: {e}") from None
   else:
@@ -61,7 +62,7 @@ def simulate(model_dir: str, params, fed, clients: int, parallel_clients: int = 
   run_simulation(server_app=server, client_app=flower_app.client_app,
                  num_supernodes=clients, backend_config=backend)
   state_path = os.path.join(model_dir, run_state.STATE_FILE)
-  state = json.loads(open(state_path, encoding="utf-8").read())
+  state = json.loads(pathlib.Path(state_path).read_text(encoding="utf-8"))
   if state["last_round"] < fed.rounds or not os.path.isfile(os.path.join(model_dir,
                                                                           "encoder.keras")):
     raise RuntimeError(f"{model_dir}: the simulation stopped after round "

@@ -9,6 +9,7 @@ the one loop (mobile_ssl/training/trainer.py) and save the encoder as encoder.ke
 import dataclasses
 import json
 import os
+import pathlib
 import sys
 import typing
 
@@ -54,7 +55,7 @@ def check_resumable(model_dir: str, params: params_lib.Params, force: bool = Fal
   path = model_dir_lib.params_path(model_dir)
   if not os.path.exists(path):
     return
-  old = _flatten(json.loads(open(path, encoding="utf-8").read()))
+  old = _flatten(json.loads(pathlib.Path(path).read_text(encoding="utf-8")))
   new = _flatten(json.loads(params.to_json()))
   changed = sorted(k for k in set(old) | set(new)
                    if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
