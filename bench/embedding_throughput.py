@@ -26,18 +26,18 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from mobile_ssl.export import convert
-from mobile_ssl.export import tflite_embedder
 from mobile_ssl.benchmark import latency
-from mobile_ssl.data import pipeline
-from mobile_ssl.data import downstream
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import features
-from mobile_ssl.evaluation import suite
 from mobile_ssl.core import inference
 from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.data import downstream
+from mobile_ssl.data import pipeline
+from mobile_ssl.evaluation import suite
 from mobile_ssl.evaluation import window_embeddings
+from mobile_ssl.export import convert
+from mobile_ssl.export import tflite_embedder
 
 flags.DEFINE_string("task", "synthetic_audio:event", "DATASET:LABEL or FOLDER:LABEL.")
 flags.DEFINE_string("split", "train", "Split to embed.")

@@ -24,14 +24,14 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from mobile_ssl.export import tflite_embedder as embedder_lib
 from mobile_ssl.benchmark import latency
-from mobile_ssl.export import probe_accuracy
-from mobile_ssl.export import exporter
-from mobile_ssl.export.exporter import DEFAULT_THRESHOLDS
-from mobile_ssl.data import downstream
 from mobile_ssl.core import model_dir
+from mobile_ssl.data import downstream
 from mobile_ssl.evaluation import probe
+from mobile_ssl.export import exporter
+from mobile_ssl.export import probe_accuracy
+from mobile_ssl.export import tflite_embedder as embedder_lib
+from mobile_ssl.export.exporter import DEFAULT_THRESHOLDS
 
 flags.DEFINE_string("encoder", None, "Run directory (params.json + encoder.keras).")
 flags.DEFINE_string("probe_task", "", "Task codes or DATASET:LABEL_KEY, comma-separated: "

@@ -29,11 +29,11 @@ import keras  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 import scipy.fft  # pylint: disable=wrong-import-position
 
-from mobile_ssl.export import convert  # pylint: disable=wrong-import-position
 from mobile_ssl.benchmark import latency  # pylint: disable=wrong-import-position
 from mobile_ssl.benchmark import peers  # pylint: disable=wrong-import-position
 from mobile_ssl.core import features  # pylint: disable=wrong-import-position
 from mobile_ssl.core import params as params_lib  # pylint: disable=wrong-import-position
+from mobile_ssl.export import convert  # pylint: disable=wrong-import-position
 
 flags.DEFINE_integer("rounds", 7, "Interleaved rounds.")
 flags.DEFINE_integer("invokes", 200, "Invokes (or numpy calls) per row and round.")

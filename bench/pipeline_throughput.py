@@ -17,9 +17,9 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from mobile_ssl.data import pipeline
-from mobile_ssl.data import datasets
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.data import datasets
+from mobile_ssl.data import pipeline
 
 flags.DEFINE_string("data_dir", None, "TFDS data dir.")
 flags.DEFINE_string("dataset", "synthetic_audio", "Dataset to stream.")

@@ -29,11 +29,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from mobile_ssl.core import atomic  # noqa: E402
-from mobile_ssl.data import downstream  # noqa: E402
 from mobile_ssl.core import encoder as encoder_lib  # noqa: E402
-from mobile_ssl.evaluation import suite  # noqa: E402
 from mobile_ssl.core import model_dir as model_dir_lib  # noqa: E402
 from mobile_ssl.core import tasks  # noqa: E402
+from mobile_ssl.data import downstream  # noqa: E402
+from mobile_ssl.evaluation import suite  # noqa: E402
 from mobile_ssl.training import trainer  # noqa: E402
 
 flags.DEFINE_list("runs", None, "Run directories (mobile-ssl-train model_dir).")

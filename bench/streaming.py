@@ -25,11 +25,11 @@ import numpy as np
 from absl import app
 from absl import flags
 
-from mobile_ssl.export import convert
-from mobile_ssl.export import tflite_embedder as embedder_lib
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import streaming
+from mobile_ssl.export import convert
+from mobile_ssl.export import tflite_embedder as embedder_lib
 
 flags.DEFINE_list("model", [], ".tflite files (default: the untrained width-1.0 encoder).")
 flags.DEFINE_list("hops", ["0.975", "0.5", "0.25", "0.1"], "Hops between windows, seconds.")

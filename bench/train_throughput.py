@@ -19,11 +19,11 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from mobile_ssl.data import pipeline as data
-from mobile_ssl.data import datasets
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import tasks
+from mobile_ssl.data import datasets
+from mobile_ssl.data import pipeline as data
 from mobile_ssl.training import trainer
 
 flags.DEFINE_string("data_dir", None, "TFDS data dir.")

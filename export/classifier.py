@@ -25,10 +25,10 @@ import typing
 import keras
 import numpy as np
 
-from mobile_ssl.data import downstream
 from mobile_ssl.core import embedding
-from mobile_ssl.evaluation import suite
+from mobile_ssl.data import downstream
 from mobile_ssl.evaluation import probe
+from mobile_ssl.evaluation import suite
 from mobile_ssl.evaluation import window_embeddings
 
 HEAD_NAME = "classifier_head"

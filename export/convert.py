@@ -41,12 +41,12 @@ import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.tools import flatbuffer_utils
 
-from mobile_ssl.export import tflite_embedder as embedder_lib
-from mobile_ssl.export import metadata
-from mobile_ssl.export import validation
-from mobile_ssl.data import datasets
 from mobile_ssl.core import features
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.data import datasets
+from mobile_ssl.export import metadata
+from mobile_ssl.export import tflite_embedder as embedder_lib
+from mobile_ssl.export import validation
 
 
 # Non-overlapping windows (more distinct audio per window), at most 4 per clip

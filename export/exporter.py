@@ -37,19 +37,19 @@ import typing
 
 import numpy as np
 
+from mobile_ssl.core import atomic
+from mobile_ssl.core import embedding
+from mobile_ssl.core import model_dir as model_dir_lib
+from mobile_ssl.data import datasets
+from mobile_ssl.data import downstream
+from mobile_ssl.evaluation import probe
 from mobile_ssl.export import classifier
 from mobile_ssl.export import convert
-from mobile_ssl.export import tflite_embedder as embedder_lib
 from mobile_ssl.export import metadata
 from mobile_ssl.export import probe_accuracy
 from mobile_ssl.export import quantization_debug
+from mobile_ssl.export import tflite_embedder as embedder_lib
 from mobile_ssl.export import validation
-from mobile_ssl.core import atomic
-from mobile_ssl.data import datasets
-from mobile_ssl.data import downstream
-from mobile_ssl.core import embedding
-from mobile_ssl.core import model_dir as model_dir_lib
-from mobile_ssl.evaluation import probe
 
 QUANTIZATIONS = tuple(q.value for q in convert.Quantization)
 INPUT_KINDS = tuple(k.value for k in convert.InputKind)

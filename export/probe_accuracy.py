@@ -16,10 +16,10 @@ or `accuracy`.
 
 import typing
 
-from mobile_ssl.export import tflite_embedder as embedder_lib
+from mobile_ssl.core import params as params_lib
 from mobile_ssl.data import downstream
 from mobile_ssl.evaluation import suite
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.export import tflite_embedder as embedder_lib
 
 
 def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,

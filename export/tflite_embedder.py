@@ -21,11 +21,11 @@ import typing
 import numpy as np
 from ai_edge_litert import interpreter as litert
 
-from mobile_ssl.export import metadata as metadata_lib
 from mobile_ssl.core import embedding
 from mobile_ssl.core import features
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import tensor_quantization
+from mobile_ssl.export import metadata as metadata_lib
 
 SIGNATURE = "serving_default"
 

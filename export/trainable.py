@@ -34,12 +34,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mobile_ssl.export import trainable_graph as graph
-from mobile_ssl.export import trainable_runner
 from mobile_ssl.core import atomic
 from mobile_ssl.core import features
 from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.export import trainable_graph as graph
+from mobile_ssl.export import trainable_runner
 
 SIGNATURES = trainable_runner.SIGNATURES
 PARTS = trainable_runner.PARTS

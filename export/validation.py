@@ -15,8 +15,8 @@ import tensorflow_datasets as tfds
 import tqdm
 from ai_edge_litert import schema_py_generated as schema
 
-from mobile_ssl.data import pipeline
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.data import pipeline
 
 # Ops that must never be in an exported file: resource variables mean the
 # Keras-3 weights were left unfrozen (the file gives NaN on x86), and

@@ -39,3 +39,24 @@ def log_mels(count=6):
                   chirp(1.0)][i % 3][:slice_samples])
   log_mel = features.log_mel_spectrogram(np.stack(waves), params_lib.tiny().features).numpy()
   return log_mel[..., None].astype(np.float32)
+
+
+FSDD_LIKE_SPEAKERS = {"alice": 300.0, "bob": 900.0, "carol": 2000.0}
+
+
+def _speaker_tone(hz, seconds, seed):
+  t = np.arange(int(RATE * seconds)) / RATE
+  rng = np.random.default_rng(seed)
+  return (0.3 * np.sin(2 * np.pi * hz * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
+          + 0.01 * rng.normal(size=t.size)).astype(np.float32)
+
+
+def write_fsdd_like(root):
+  """FSDD-named clips in `root`: 3 speakers x 2 digits x takes 0-7 (takes 0-4 are FSDD's
+  test split), each speaker its own pitch."""
+  for s, (speaker, hz) in enumerate(FSDD_LIKE_SPEAKERS.items()):
+    for digit in range(2):
+      for take in range(8):
+        write(str(root / f"{digit}_{speaker}_{take}.wav"),
+              _speaker_tone(hz * (1 + 0.2 * digit), 0.7, 100 * s + 10 * digit + take))
+  return str(root)

@@ -18,41 +18,27 @@ import sys
 
 import numpy as np
 import pytest
-from absl import flags
 
 from mobile_ssl.benchmark import android
-from mobile_ssl.commands import bench as bench_cmd
-from mobile_ssl.export import convert
 from mobile_ssl.benchmark import emulation
 from mobile_ssl.benchmark import latency
 from mobile_ssl.benchmark import peers
 from mobile_ssl.benchmark import tflite_graph
+from mobile_ssl.commands import bench as bench_cmd
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.export import convert
+from tests import model_fixtures
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERIAL = "R58M12345"
 
 
-@pytest.fixture()
-def models(tiny_tflite):
-  """The tiny encoder's float32 and int8 .tflite files (tests/conftest.py)."""
-  return tiny_tflite
-
-
-def _request(models, **overrides):
-  request = {"models": [{"name": "tiny", "path": models["float32"], "inputs": [models["input"]]}],
-             "configs": [{"threads": 1, "xnnpack": True}, {"threads": 1, "xnnpack": False}],
-             "warmup_runs": 3, "num_runs": 20, "repeats": 2, "progress": False}
-  request.update(overrides)
-  return request
-
-
 class TestLatencyRunner:
 
   def test_child_process_gives_the_same_output(self, models):
-    inside = latency.run_request(_request(models, repeats=1))
-    child = latency.run_in_child(_request(models, repeats=1))
+    inside = latency.run_request(model_fixtures.latency_request(models, repeats=1))
+    child = latency.run_in_child(model_fixtures.latency_request(models, repeats=1))
     np.testing.assert_allclose(child["models"][0]["output"], inside["models"][0]["output"],
                                atol=1e-6)
 
@@ -126,22 +112,12 @@ class TestAndroid:
       android.run("nope", [], [], warmup_runs=1, num_runs=1, mode="apk")
 
 
-def _cli(args, capsys):
-  """Runs mobile-ssl-bench's main() in-process; (exit code, stdout, stderr)."""
-  values = flags.FlagValues()
-  bench_cmd.define_flags(values)
-  rest = values(["mobile-ssl-bench", *args])
-  code = bench_cmd.main(rest, values)
-  out = capsys.readouterr()
-  return code, out.out, out.err
-
-
 class TestCli:
 
   def test_android_target_through_fake_adb(self, models, fake_adb, tmp_path, capsys):
     binary = tmp_path / "benchmark_model"
     binary.write_bytes(b"\x7fELF")
-    code, out, err = _cli([models["int8"], "--target=android", f"--adb_serial={SERIAL}",
+    code, out, err = model_fixtures.run_command(bench_cmd, [models["int8"], "--target=android", f"--adb_serial={SERIAL}",
                            f"--benchmark_binary={binary}", "--calibration_dataset=",
                            f"--output_dir={tmp_path / 'out'}"], capsys)
     assert code == 0, err
@@ -167,7 +143,7 @@ class TestEmulation:
     setup = subprocess.run(["bash", os.path.join(REPO, "mobile_ssl", "benchmark", "setup_emulation.sh")],
                            capture_output=True, text=True, check=False)
     assert setup.returncode == 0, setup.stderr[-2000:]
-    code, out, err = _cli([models["int8"], "--target=emulated-arm64", "--calibration_dataset=",
+    code, out, err = model_fixtures.run_command(bench_cmd, [models["int8"], "--target=emulated-arm64", "--calibration_dataset=",
                            "--op_profile", f"--output_dir={tmp_path}"], capsys)
     assert code == 0, err
     report = json.load(open(tmp_path / "benchmark.json"))

@@ -1,8 +1,13 @@
 """Fixtures shared by tests/: tiny datasets built once per session in a temp dir."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import model_dir
+from mobile_ssl.core import params as params_lib
 from mobile_ssl.data import datasets
 from tests import audio_fixtures
 
@@ -50,8 +55,6 @@ def tiny_tflite(tmp_path_factory):
   {'encoder': the Keras encoder, 'input': an .npy of one real log-mel window,
    'float32': path, 'int8': path}.
   """
-  from mobile_ssl.core import encoder as encoder_lib
-  from mobile_ssl.core import params as params_lib
   from mobile_ssl.export import convert
   tiny = params_lib.tiny()
   folder = tmp_path_factory.mktemp("tiny_tflite")
@@ -65,3 +68,25 @@ def tiny_tflite(tmp_path_factory):
     with open(paths[precision], "wb") as f:
       f.write(convert.convert(model, precision, [x[None] for x in log_mels]))
   return paths
+
+
+@pytest.fixture(scope="session")
+def models(tiny_tflite):
+  """The tiny encoder's float32 and int8 .tflite files, as the benchmark tests name them."""
+  return tiny_tflite
+
+
+@pytest.fixture(scope="session")
+def fsdd_like(tmp_path_factory):
+  """A folder of FSDD-named clips: 3 speakers x 2 digits x 8 takes (audio_fixtures)."""
+  return audio_fixtures.write_fsdd_like(tmp_path_factory.mktemp("fsdd"))
+
+
+@pytest.fixture(scope="session")
+def encoder_dir(tmp_path_factory):
+  """A run directory: the tiny encoder (seed 0) whose params name synthetic_audio/tiny."""
+  params = dataclasses.replace(params_lib.tiny(), datasets=("synthetic_audio/tiny",))
+  path = str(tmp_path_factory.mktemp("run"))
+  model_dir.save_encoder(path, encoder_lib.build_encoder(params.encoder, params.features, seed=0),
+                         params)
+  return path

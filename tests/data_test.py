@@ -13,9 +13,9 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from mobile_ssl.data import pipeline
-from mobile_ssl.data import datasets
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.data import datasets
+from mobile_ssl.data import pipeline
 from tests import audio_fixtures
 
 PARAMS = params_lib.Params()

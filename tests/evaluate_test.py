@@ -15,13 +15,13 @@ import sys
 import numpy as np
 import pytest
 
-from mobile_ssl.data import pipeline
-from mobile_ssl.data import downstream
 from mobile_ssl.core import encoder as encoder_lib
-from mobile_ssl.evaluation import suite as evaluation
 from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.data import downstream
+from mobile_ssl.data import pipeline
 from mobile_ssl.evaluation import eval_report as report
+from mobile_ssl.evaluation import suite as evaluation
 from mobile_ssl.evaluation import window_embeddings
 from tests import audio_fixtures
 

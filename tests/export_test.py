@@ -9,30 +9,29 @@ import sys
 
 import numpy as np
 import pytest
-from absl import flags
 from ai_edge_litert import interpreter as litert
 from ai_edge_litert import schema_py_generated as schema
 
-from mobile_ssl.export import classifier
-from mobile_ssl.export import convert
-from mobile_ssl.export import tflite_embedder as embedder_lib
-from mobile_ssl.export import metadata
-from mobile_ssl.export import probe_accuracy
-from mobile_ssl.export import quantization_debug
 from mobile_ssl.commands import export_tflite
-from mobile_ssl.export import exporter
-from mobile_ssl.export import validation
-from mobile_ssl.data import pipeline
-from mobile_ssl.data import downstream
 from mobile_ssl.core import embedding
-from mobile_ssl.core import encoder as encoder_lib
-from mobile_ssl.evaluation import suite
 from mobile_ssl.core import features
 from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.data import downstream
+from mobile_ssl.data import pipeline
 from mobile_ssl.evaluation import probe
+from mobile_ssl.evaluation import suite
 from mobile_ssl.evaluation import window_embeddings
+from mobile_ssl.export import classifier
+from mobile_ssl.export import convert
+from mobile_ssl.export import exporter
+from mobile_ssl.export import metadata
+from mobile_ssl.export import probe_accuracy
+from mobile_ssl.export import quantization_debug
+from mobile_ssl.export import tflite_embedder as embedder_lib
+from mobile_ssl.export import validation
 from tests import audio_fixtures
+from tests import model_fixtures
 
 DATASET = "synthetic_audio/tiny"
 PARAMS = dataclasses.replace(params_lib.tiny(), datasets=(DATASET,))
@@ -40,14 +39,6 @@ DIM = PARAMS.encoder.embedding_dim
 COMBINATIONS = list(exporter.COMBINATIONS)
 INPUT_SHAPES = {"waveform": [1, 15600], "log_mel": [1, 96, 64, 1]}
 _TYPES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
-
-
-@pytest.fixture(scope="module")
-def encoder_dir(tmp_path_factory):
-  path = str(tmp_path_factory.mktemp("run"))
-  model_dir.save_encoder(path, encoder_lib.build_encoder(PARAMS.encoder, PARAMS.features, seed=0),
-                         PARAMS)
-  return path
 
 
 @pytest.fixture(scope="module")
@@ -232,23 +223,11 @@ class TestEmbedder:
     assert len(stamps) == 1 and emb.shape == (1, DIM)
 
 
-def _run_cli(args, capsys):
-  values = flags.FlagValues()
-  export_tflite.define_flags(values)
-  values(["export_tflite"] + args)
-  try:
-    code = export_tflite.main(["export_tflite"], values)
-  except SystemExit as e:
-    code = e.code
-  out, err = capsys.readouterr()
-  return code, out, err
-
-
 class TestCommand:
 
   def test_end_to_end_with_probe(self, encoder_dir, data_dir, tiny_synthetic, tmp_path, capsys):
     output, report_path = tmp_path / "enc.tflite", tmp_path / "report.json"
-    code, out, err = _run_cli([f"--encoder={encoder_dir}", f"--output={output}",
+    code, out, err = model_fixtures.run_command(export_tflite, [f"--encoder={encoder_dir}", f"--output={output}",
                                "--quantization=int8", "--input=log_mel", f"--data_dir={data_dir}",
                                f"--representative_data={DATASET}@train", "--num_representative=9",
                                # 4 test clips: one flipped clip is a 0.25 drop.
@@ -285,7 +264,7 @@ class TestCommand:
           quantization="dynamic", input_kind="log_mel", data_dir=data_dir, min_mean_cosine=1.0))
     assert not failure.value.report["passed"] and os.listdir(tmp_path) == []
     output.write_bytes(b"older export")  # a failed export leaves an older file alone
-    code, out, err = _run_cli([f"--encoder={encoder_dir}", f"--output={output}",
+    code, out, err = model_fixtures.run_command(export_tflite, [f"--encoder={encoder_dir}", f"--output={output}",
                                "--quantization=float16", "--input=log_mel",
                                f"--data_dir={data_dir}",
                                "--min_min_cosine=1.0"], capsys)

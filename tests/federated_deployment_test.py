@@ -19,9 +19,9 @@ import time
 import pytest
 
 from mobile_ssl.core import audio
+from mobile_ssl.core import model_dir
 from mobile_ssl.federated import credentials
 from mobile_ssl.federated import run_state
-from mobile_ssl.core import model_dir
 from tests import federated_test
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

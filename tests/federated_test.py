@@ -14,43 +14,18 @@ import time
 import numpy as np
 import pytest
 
+from mobile_ssl.core import model_dir
+from mobile_ssl.evaluation import hear
 from mobile_ssl.export import trainable_runner
-from mobile_ssl.core import audio
 from mobile_ssl.federated import device
 from mobile_ssl.federated import run_state
-from mobile_ssl.evaluation import hear
-from mobile_ssl.core import model_dir
-from mobile_ssl.core import params as params_lib
 from mobile_ssl.federated import shards
+from tests import model_fixtures
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPEAKERS = {"alice": 300.0, "bob": 900.0, "carol": 2000.0}
-# Two encoder blocks: the code paths of the full encoder, a fast conversion.
 PARAMS = run_state.federated_params(dataclasses.replace(
-    params_lib.tiny(),
-    encoder=params_lib.EncoderParams(width=1.0, embedding_dim=16, base_channels=(4, 8),
-                                     pooling="time_mean_max"),
-    task=dataclasses.replace(params_lib.TaskParams(), contrastive_temperature=0.2,
-                             contrastive_max_offset_frames=100)))
-
-
-def _tone(hz, seconds, seed):
-  t = np.arange(int(16000 * seconds)) / 16000
-  rng = np.random.default_rng(seed)
-  return (0.3 * np.sin(2 * np.pi * hz * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
-          + 0.01 * rng.normal(size=t.size)).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def fsdd_like(tmp_path_factory):
-  """FSDD-named clips: 3 speakers x 2 digits x takes 0-7 (takes 0-4 are FSDD's test split)."""
-  root = tmp_path_factory.mktemp("fsdd")
-  for s, (speaker, hz) in enumerate(SPEAKERS.items()):
-    for digit in range(2):
-      for take in range(8):
-        audio.write(str(root / f"{digit}_{speaker}_{take}.wav"),
-                    _tone(hz * (1 + 0.2 * digit), 0.7, 100 * s + 10 * digit + take), 16000)
-  return str(root)
+    model_fixtures.TWO_BLOCK_PARAMS, task=dataclasses.replace(
+        model_fixtures.TWO_BLOCK_PARAMS.task, contrastive_max_offset_frames=100)))
 
 
 class TestRunDirectory:

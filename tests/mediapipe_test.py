@@ -29,18 +29,18 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from mobile_ssl.export import tflite_embedder as embedder_lib
-from mobile_ssl.export import exporter
 from mobile_ssl.core import audio
-from mobile_ssl.data import pipeline
-from mobile_ssl.data import downstream
 from mobile_ssl.core import encoder as encoder_lib
-from mobile_ssl.evaluation import suite
 from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
-from mobile_ssl.evaluation import probe
 from mobile_ssl.core import streaming
+from mobile_ssl.data import downstream
+from mobile_ssl.data import pipeline
+from mobile_ssl.evaluation import probe
+from mobile_ssl.evaluation import suite
 from mobile_ssl.evaluation import window_embeddings
+from mobile_ssl.export import exporter
+from mobile_ssl.export import tflite_embedder as embedder_lib
 from tests import audio_fixtures
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
+from mobile_ssl.commands import quickstart
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
-from mobile_ssl.commands import quickstart
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

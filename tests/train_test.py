@@ -19,11 +19,11 @@ import pytest
 from scipy import stats
 import tensorflow as tf
 
-from mobile_ssl.data import pipeline
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import tasks
+from mobile_ssl.data import pipeline
 from mobile_ssl.training import trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -8,30 +8,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mobile_ssl.export import trainable
-from mobile_ssl.export import trainable_runner
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import features
-from mobile_ssl.core import params as params_lib
 from mobile_ssl.core.tasks import contrastive
+from mobile_ssl.export import trainable
+from mobile_ssl.export import trainable_runner
+from tests import model_fixtures
 
 BATCH = 4
-# Two blocks instead of five: the same code paths, a 3x faster conversion.
-PARAMS = dataclasses.replace(
-    params_lib.tiny(),
-    encoder=params_lib.EncoderParams(width=1.0, embedding_dim=16, base_channels=(4, 8),
-                                     pooling="time_mean_max"),
-    task=dataclasses.replace(params_lib.TaskParams(), name="contrastive",
-                             contrastive_temperature=0.2))
-
-
-def _windows(seed, count=BATCH):
-  """Log-mel-like windows: per-clip tone bands plus noise, so clips differ from each other."""
-  rng = np.random.default_rng(seed)
-  x = rng.normal(0.0, 0.3, (count, 96, 64, 1)).astype(np.float32)
-  for i in range(count):
-    x[i, :, (7 * i) % 60:(7 * i) % 60 + 4, 0] += 3.0
-  return x
+PARAMS = model_fixtures.TWO_BLOCK_PARAMS
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +42,7 @@ class TestTrainable:
     ops = {op["op_name"] for op in runner.interpreter._get_ops_details()}  # pylint: disable=protected-access
     assert not any(op.startswith("Flex") or op == "CUSTOM" for op in ops), ops
     # Lost weights would give NaN or zeros here: the file must embed like Keras.
-    x = _windows(0)
+    x = model_fixtures.windows(0)
     np.testing.assert_allclose(runner.embed(x), encoder(x, training=False).numpy(), atol=1e-5)
     np.testing.assert_allclose(runner.get_weights()["encoder"],
                                trainable.flat_encoder(encoder, PARAMS), atol=0)
@@ -76,7 +61,7 @@ class TestTrainable:
   def test_one_step_matches_keras_adam(self, exported):
     encoder, task_model, path = exported
     runner = trainable_runner.TrainableRunner(path)
-    anchor, positive = _windows(1), _windows(1) + _windows(2) * 0.2
+    anchor, positive = model_fixtures.windows(1), model_fixtures.windows(1) + model_fixtures.windows(2) * 0.2
     # The same step in Keras on copies of the same weights.
     enc = keras.models.clone_model(encoder)
     enc.set_weights(encoder.get_weights())
@@ -103,7 +88,7 @@ class TestTrainable:
     _, _, path = exported
     runner = trainable_runner.TrainableRunner(path)
     start = runner.get_weights()
-    anchor, positive = _windows(4), _windows(4) + _windows(5) * 0.2
+    anchor, positive = model_fixtures.windows(4), model_fixtures.windows(4) + model_fixtures.windows(5) * 0.2
     losses = [runner.train(anchor, positive) for _ in range(8)]
     assert losses[-1] < 0.7 * losses[0], losses
     checkpoint = str(tmp_path / "ckpt.npz")
@@ -120,7 +105,7 @@ class TestTrainable:
   def test_head_learns_few_labelled_windows(self, exported):
     _, _, path = exported
     runner = trainable_runner.TrainableRunner(path)
-    x = np.concatenate([_windows(6, 3), _windows(7, 3)])
+    x = np.concatenate([model_fixtures.windows(6, 3), model_fixtures.windows(7, 3)])
     labels = np.array([0, 1, 2, 0, 1, 2], np.int32)
     losses = [runner.train_head(x, labels) for _ in range(60)]
     assert losses[-1] < 0.5 * losses[0], losses[::10]
@@ -163,8 +148,8 @@ class TestTrainableCommand:
     report = json.loads(capsys.readouterr().out)
     assert report["size_bytes"] == output.stat().st_size and report["head_classes"] == 5
     runner = trainable_runner.TrainableRunner(str(output))
-    assert runner.train_batch == 4 and runner.infer_head(_windows(0)).shape == (BATCH, 5)
-    np.testing.assert_allclose(runner.embed(_windows(0)), encoder(_windows(0)).numpy(), atol=1e-5)
+    assert runner.train_batch == 4 and runner.infer_head(model_fixtures.windows(0)).shape == (BATCH, 5)
+    np.testing.assert_allclose(runner.embed(model_fixtures.windows(0)), encoder(model_fixtures.windows(0)).numpy(), atol=1e-5)
     values(["export_tflite", f"--encoder={run}", f"--output={tmp_path / 'x.bin'}", "--trainable"])
     assert export_tflite.main(["export_tflite"], values) == 2  # cannot run: a bad --output
     assert "must name a .tflite" in capsys.readouterr().err
@@ -187,7 +172,7 @@ class TestTrainableEmulatedArm64:
     assert setup.returncode == 0, setup.stderr[-2000:]
     _, _, path = exported
     windows = str(tmp_path / "windows.npz")
-    np.savez(windows, anchor=_windows(11), positive=_windows(11) + 0.2 * _windows(12))
+    np.savez(windows, anchor=model_fixtures.windows(11), positive=model_fixtures.windows(11) + 0.2 * model_fixtures.windows(12))
     script = os.path.join(repo, "tests", "trainable_device_run.py")
     runs = {}
     for target in ("x86", "arm64"):

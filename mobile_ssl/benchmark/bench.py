@@ -22,16 +22,16 @@ import numpy as np
 
 from mobile_ssl.benchmark import android
 from mobile_ssl.benchmark import bench_report
-from mobile_ssl.export import convert
-from mobile_ssl.export import probe_accuracy
-from mobile_ssl.export import validation
 from mobile_ssl.benchmark import emulation
 from mobile_ssl.benchmark import latency
 from mobile_ssl.benchmark import lineup
 from mobile_ssl.benchmark import peers as peers_lib
 from mobile_ssl.benchmark import tflite_graph
-from mobile_ssl.data import downstream
 from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.data import downstream
+from mobile_ssl.export import convert
+from mobile_ssl.export import probe_accuracy
+from mobile_ssl.export import validation
 
 TARGETS = ("host", "emulated-arm64", "android")
 PRECISIONS = ("float32", "float16", "dynamic", "int8")

@@ -22,13 +22,13 @@ import keras
 import numpy as np
 import tqdm
 
-from mobile_ssl.export import convert
-from mobile_ssl.export import tflite_embedder
 from mobile_ssl.benchmark import peers
 from mobile_ssl.core import atomic
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.export import convert
+from mobile_ssl.export import tflite_embedder
 
 
 @dataclasses.dataclass(frozen=True)

@@ -40,9 +40,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mobile_ssl.export import convert
 from mobile_ssl.core import features
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.export import convert
 
 # (kind, stride, output channels), as _YAMNET_LAYER_DEFS in yamnet.py.
 YAMNET_LAYERS = (

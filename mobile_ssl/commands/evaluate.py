@@ -21,11 +21,11 @@ import time
 from absl import flags
 
 from mobile_ssl.commands import cli
+from mobile_ssl.core import params as params_lib
 from mobile_ssl.data import datasets
 from mobile_ssl.data import downstream
-from mobile_ssl.evaluation import suite
-from mobile_ssl.core import params as params_lib
 from mobile_ssl.evaluation import eval_report
+from mobile_ssl.evaluation import suite
 from mobile_ssl.training import trainer
 
 PROG = "mobile-ssl-eval"

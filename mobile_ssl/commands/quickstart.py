@@ -28,19 +28,19 @@ import typing
 
 from absl import flags
 
-from mobile_ssl.commands import cli
-from mobile_ssl.benchmark import bench_report
 from mobile_ssl.benchmark import bench as benchmark_lib
+from mobile_ssl.benchmark import bench_report
 from mobile_ssl.benchmark import peers
-from mobile_ssl.export import exporter
+from mobile_ssl.commands import cli
+from mobile_ssl.commands import quickstart_report
 from mobile_ssl.core import atomic
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import tasks
 from mobile_ssl.data import datasets
 from mobile_ssl.data import downstream
 from mobile_ssl.evaluation import suite as evaluation
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.export import exporter
 from mobile_ssl.training import pretraining
-from mobile_ssl.commands import quickstart_report
-from mobile_ssl.core import tasks
 from mobile_ssl.training import trainer
 
 

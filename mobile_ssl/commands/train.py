@@ -15,10 +15,10 @@ import dataclasses
 from absl import flags
 
 from mobile_ssl.commands import cli
-from mobile_ssl.data import datasets
 from mobile_ssl.core import params as params_lib
-from mobile_ssl.training import pretraining
 from mobile_ssl.core import tasks
+from mobile_ssl.data import datasets
+from mobile_ssl.training import pretraining
 from mobile_ssl.training import trainer
 
 PROG = "mobile-ssl-train"

@@ -25,17 +25,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mobile_ssl.data import pipeline
-from mobile_ssl.data import downstream
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import features
-from mobile_ssl.evaluation import logmel_stats
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
-from mobile_ssl.evaluation import probe
-from mobile_ssl.training import trainer
-from mobile_ssl.evaluation import window_embeddings
 from mobile_ssl.core.tasks import supervised
+from mobile_ssl.data import downstream
+from mobile_ssl.data import pipeline
+from mobile_ssl.evaluation import logmel_stats
+from mobile_ssl.evaluation import probe
+from mobile_ssl.evaluation import window_embeddings
+from mobile_ssl.training import trainer
 
 UNTRAINED = "untrained"
 SUPERVISED = "supervised"

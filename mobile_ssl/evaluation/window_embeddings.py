@@ -34,10 +34,10 @@ import tensorflow as tf
 import tqdm
 
 from mobile_ssl.core import atomic
-from mobile_ssl.data import pipeline
-from mobile_ssl.data import downstream
 from mobile_ssl.core import inference
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.data import downstream
+from mobile_ssl.data import pipeline
 
 # Windows per encoder call: past ~128 the per-call overhead is amortized; the
 # last batch of a split is smaller.

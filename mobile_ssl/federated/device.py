@@ -14,9 +14,9 @@ import typing
 
 import numpy as np
 
-from mobile_ssl.export import trainable_runner
 from mobile_ssl.core import audio
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.export import trainable_runner
 
 # Parts that leave the device (the personalization head stays on it).
 SHARED_PARTS = ("encoder", "pretext_head")

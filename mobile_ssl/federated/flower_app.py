@@ -28,8 +28,8 @@ from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAdam, FedAvg
 
-from mobile_ssl.federated import device
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.federated import device
 from mobile_ssl.federated import shards as shards_lib
 
 LOG = logging.getLogger("mobile_ssl.federated")

@@ -26,11 +26,11 @@ import typing
 
 import numpy as np
 
-from mobile_ssl.export import trainable
 from mobile_ssl.core import atomic
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.export import trainable
 
 STATE_FILE = "federated.json"
 TRAINABLE_FILE = "trainable.tflite"

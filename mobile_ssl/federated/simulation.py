@@ -15,8 +15,8 @@ import os
 import pathlib
 import typing
 
-from mobile_ssl.federated import run_state
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.federated import run_state
 from mobile_ssl.federated import shards as shards_lib
 
 

@@ -15,13 +15,13 @@ import typing
 
 import numpy as np
 
-from mobile_ssl.data import pipeline as data
-from mobile_ssl.data import data_service as data_service_lib
-from mobile_ssl.data import datasets
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import tasks
+from mobile_ssl.data import data_service as data_service_lib
+from mobile_ssl.data import datasets
+from mobile_ssl.data import pipeline as data
 from mobile_ssl.training import trainer
 
 # --cache_dir default: memory when the pool's log-mels fit in AUTO_CACHE_BYTES,

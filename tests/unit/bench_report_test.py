@@ -6,24 +6,11 @@ import pytest
 
 from mobile_ssl.benchmark import bench_report
 from mobile_ssl.benchmark import latency
-
-
-@pytest.fixture()
-def models(tiny_tflite):
-  """The tiny encoder's float32 and int8 .tflite files (tests/conftest.py)."""
-  return tiny_tflite
-
-
-def _request(models, **overrides):
-  request = {"models": [{"name": "tiny", "path": models["float32"], "inputs": [models["input"]]}],
-             "configs": [{"threads": 1, "xnnpack": True}, {"threads": 1, "xnnpack": False}],
-             "warmup_runs": 3, "num_runs": 20, "repeats": 2, "progress": False}
-  request.update(overrides)
-  return request
+from tests import model_fixtures
 
 
 def _fake_report(models):
-  result = latency.run_request(_request(models, configs=[{"threads": 1, "xnnpack": True}],
+  result = latency.run_request(model_fixtures.latency_request(models, configs=[{"threads": 1, "xnnpack": True}],
                                         repeats=1))
   base = {"size_bytes": 1000, "weights": 10, "macs": 1000, "op_histogram": {"CONV_2D": 1},
           "width": 1.0, "arch": "paper", "input": "log_mel", "precision": "int8",

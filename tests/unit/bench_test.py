@@ -3,27 +3,11 @@
 import json
 
 import pytest
-from absl import flags
 
 from mobile_ssl.benchmark import emulation
 from mobile_ssl.commands import bench as bench_cmd
 from mobile_ssl.core import encoder as encoder_lib
-
-
-@pytest.fixture()
-def models(tiny_tflite):
-  """The tiny encoder's float32 and int8 .tflite files (tests/conftest.py)."""
-  return tiny_tflite
-
-
-def _cli(args, capsys):
-  """Runs mobile-ssl-bench's main() in-process; (exit code, stdout, stderr)."""
-  values = flags.FlagValues()
-  bench_cmd.define_flags(values)
-  rest = values(["mobile-ssl-bench", *args])
-  code = bench_cmd.main(rest, values)
-  out = capsys.readouterr()
-  return code, out.out, out.err
+from tests import model_fixtures
 
 
 class TestCli:
@@ -31,7 +15,7 @@ class TestCli:
   def test_host_run_writes_reports(self, models, tmp_path, capsys):
     peer = tmp_path / "peer_float32.tflite"
     peer.write_bytes(open(models["float32"], "rb").read())
-    code, out, _ = _cli([models["int8"], models["float32"], f"--peer_models={peer}",
+    code, out, _ = model_fixtures.run_command(bench_cmd, [models["int8"], models["float32"], f"--peer_models={peer}",
                          "--calibration_dataset=", "--num_runs=20", "--repeats=2",
                          "--warmup_runs=2", "--op_profile", f"--output_dir={tmp_path}"], capsys)
     assert code == 0 and "| tiny_int8 | int8 | log_mel |" in out
@@ -57,14 +41,14 @@ class TestCli:
   ])
   def test_bad_input_is_one_line(self, models, args, message, tmp_path, capsys):
     args = [models["float32"] if a == "TINY" else a for a in args]
-    code, _, err = _cli(args + ["--calibration_dataset=", f"--output_dir={tmp_path}"], capsys)
+    code, _, err = model_fixtures.run_command(bench_cmd, args + ["--calibration_dataset=", f"--output_dir={tmp_path}"], capsys)
     assert code == 2 and err.count("\n") == 1
     assert err.startswith("mobile-ssl-bench: error: ") and message in err
 
   def test_not_a_tflite_names_the_file(self, tmp_path, capsys):
     path = tmp_path / "audio.wav"
     path.write_bytes(b"RIFF....WAVE")
-    code, _, err = _cli([str(path), "--calibration_dataset=", f"--output_dir={tmp_path}"], capsys)
+    code, _, err = model_fixtures.run_command(bench_cmd, [str(path), "--calibration_dataset=", f"--output_dir={tmp_path}"], capsys)
     assert code == 2 and f"{path}: not a TFLite flatbuffer" in err and err.count("\n") == 1
 
 

@@ -8,37 +8,15 @@ import json
 import os
 
 import pytest
-from absl import flags
 
 from mobile_ssl.commands import export_tflite
-from mobile_ssl.core import encoder as encoder_lib
-from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.export import exporter
+from tests import model_fixtures
 
 
 DATASET = "synthetic_audio/tiny"
 PARAMS = dataclasses.replace(params_lib.tiny(), datasets=(DATASET,))
-
-
-@pytest.fixture(scope="module")
-def encoder_dir(tmp_path_factory):
-  path = str(tmp_path_factory.mktemp("run"))
-  model_dir.save_encoder(path, encoder_lib.build_encoder(PARAMS.encoder, PARAMS.features, seed=0),
-                         PARAMS)
-  return path
-
-
-def _run_cli(args, capsys):
-  values = flags.FlagValues()
-  export_tflite.define_flags(values)
-  values(["export_tflite"] + args)
-  try:
-    code = export_tflite.main(["export_tflite"], values)
-  except SystemExit as e:
-    code = e.code
-  out, err = capsys.readouterr()
-  return code, out, err
 
 
 def test_bad_input_is_one_clear_line(encoder_dir, tmp_path, capsys):
@@ -67,7 +45,7 @@ def test_bad_input_is_one_clear_line(encoder_dir, tmp_path, capsys):
        "--min_mean_cosine=1.5"),
   ]
   for args, message in cases:
-    code, out, err = _run_cli(args, capsys)
+    code, out, err = model_fixtures.run_command(export_tflite, args, capsys)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err, (args, err)
   assert not os.path.exists(out_file)
@@ -80,7 +58,7 @@ def test_bad_combinations_are_one_line(encoder_dir, tmp_path, capsys):
   for args, message in (
       (["--input=log_mel"], "--classifier_task needs --input=waveform"),
       (["--probe_task=SYN_EVENT"], "drop --probe_task")):
-    code, out, err = _run_cli([f"--encoder={encoder_dir}", f"--output={out_file}",
+    code, out, err = model_fixtures.run_command(export_tflite, [f"--encoder={encoder_dir}", f"--output={out_file}",
                                f"--classifier_task={DATASET}:event"] + args, capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
   assert not os.path.exists(out_file)

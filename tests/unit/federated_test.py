@@ -10,47 +10,23 @@ import os
 import numpy as np
 import pytest
 
-from mobile_ssl.core import audio
-from mobile_ssl.core import params as params_lib
 from mobile_ssl.federated import device
 from mobile_ssl.federated import flower_app
 from mobile_ssl.federated import run_state
 from mobile_ssl.federated import shards
+from tests import audio_fixtures
+from tests import model_fixtures
 
-SPEAKERS = {"alice": 300.0, "bob": 900.0, "carol": 2000.0}
-# Two encoder blocks: the code paths of the full encoder, a fast conversion.
 PARAMS = run_state.federated_params(dataclasses.replace(
-    params_lib.tiny(),
-    encoder=params_lib.EncoderParams(width=1.0, embedding_dim=16, base_channels=(4, 8),
-                                     pooling="time_mean_max"),
-    task=dataclasses.replace(params_lib.TaskParams(), contrastive_temperature=0.2,
-                             contrastive_max_offset_frames=100)))
-
-
-def _tone(hz, seconds, seed):
-  t = np.arange(int(16000 * seconds)) / 16000
-  rng = np.random.default_rng(seed)
-  return (0.3 * np.sin(2 * np.pi * hz * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
-          + 0.01 * rng.normal(size=t.size)).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def fsdd_like(tmp_path_factory):
-  """FSDD-named clips: 3 speakers x 2 digits x takes 0-7 (takes 0-4 are FSDD's test split)."""
-  root = tmp_path_factory.mktemp("fsdd")
-  for s, (speaker, hz) in enumerate(SPEAKERS.items()):
-    for digit in range(2):
-      for take in range(8):
-        audio.write(str(root / f"{digit}_{speaker}_{take}.wav"),
-                    _tone(hz * (1 + 0.2 * digit), 0.7, 100 * s + 10 * digit + take), 16000)
-  return str(root)
+    model_fixtures.TWO_BLOCK_PARAMS, task=dataclasses.replace(
+        model_fixtures.TWO_BLOCK_PARAMS.task, contrastive_max_offset_frames=100)))
 
 
 class TestShards:
 
   def test_speaker_shards_hold_one_speaker_and_no_test_takes(self, fsdd_like):
     found = shards.partition(fsdd_like, "speaker")
-    assert [s.name for s in found] == sorted(SPEAKERS)
+    assert [s.name for s in found] == sorted(audio_fixtures.FSDD_LIKE_SPEAKERS)
     for shard in found:
       names = [os.path.basename(f) for f in shard.files]
       assert len(names) == 6 and all(f"_{shard.name}_" in n for n in names)
@@ -65,8 +41,8 @@ class TestShards:
   def test_folder_and_bad_input(self, fsdd_like, tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    audio.write(str(tmp_path / "a" / "x.wav"), _tone(300, 0.5, 0), 16000)
-    audio.write(str(tmp_path / "b" / "y.wav"), _tone(300, 0.5, 1), 16000)
+    audio_fixtures.write(tmp_path / "a" / "x.wav", audio_fixtures.noise(0.5, seed=0))
+    audio_fixtures.write(tmp_path / "b" / "y.wav", audio_fixtures.noise(0.5, seed=1))
     assert [s.name for s in shards.partition(str(tmp_path), "folder")] == ["a", "b"]
     with pytest.raises(ValueError, match="FSDD names"):
       shards.partition(str(tmp_path), "speaker")

@@ -8,8 +8,8 @@ import pytest
 
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import inference
-from mobile_ssl.evaluation import logmel_stats
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.evaluation import logmel_stats
 
 
 def _trained_like(encoder_params):

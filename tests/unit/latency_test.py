@@ -8,28 +8,15 @@ import numpy as np
 import pytest
 
 from mobile_ssl.benchmark import latency
+from tests import model_fixtures
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-@pytest.fixture()
-def models(tiny_tflite):
-  """The tiny encoder's float32 and int8 .tflite files (tests/conftest.py)."""
-  return tiny_tflite
-
-
-def _request(models, **overrides):
-  request = {"models": [{"name": "tiny", "path": models["float32"], "inputs": [models["input"]]}],
-             "configs": [{"threads": 1, "xnnpack": True}, {"threads": 1, "xnnpack": False}],
-             "warmup_runs": 3, "num_runs": 20, "repeats": 2, "progress": False}
-  request.update(overrides)
-  return request
 
 
 class TestLatencyRunner:
 
   def test_fields_are_sane_and_output_matches_interpreter(self, models):
-    result = latency.run_request(_request(models))
+    result = latency.run_request(model_fixtures.latency_request(models))
     entry = result["models"][0]
     assert [(r["threads"], r["xnnpack"]) for r in entry["results"]] == [(1, True), (1, False)]
     for r in entry["results"]:
@@ -61,7 +48,7 @@ class TestLatencyRunner:
       return [100.0 * k + i for i in range(runs)]
 
     monkeypatch.setattr(latency, "_timed", timed)
-    (r,) = latency.run_request(_request(models, configs=[{"threads": 1, "xnnpack": True}]))[
+    (r,) = latency.run_request(model_fixtures.latency_request(models, configs=[{"threads": 1, "xnnpack": True}]))[
         "models"][0]["results"]
     assert r["count"] == 40 and r["min_us"] == 100.0
     assert (r["first_inference_us"], r["warmup_avg_us"]) == (1000.0, 400.0)

@@ -10,12 +10,6 @@ from mobile_ssl.benchmark import tflite_graph
 from mobile_ssl.core import encoder as encoder_lib
 
 
-@pytest.fixture()
-def models(tiny_tflite):
-  """The tiny encoder's float32 and int8 .tflite files (tests/conftest.py)."""
-  return tiny_tflite
-
-
 class TestTfliteGraph:
 
   def test_counts_match_the_keras_encoder(self, models):
