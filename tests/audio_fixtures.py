@@ -44,7 +44,7 @@ def log_mels(count=6):
 FSDD_LIKE_SPEAKERS = {"alice": 300.0, "bob": 900.0, "carol": 2000.0}
 
 
-def _speaker_tone(hz, seconds, seed):
+def speaker_tone(hz, seconds, seed):
   t = np.arange(int(RATE * seconds)) / RATE
   rng = np.random.default_rng(seed)
   return (0.3 * np.sin(2 * np.pi * hz * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
@@ -58,5 +58,5 @@ def write_fsdd_like(root):
     for digit in range(2):
       for take in range(8):
         write(str(root / f"{digit}_{speaker}_{take}.wav"),
-              _speaker_tone(hz * (1 + 0.2 * digit), 0.7, 100 * s + 10 * digit + take))
+              speaker_tone(hz * (1 + 0.2 * digit), 0.7, 100 * s + 10 * digit + take))
   return str(root)

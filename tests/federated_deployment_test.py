@@ -18,10 +18,10 @@ import time
 
 import pytest
 
-from mobile_ssl.core import audio
 from mobile_ssl.core import model_dir
 from mobile_ssl.federated import credentials
 from mobile_ssl.federated import run_state
+from tests import audio_fixtures
 from tests import federated_test
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,11 +51,11 @@ class TestDeployment:
 
   def test_tls_node_auth_refuses_unknown_key_and_rounds_complete(self, tmp_path):
     data = tmp_path / "clients"
-    for i, (speaker, hz) in enumerate(federated_test.SPEAKERS.items()):
+    for i, (speaker, hz) in enumerate(audio_fixtures.FSDD_LIKE_SPEAKERS.items()):
       (data / speaker).mkdir(parents=True)
       for take in range(4):
-        audio.write(str(data / speaker / f"{take}.wav"),
-                    federated_test._tone(hz, 1.0, 10 * i + take), 16000)  # pylint: disable=protected-access
+        audio_fixtures.write(data / speaker / f"{take}.wav",
+                             audio_fixtures.speaker_tone(hz, 1.0, 10 * i + take))
     params_file = tmp_path / "params.json"
     params_file.write_text(federated_test.PARAMS.to_json())
     tls = credentials.write_tls(str(tmp_path / "certs"))
