@@ -117,7 +117,8 @@ class TrainableModule(tf.Module):
       a, stats_a = graph.encoder_forward(self.encoder_vars, anchor, self._params, True)
       p, stats_p = graph.encoder_forward(self.encoder_vars, positive, self._params, True)
       loss = graph.contrastive_loss(a, p, self.pretext_vars,
-                                    self._params.task.contrastive_temperature, self._train_batch)
+                                    self._params.task.contrastive_temperature, self._train_batch,
+                                    self._params.task.contrastive_similarity)
     self.optimizer.apply(variables, tape.gradient(loss, variables))
     graph.update_moving_stats(self._by_name, stats_a + stats_p)
     return {"loss": loss}

@@ -160,7 +160,7 @@ def encoder_forward(weights: typing.Sequence, log_mel, params: params_lib.Params
     (embedding [B, d], [(layer name, batch mean, batch variance)] of each BN when training).
   """
   it = iter(weights)
-  x, stats = log_mel, []
+  x, stats, block_outputs = log_mel, [], {}
   for name, kind, options in encoder_lib.layer_table(params.encoder):
     if kind == "conv":
       kernel, stride = next(it), tuple(options.get("stride", (1, 1)))
@@ -181,12 +181,27 @@ def encoder_forward(weights: typing.Sequence, log_mel, params: params_lib.Params
       x = relu(x)
     elif kind == "maxpool":
       x = _max_pool_2x2(x) if training else tf.nn.max_pool2d(x, 2, 2, "SAME")
+    elif kind == "global_max" and params.encoder.pooling == "multi_mean_std":
+      levels = list(block_outputs.values())[-params_lib.MULTI_POOL_BLOCKS:]
+      x = tf.concat([_time_mean_std(level) for level in levels], -1)
     elif kind == "global_max":
       x = _pool(x, params.encoder.pooling)
     elif kind == "dense" and params.encoder.embedding_dim:
       kernel, bias = next(it), next(it)
       x = tf.matmul(x, kernel) + bias
+    if name.startswith("block"):
+      block_outputs[name.split("_")[0]] = x
   return x, stats
+
+
+def _time_mean_std(x):
+  """encoder.TimeMeanStd on plain tensors."""
+  _, _, freq, channels = x.shape
+  mean = tf.reduce_mean(x, axis=1)
+  variance = tf.maximum(tf.reduce_mean(tf.square(x), axis=1) - tf.square(mean), 0.0)
+  shifted = variance + encoder_lib.STD_EPSILON
+  joined = tf.concat([mean, shifted * rsqrt(shifted)], -1)  # sqrt with a builtin gradient
+  return tf.reshape(joined, [-1, freq * 2 * channels])
 
 
 def _pool(x, pooling: str):
@@ -215,12 +230,19 @@ def softmax_cross_entropy(logits, one_hot):
   return tf.reduce_mean(log_sum - tf.reduce_sum(logits * one_hot, axis=-1))
 
 
+def l2_normalize(x):
+  """tf.math.l2_normalize along the last axis with a builtin gradient."""
+  return x * rsqrt(tf.maximum(tf.reduce_sum(tf.square(x), axis=-1, keepdims=True), 1e-12))
+
+
 def contrastive_loss(anchor_embedding, positive_embedding, head_weights, temperature: float,
-                     batch_size: int):
+                     batch_size: int, similarity: str = "bilinear"):
   """tasks/contrastive.py's loss: the matching clip among the batch's positives."""
   gamma, beta, bilinear = head_weights
   a = layer_norm_tanh(anchor_embedding, gamma, beta)
   wp = tf.matmul(layer_norm_tanh(positive_embedding, gamma, beta), bilinear)
+  if similarity == "cosine":
+    a, wp = l2_normalize(a), l2_normalize(wp)
   logits = tf.matmul(a, wp, transpose_b=True) / temperature
   return softmax_cross_entropy(logits, tf.eye(batch_size))
 

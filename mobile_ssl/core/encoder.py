@@ -105,6 +105,7 @@ def build_encoder(encoder_params: params_lib.EncoderParams,
   inputs = keras.Input((feature_params.slice_frames, feature_params.num_mel_bins, 1),
                        name="log_mel")
   x = inputs
+  block_outputs = {}  # block name -> its last layer's output
   for i, (name, kind, options) in enumerate(layer_table(encoder_params)):
     if kind == "conv":
       x = keras.layers.Conv2D(channels[options["channels"]], options["kernel"],
@@ -116,6 +117,10 @@ def build_encoder(encoder_params: params_lib.EncoderParams,
       x = keras.layers.ReLU(name=name)(x)
     elif kind == "maxpool":
       x = keras.layers.MaxPooling2D(options["pool"], padding="same", name=name)(x)
+    elif kind == "global_max" and encoder_params.pooling == "multi_mean_std":
+      levels = list(block_outputs.values())[-params_lib.MULTI_POOL_BLOCKS:]
+      stats = [TimeMeanStd(name=f"{name}_{block}") for block in list(block_outputs)[-len(levels):]]
+      x = keras.layers.Concatenate(name=name)([s(level) for s, level in zip(stats, levels)])
     elif kind == "global_max":
       x = pool(x, encoder_params.pooling, name)
     elif kind == "dense" and encoder_params.embedding_dim == 0:
@@ -126,7 +131,33 @@ def build_encoder(encoder_params: params_lib.EncoderParams,
                              name=name)(x)
     else:
       raise ValueError(f"layer {name}: unknown kind {kind!r}")
+    if name.startswith("block"):
+      block_outputs[name.split("_")[0]] = x
   return keras.Model(inputs, x, name=model_name)
+
+
+STD_EPSILON = 1e-5  # keeps the square root's gradient finite where a unit never varies
+
+
+@keras.saving.register_keras_serializable(package="mobile_ssl")
+class TimeMeanStd(keras.layers.Layer):
+  """[B, T, F, C] -> [B, F * 2C]: mean and standard deviation over time, frequency rows kept.
+
+  The statistics pooling of speaker and language embeddings (x-vectors),
+  applied per frequency row: how strongly and how steadily each unit fires
+  over the slice. Builtin TFLite ops only (MEAN, MUL, SUB, SQRT, CONCATENATION,
+  RESHAPE). The variance is E[x^2] - E[x]^2, clipped at 0 against rounding.
+  """
+
+  def call(self, x):
+    mean = keras.ops.mean(x, axis=1)
+    variance = keras.ops.maximum(keras.ops.mean(keras.ops.square(x), axis=1)
+                                 - keras.ops.square(mean), 0.0)
+    joined = keras.ops.concatenate([mean, keras.ops.sqrt(variance + STD_EPSILON)], axis=-1)
+    return keras.ops.reshape(joined, (-1, joined.shape[1] * joined.shape[2]))
+
+  def compute_output_shape(self, input_shape):
+    return (input_shape[0], input_shape[2] * 2 * input_shape[3])
 
 
 def pool(x, pooling: str, name: str):

@@ -14,6 +14,7 @@ import typing
 import keras
 
 from mobile_ssl.core import atomic
+from mobile_ssl.core import encoder as encoder_lib  # registers its layers for load_model
 from mobile_ssl.core import params as params_lib
 
 PARAMS_FILE = "params.json"

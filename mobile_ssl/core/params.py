@@ -79,7 +79,9 @@ class FeatureParams:
     return self
 
 
-POOLINGS = ("max", "mean_max", "time_mean_max")
+POOLINGS = ("max", "mean_max", "time_mean_max", "multi_mean_std")
+# Blocks whose outputs `multi_mean_std` pools: the last three.
+MULTI_POOL_BLOCKS = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +104,10 @@ class EncoderParams:
   # How the last feature map [time, freq, channels] becomes one vector before
   # the embedding layer: 'max' (the paper's global max pool), 'mean_max'
   # (global mean and max, concatenated), or 'time_mean_max' (mean and max
-  # over time only, frequency kept: what a small speech encoder needs).
+  # over time only, frequency kept: what a small speech encoder needs), or
+  # 'multi_mean_std' (mean and standard deviation over time, frequency kept,
+  # of each of the last three blocks' outputs: statistics at three
+  # frequency resolutions, not only the coarsest; docs/evaluation.md).
   pooling: str = dataclasses.field(default="max", metadata={
       "help": "Pooling before the embedding layer: " + ", ".join(POOLINGS)
               + " ('max' is the paper's)."})
@@ -115,10 +120,14 @@ class EncoderParams:
     if self.embedding_dim:
       return self.embedding_dim
     feature_params = feature_params or FeatureParams()
-    channels = self.channels()[-1]
-    bins = feature_params.num_mel_bins
+    bins, block_bins = feature_params.num_mel_bins, []
     for _ in self.base_channels:  # each block halves (rounding up) time and frequency
       bins = -(-bins // 2)
+      block_bins.append(bins)
+    channels = self.channels()[-1]
+    if self.pooling == "multi_mean_std":
+      blocks = range(max(0, len(self.base_channels) - MULTI_POOL_BLOCKS), len(self.base_channels))
+      return sum(2 * block_bins[b] * self.channels()[b] for b in blocks)
     return {"max": channels, "mean_max": 2 * channels,
             "time_mean_max": 2 * bins * channels}[self.pooling]
 
@@ -201,6 +210,12 @@ class TaskParams:
   # Contrastive (COLA): bilinear similarity, softmax over the batch.
   contrastive_temperature: float = dataclasses.field(default=1.0, metadata={
       "help": "Contrastive: softmax temperature."})
+  # Contrastive: 'bilinear' is COLA's g(a)^T W g(p); 'cosine' divides it by
+  # the norms of g(a) and W g(p), so the logits are bounded by 1/temperature
+  # whatever the embedding size (COLA's logits grow with it: with the 1,536
+  # values of 'multi_mean_std' its loss diverged; docs/evaluation.md).
+  contrastive_similarity: str = dataclasses.field(default="bilinear", metadata={
+      "help": "Contrastive: similarity of anchor and positive: bilinear (COLA), cosine."})
   # Contrastive: the positive starts within this many frames of the anchor
   # (-1: anywhere in the clip, COLA's rule).
   contrastive_max_offset_frames: int = dataclasses.field(default=-1, metadata={
@@ -318,7 +333,8 @@ RECIPES = ("tuned", "paper")
 DEFAULT_TASK = "contrastive"
 # Augmentations of the tuned recipe (BYOL-A's mixup and resized crop, a gain,
 # SpecAugment-style masks), measured on FSDD (docs/evaluation.md).
-TUNED_AUGMENT = AugmentParams(gain_db=6.0, mixup_ratio=0.4, crop_scale=(0.6, 1.5))
+TUNED_AUGMENT = AugmentParams(gain_db=6.0, mixup_ratio=0.4, crop_scale=(0.6, 1.5),
+                              time_mask_frames=20, freq_mask_bins=8)
 
 
 def recipe(task: str = DEFAULT_TASK, name: str = "tuned") -> Params:
@@ -327,7 +343,9 @@ def recipe(task: str = DEFAULT_TASK, name: str = "tuned") -> Params:
   'paper': the 2019 configuration (global max pool, constant-rate Adam, no
   augmentation), kept selectable and reported. 'tuned': what measurement on
   small real pools on a 2-core CPU favoured (docs/evaluation.md, 'Pretraining recipe'):
-  mean+max pooling over time, cosine schedule with warm-up, weight decay,
+  mean and standard deviation over time of the last three blocks
+  (`multi_mean_std`), a cosine similarity for the contrastive task, a cosine
+  schedule with warm-up, weight decay,
   gradient clipping, and the augmentations of `TUNED_AUGMENT` for every task
   (the temporal-context tasks too: two views should differ in loudness and
   background). Flags given on a command line override either.
@@ -340,8 +358,9 @@ def recipe(task: str = DEFAULT_TASK, name: str = "tuned") -> Params:
     return base
   return dataclasses.replace(
       base,
-      encoder=dataclasses.replace(base.encoder, pooling="time_mean_max", embedding_dim=0),
+      encoder=dataclasses.replace(base.encoder, pooling="multi_mean_std", embedding_dim=0),
       task=dataclasses.replace(base.task, contrastive_temperature=0.2,
+                               contrastive_similarity="cosine",
                                contrastive_max_offset_frames=100),
       train=dataclasses.replace(base.train, steps=1600, schedule="cosine", warmup_steps=100,
                                 weight_decay=1e-4, clip_norm=5.0, concat_clips=0,

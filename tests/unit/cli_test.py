@@ -99,7 +99,7 @@ def test_train_flags_given_override_the_chosen_recipe():
 @pytest.mark.parametrize("args,message", [
     (["--crop_scale=big,1"], "--crop_scale: expected comma-separated numbers"),
     (["--crop_scale=1.5,0.5"], "--crop_scale must be two numbers 0 < low <= high"),
-    (["--pooling=attention"], "--pooling must be one of max, mean_max, time_mean_max"),
+    (["--pooling=attention"], "--pooling must be one of max, mean_max, time_mean_max, multi_mean_std"),
     (["--width=-1"], "--width must be > 0"),
 ])
 def test_bad_train_flags_are_clear_errors(args, message):

@@ -64,12 +64,48 @@ def test_pooled_encoder_saves_loads_and_converts_to_builtins(tmp_path):
   np.testing.assert_allclose(got, model(x).numpy(), atol=1e-5)  # the pooling converts as it runs
 
 
+def test_multi_mean_std_pools_the_last_three_blocks():
+  """mean and std over time of blocks 3-5 (frequency rows kept): 3 x 512 values at width 1."""
+  params = params_lib.EncoderParams(pooling="multi_mean_std", embedding_dim=0)
+  model = encoder_lib.build_encoder(params, seed=0)
+  assert model.output_shape == (None, params.output_dim()) == (None, 8 * 2 * 32 + 4 * 2 * 64
+                                                               + 2 * 2 * 128)
+  x = np.random.default_rng(0).normal(size=(2, 96, 64, 1)).astype(np.float32)
+  block4 = tf.keras.Model(model.input, model.get_layer("block4_pool").output)(x).numpy()
+  mean, std = block4.mean(axis=1), np.sqrt(block4.var(axis=1) + encoder_lib.STD_EPSILON)
+  expected = np.concatenate([mean, std], -1).reshape(2, -1)
+  np.testing.assert_allclose(model(x).numpy()[:, 512:1024], expected, rtol=1e-4, atol=1e-4)
+  assert encoder_lib.complexity(model)["params"] == encoder_lib.complexity(
+      encoder_lib.build_encoder(params_lib.EncoderParams(pooling="time_mean_max",
+                                                         embedding_dim=0)))["params"]
+
+
+def test_multi_mean_std_saves_loads_and_converts_to_builtins(tmp_path):
+  params = params_lib.tiny()
+  params = params.__class__(**{**params.__dict__, "encoder": params_lib.EncoderParams(
+      width=0.25, embedding_dim=0, pooling="multi_mean_std")})
+  model = encoder_lib.build_encoder(params.encoder, seed=0)
+  model_dir.save_encoder(str(tmp_path), model, params)
+  loaded, _ = model_dir.load_encoder(str(tmp_path))
+  x = np.random.default_rng(1).normal(size=(2, 96, 64, 1)).astype(np.float32)
+  np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), atol=1e-6)
+  converter = tf.lite.TFLiteConverter.from_keras_model(model)
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+  interpreter = litert.Interpreter(model_content=converter.convert())
+  interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], x.shape)
+  interpreter.allocate_tensors()
+  interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+  interpreter.invoke()
+  got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+  np.testing.assert_allclose(got, model(x).numpy(), rtol=1e-4, atol=1e-4)
+
+
 def test_unknown_pooling_is_a_clear_error():
   with pytest.raises(ValueError, match="--pooling must be one of"):
     params_lib.EncoderParams(pooling="attention").validate()
 
 
-@pytest.mark.parametrize("pooling", ["max", "mean_max", "time_mean_max"])
+@pytest.mark.parametrize("pooling", ["max", "mean_max", "time_mean_max", "multi_mean_std"])
 def test_embedding_dim_zero_makes_the_pooled_statistics_the_embedding(pooling):
   params = params_lib.EncoderParams(pooling=pooling, embedding_dim=0, width=0.5)
   model = encoder_lib.build_encoder(params, seed=0)

@@ -96,7 +96,8 @@ def test_recipes():
       name="triplet"))
   tuned = params_lib.recipe()
   assert tuned.task.name == params_lib.DEFAULT_TASK == "contrastive"
-  assert (tuned.encoder.pooling, tuned.encoder.embedding_dim) == ("time_mean_max", 0)
+  assert (tuned.encoder.pooling, tuned.encoder.embedding_dim) == ("multi_mean_std", 0)
+  assert tuned.task.contrastive_similarity == "cosine"
   assert (tuned.train.schedule, tuned.train.concat_clips) == ("cosine", 0)
   assert tuned.augment == params_lib.TUNED_AUGMENT and tuned.augment.enabled
   with pytest.raises(ValueError, match="--recipe must be one of tuned, paper, got 'best'"):

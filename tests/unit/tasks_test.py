@@ -106,6 +106,21 @@ def test_contrastive_loss_prefers_matching_pairs():
       None, shuffled, PARAMS).numpy().mean()
 
 
+def test_cosine_contrastive_ignores_the_scale_and_names_bad_values():
+  rng = np.random.default_rng(1)
+  a = rng.standard_normal((6, 8)).astype(np.float32)
+  params = dataclasses.replace(PARAMS, task=dataclasses.replace(
+      PARAMS.task, contrastive_similarity="cosine"))
+  pair = np.stack([a, np.roll(a, 1, axis=0)], axis=1)
+  np.testing.assert_allclose(contrastive.loss(None, tf.constant(pair), params).numpy(),
+                             contrastive.loss(None, tf.constant(100 * pair), params).numpy(),
+                             rtol=1e-5)
+  bad = dataclasses.replace(PARAMS, task=dataclasses.replace(PARAMS.task,
+                                                             contrastive_similarity="dot"))
+  with pytest.raises(ValueError, match="--contrastive_similarity must be one of bilinear, cosine"):
+    contrastive.build_model(encoder_lib.build_encoder(PARAMS.encoder, seed=0), bad)
+
+
 @pytest.mark.parametrize("name", sorted(tasks.TASKS))
 def test_model_wraps_the_named_encoder_and_loss_is_per_example(name):
   task = tasks.get(name)

@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core.tasks import contrastive
 from mobile_ssl.export import trainable_graph
 from tests import model_fixtures
 
@@ -14,6 +15,32 @@ PARAMS = model_fixtures.TWO_BLOCK_PARAMS
 
 
 class TestTrainableGraph:
+
+  def test_training_forward_matches_keras_multi_mean_std(self):
+    params = dataclasses.replace(PARAMS, encoder=dataclasses.replace(
+        PARAMS.encoder, pooling="multi_mean_std", embedding_dim=0))
+    encoder = encoder_lib.build_encoder(params.encoder, params.features, seed=2)
+    x = model_fixtures.windows(5)
+    weights = trainable_graph.keras_encoder_weights(encoder, params)
+    for training in (False, True):  # Keras updates its BN moving statistics when training
+      got, _ = trainable_graph.encoder_forward(weights, tf.constant(x), params, training)
+      np.testing.assert_allclose(got, encoder(x, training=training).numpy(), rtol=1e-4,
+                                 atol=1e-4)
+
+  def test_cosine_contrastive_loss_matches_keras(self):
+    params = dataclasses.replace(PARAMS, task=dataclasses.replace(
+        PARAMS.task, contrastive_similarity="cosine", contrastive_temperature=0.2))
+    rng = np.random.default_rng(3)
+    a, p = rng.standard_normal((2, BATCH, 6)).astype(np.float32)
+    gamma, beta = np.ones(6, np.float32), np.zeros(6, np.float32)
+    bilinear = rng.standard_normal((6, 6)).astype(np.float32)
+    got = trainable_graph.contrastive_loss(a, p, (gamma, beta, bilinear), 0.2, BATCH, "cosine")
+    norm = lambda v: np.tanh((v - v.mean(-1, keepdims=True)) / np.sqrt(
+        v.var(-1, keepdims=True) + trainable_graph.LN_EPSILON))
+    outputs = tf.constant(np.stack([norm(a), norm(p) @ bilinear], axis=1))
+    want = contrastive.loss(None, outputs, params).numpy().mean()
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-4)
+    assert want <= np.log(BATCH) + 2 / 0.2  # cosine logits are bounded by 1/temperature
 
   def test_training_forward_matches_keras_fast_variant(self):
     params = dataclasses.replace(PARAMS, encoder=dataclasses.replace(PARAMS.encoder,

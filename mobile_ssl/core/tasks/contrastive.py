@@ -4,8 +4,9 @@ Saeed, Grangier, Zeghidour, "Contrastive learning of general-purpose audio
 representations" (ICASSP 2021). Anchor and positive are two random slices of
 one clip; the positives of the other clips in the batch are the negatives.
 Embeddings pass through layer normalization and tanh (COLA's head), the
-similarity is bilinear, s(a, p) = g(a)^T W g(p), divided by a temperature
-(COLA's code uses 0.2; `recipe()` sets it), and the loss is softmax
+similarity is bilinear, s(a, p) = g(a)^T W g(p) (or, with
+`contrastive_similarity='cosine'`, that divided by |g(a)| |W g(p)|), divided by
+a temperature (COLA's code uses 0.2; `recipe()` sets it), and the loss is softmax
 cross-entropy over the batch with the matching clip as the label.
 
 COLA draws the positive anywhere in the clip. `contrastive_max_offset_frames`
@@ -40,8 +41,13 @@ def make_examples(clip: dict, params: params_lib.Params, seed: tf.Tensor):
           "positive": sampling.crop(log_mel, positive_start, s)}, 0.0
 
 
+SIMILARITIES = ("bilinear", "cosine")
+
+
 def build_model(encoder: keras.Model, params: params_lib.Params) -> keras.Model:
-  del params
+  if params.task.contrastive_similarity not in SIMILARITIES:
+    raise ValueError(f"--contrastive_similarity must be one of {', '.join(SIMILARITIES)}, "
+                     f"got {params.task.contrastive_similarity!r}")
   shape = encoder.input_shape[1:]
   anchor = keras.Input(shape, name="anchor")
   positive = keras.Input(shape, name="positive")
@@ -58,6 +64,8 @@ def loss(targets, outputs, params: params_lib.Params) -> tf.Tensor:
   """Per-anchor softmax cross-entropy over the batch's positives."""
   del targets
   a, wp = outputs[:, 0], outputs[:, 1]
+  if params.task.contrastive_similarity == "cosine":
+    a, wp = tf.math.l2_normalize(a, axis=-1), tf.math.l2_normalize(wp, axis=-1)
   logits = tf.matmul(a, wp, transpose_b=True) / params.task.contrastive_temperature
   labels = tf.range(tf.shape(a)[0])
   return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
