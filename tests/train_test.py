@@ -254,7 +254,7 @@ def test_cli_without_task_runs_the_tuned_recipe_and_flags_override_it(tiny_synth
   params = model_dir_lib.read_params(str(tmp_path / "tuned"))
   recipe = params_lib.recipe()
   assert params.task == recipe.task and params.augment == recipe.augment
-  assert params.encoder.pooling == "time_mean_max" and params.train.schedule == "cosine"
+  assert params.encoder.pooling == "multi_mean_std" and params.train.schedule == "cosine"
   assert params.train.concat_clips == 1  # 'auto' resolved: one-slice task, no joining
   paper = _run([sys.executable, "-m", "mobile_ssl.commands.train", "--task=untrained", "--recipe=paper",
                 f"--model_dir={tmp_path / 'paper'}", "--crop_scale=0.8,1.2", "--steps=50"])

@@ -3,7 +3,9 @@
 The classifier is multinomial logistic regression with L2 weight decay, fitted
 to convergence by L-BFGS (the problem is convex, so there is no learning-rate
 or epoch budget to tune). The decay is picked from a small grid on a held-out
-tenth of the training clips, then the model is refitted on all of them.
+tenth of the training clips (strongest decay first, each fit warm-started
+from the last), then the model is refitted on all of them, starting from the
+picked decay's fit.
 Features are standardized with training statistics. A clip's prediction is the
 mean of its windows' class probabilities (as in the papers); accuracy comes
 with a 95 % bootstrap interval over test clips.
@@ -46,16 +48,19 @@ def _fit(x: np.ndarray, y: np.ndarray, num_classes: int, l2: float,
          ) -> typing.Tuple[np.ndarray, np.ndarray]:
   n, d = x.shape
   onehot = np.eye(num_classes)[y]
+  # The two products with x dominate; float32 halves their time, and the
+  # loss, its gradient and the optimizer's state stay in float64.
+  x32 = np.asarray(x, np.float32)
 
   def loss_and_grad(theta):
     w = theta[:d * num_classes].reshape(d, num_classes)
     b = theta[d * num_classes:]
-    logits = x @ w + b
+    logits = (x32 @ w.astype(np.float32)).astype(np.float64) + b
     logits -= logits.max(axis=1, keepdims=True)
     log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     loss = -np.sum(onehot * log_p) / n + 0.5 * l2 * np.sum(w * w)
     delta = (np.exp(log_p) - onehot) / n
-    grad_w = x.T @ delta + l2 * w
+    grad_w = (x32.T @ delta.astype(np.float32)).astype(np.float64) + l2 * w
     return loss, np.concatenate([grad_w.ravel(), delta.sum(axis=0)])
 
   theta0 = np.zeros(d * num_classes + num_classes) if start is None else start
