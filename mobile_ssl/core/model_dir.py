@@ -14,10 +14,12 @@ import typing
 import keras
 
 from mobile_ssl.core import atomic
-from mobile_ssl.core import encoder as encoder_lib  # registers its layers for load_model
+from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import params as params_lib
 
 PARAMS_FILE = "params.json"
+# load_model needs the encoder's custom layers registered: importing the module does it.
+CUSTOM_LAYERS = (encoder_lib.TimeMeanStd,)
 ENCODER_FILE = "encoder.keras"
 CHECKPOINT_DIR = "checkpoints"
 FORMAT_VERSION = params_lib.Params().version

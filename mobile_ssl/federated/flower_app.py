@@ -196,13 +196,13 @@ def _deployment_main(grid: Grid, context: Context) -> None:
   """The ServerApp of a `flwr run` (deployment engine), configured by the run config.
 
   Keys: model-dir, dataset, clients-by, rounds, local-steps, min-clients,
-  strategy, params-file (a params.json; default: the tuned contrastive recipe).
+  strategy, params-file (a params.json; default: `run_state.default_params()`).
   """
   from mobile_ssl.federated import run_state  # pylint: disable=import-outside-toplevel
   cfg = context.run_config
   params_file = str(cfg.get("params-file", ""))
   params = (params_lib.from_json(pathlib.Path(params_file).read_text(encoding="utf-8")) if params_file
-            else params_lib.recipe("contrastive"))
+            else run_state.default_params())
   fed = run_state.FederatedParams(
       dataset=str(cfg["dataset"]), clients_by=str(cfg["clients-by"]), rounds=int(cfg["rounds"]),
       local_steps=int(cfg["local-steps"]), strategy=str(cfg.get("strategy", "fedavg")),

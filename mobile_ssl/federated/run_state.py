@@ -160,6 +160,24 @@ def finish(model_dir: str, params: params_lib.Params,
   return model_dir_lib.save_encoder(model_dir, encoder, params)
 
 
+def default_params(recipe: str = "tuned") -> params_lib.Params:
+  """What a federated run trains when no params file is given.
+
+  The contrastive recipe with the 512-value `time_mean_max` read-out and COLA's
+  bilinear similarity: the configuration docs/federated.md measured. The
+  1,536-value `multi_mean_std` read-out of mobile-ssl-train's tuned recipe
+  would make the bilinear head 1,536 x 1,536 (2.4 M weights, 9.4 MB sent per
+  client and round, 24x the encoder); pass its params.json as the params file
+  to train it anyway.
+  """
+  params = params_lib.recipe("contrastive", recipe)
+  if recipe != "tuned":
+    return params
+  return dataclasses.replace(
+      params, encoder=dataclasses.replace(params.encoder, pooling="time_mean_max"),
+      task=dataclasses.replace(params.task, contrastive_similarity="bilinear"))
+
+
 def federated_params(params: params_lib.Params) -> params_lib.Params:
   """The run's Params: the contrastive task the trainable file trains, named as such."""
   return dataclasses.replace(params, task=dataclasses.replace(params.task, name="contrastive"))

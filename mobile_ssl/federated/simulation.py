@@ -39,7 +39,7 @@ def resolve(fed: run_state.FederatedParams, model_dir: str, recipe: str = "tuned
     except (OSError, ValueError) as e:
       raise ValueError(f"--params_file={params_file}: {e}") from None
   else:
-    params = params_lib.recipe("contrastive", recipe)
+    params = run_state.default_params(recipe)
   train = dataclasses.replace(params.train, seed=seed)
   if learning_rate is not None:
     train = dataclasses.replace(train, learning_rate=learning_rate)

@@ -95,7 +95,7 @@ def test_recipes():
   assert paper == dataclasses.replace(params_lib.Params(), task=params_lib.TaskParams(
       name="triplet"))
   tuned = params_lib.recipe()
-  assert tuned.task.name == params_lib.DEFAULT_TASK == "contrastive"
+  assert tuned.task.name == params_lib.DEFAULT_TASK == "triplet"
   assert (tuned.encoder.pooling, tuned.encoder.embedding_dim) == ("multi_mean_std", 0)
   assert tuned.task.contrastive_similarity == "cosine"
   assert (tuned.train.schedule, tuned.train.concat_clips) == ("cosine", 0)
