@@ -64,7 +64,11 @@ DEFAULT_THRESHOLDS = {
     "float32": (0.9999, 0.999),
     "float16": (0.999, 0.99),
     "dynamic": (0.995, 0.98),
-    "int8": (0.99, 0.95),
+    # 0.98: the 1,536-value multi_mean_std embedding's int8 file scores a mean
+    # cosine of 0.9895 on synthetic_audio with no probe loss (.tflite 97.7 vs
+    # Keras 97.3 on event); the probe check (--probe_task) is the verdict that
+    # sees accuracy (docs/export.md), the cosines are a sanity guard.
+    "int8": (0.98, 0.95),
     "int16x8": (0.995, 0.98),  # calibrated ranges: as dynamic
 }
 VALIDATION_HOP_SECONDS = 0.5
