@@ -75,6 +75,7 @@ def params_from_flags(fv: flags.FlagValues) -> params_lib.Params:
   params = dataclasses.replace(params, **sections)
   params.encoder.validate()
   params.augment.validate()
+  params.task.validate()
   return params
 
 

@@ -80,6 +80,7 @@ class FeatureParams:
 
 
 POOLINGS = ("max", "mean_max", "time_mean_max", "multi_mean_std")
+SIMILARITIES = ("bilinear", "cosine")  # of the contrastive task
 # Blocks whose outputs `multi_mean_std` pools: the last three.
 MULTI_POOL_BLOCKS = 3
 
@@ -230,6 +231,12 @@ class TaskParams:
   label_key: str = dataclasses.field(default="", metadata={
       "help": "Supervised: label feature (default: 'label' or the first)."})
   num_classes: int = dataclasses.field(default=0, metadata={"flag": None})
+
+  def validate(self) -> "TaskParams":
+    if self.contrastive_similarity not in SIMILARITIES:
+      raise ValueError(f"--contrastive_similarity must be one of {', '.join(SIMILARITIES)}, "
+                       f"got {self.contrastive_similarity!r}")
+    return self
 
 
 @dataclasses.dataclass(frozen=True)

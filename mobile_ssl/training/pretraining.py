@@ -150,6 +150,7 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
   params.features.validate()
   params.encoder.validate()
   params.augment.validate()
+  params.task.validate()
   task = None if params.task.name == "untrained" else tasks.get(params.task.name)
   sources = resolve_sources(params.datasets, split, data_dir) if task else []
   if task and task.needs_labels:

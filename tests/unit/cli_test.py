@@ -101,6 +101,7 @@ def test_train_flags_given_override_the_chosen_recipe():
     (["--crop_scale=1.5,0.5"], "--crop_scale must be two numbers 0 < low <= high"),
     (["--pooling=attention"], "--pooling must be one of max, mean_max, time_mean_max, multi_mean_std"),
     (["--width=-1"], "--width must be > 0"),
+    (["--contrastive_similarity=dot"], "--contrastive_similarity must be one of bilinear, cosine"),
 ])
 def test_bad_train_flags_are_clear_errors(args, message):
   with pytest.raises(ValueError, match=message):

@@ -69,7 +69,8 @@ def _defaults(module, cls):
 
 
 # Values that the command itself validates before it would run anything.
-VALID = {"pooling": ("mean_max", "mean_max"), "crop_scale": ("0.5,1.25", (0.5, 1.25))}
+VALID = {"pooling": ("mean_max", "mean_max"), "crop_scale": ("0.5,1.25", (0.5, 1.25)),
+         "contrastive_similarity": ("bilinear", "bilinear")}
 
 
 def _other_value(f: cli.FieldFlag, default):

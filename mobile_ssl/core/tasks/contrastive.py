@@ -41,13 +41,8 @@ def make_examples(clip: dict, params: params_lib.Params, seed: tf.Tensor):
           "positive": sampling.crop(log_mel, positive_start, s)}, 0.0
 
 
-SIMILARITIES = ("bilinear", "cosine")
-
-
 def build_model(encoder: keras.Model, params: params_lib.Params) -> keras.Model:
-  if params.task.contrastive_similarity not in SIMILARITIES:
-    raise ValueError(f"--contrastive_similarity must be one of {', '.join(SIMILARITIES)}, "
-                     f"got {params.task.contrastive_similarity!r}")
+  params.task.validate()
   shape = encoder.input_shape[1:]
   anchor = keras.Input(shape, name="anchor")
   positive = keras.Input(shape, name="positive")
