@@ -117,6 +117,11 @@ class ExportParams:
               "1 point) on --probe_task and on --classifier_task."})
   data_dir: typing.Optional[str] = dataclasses.field(default=None, metadata={
       "help": "TFDS data dir."})
+  # mobile-ssl-eval's cache folder: the Keras side of the probe check
+  # (embeddings and fit) is loaded from there when it was made before.
+  cache_dir: str = dataclasses.field(default="", metadata={
+      "help": "With --probe_task: reuse mobile-ssl-eval's cached Keras embeddings and "
+              "probe fits from this folder (its --cache_dir), and keep new ones there."})
   # A task code or DATASET:LABEL_KEY: export a classifier (scores) for it.
   classifier_task: str = dataclasses.field(default="", metadata={
       "help": "Export a classifier instead: the encoder plus a "
@@ -302,7 +307,8 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress,
   if export_params.probe_task:
     # mobile-ssl-eval's probe path and class mapping, for the encoder and the file alike.
     task = downstream.load_task(export_params.probe_task, export_params.data_dir)
-    result = probe_accuracy.compare({"keras": encoder, "tflite": lite}, params, task)
+    result = probe_accuracy.compare({"keras": encoder, "tflite": lite}, params, task,
+                                    cache_dir=export_params.cache_dir)
     keras_accuracy, tflite_accuracy = result["accuracy"]["keras"], result["accuracy"]["tflite"]
     drop = keras_accuracy - tflite_accuracy
     report["probe"] = {"task": result["task"], "keras_accuracy": keras_accuracy,

@@ -23,7 +23,7 @@ from mobile_ssl.export import tflite_embedder as embedder_lib
 
 
 def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
-            task: downstream.TaskData, seed: int = 0) -> dict:
+            task: downstream.TaskData, seed: int = 0, cache_dir: str = "") -> dict:
   """Linear-probe accuracy per encoder, each probe trained on its own embeddings.
 
   The first encoder is the reference (the Keras encoder): its probe picks the
@@ -36,6 +36,9 @@ def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
       first is the reference.
     params: the run's params (front end for the windows).
     task: from `downstream.load_task`.
+    seed: the probe's seed.
+    cache_dir: mobile-ssl-eval's cache: Keras embeddings and probe fits made
+      before (e.g. by the quickstart's probe stage) are loaded, not redone.
 
   Returns:
     {'task', 'accuracy': {name: float}, 'ci': {name: [low, high]},
@@ -43,11 +46,12 @@ def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
      predicts them}, 'l2', 'classes', 'train_windows', 'test_clips'}.
   """
   eval_params = suite.EvalParams(seed=seed)
-  results, l2 = {}, None
+  results, l2, start = {}, None, None
   for name, encoder in encoders.items():
     results[name] = suite.linear_accuracy(encoder, params, task, eval_params, name=name,
-                                               l2=l2)
-    l2 = results[name]["l2"]
+                                          l2=l2, start=start, cache_dir=cache_dir)
+    if start is None:
+      l2, start = results[name]["l2"], results[name]["model"]
   first = next(iter(results.values()))
   reference = first["predictions"]
   agreement = {n: float(sum(r["predictions"][c] == p for c, p in reference.items())

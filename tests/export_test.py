@@ -248,7 +248,7 @@ class TestCommand:
     encoder, params = model_dir.load_encoder(encoder_dir)
     keras_row = suite.linear_accuracy(encoder, params, task)
     lite_row = suite.linear_accuracy(embedder_lib.TFLiteEmbedder(str(output)), params, task,
-                                     l2=keras_row["l2"])
+                                     l2=keras_row["l2"], start=keras_row["model"])
     assert (probe["keras_accuracy"], probe["l2"]) == (keras_row["accuracy"], keras_row["l2"])
     assert probe["tflite_accuracy"] == lite_row["accuracy"]
     assert probe["drop"] == pytest.approx(probe["keras_accuracy"] - probe["tflite_accuracy"])
@@ -384,12 +384,35 @@ class TestOneValidationPath:
     row, = suite.evaluate(method, [task], log=lambda line: None)
     assert report["probe"]["keras_accuracy"] == row["accuracy"]
     assert report["probe"]["test_clips"] == row["clips"] == 20
-    # The file through the same function: the export's .tflite number.
+    # The file through the same function, with the Keras probe's decay and
+    # weights to start from: the export's .tflite number.
+    keras_row = suite.linear_accuracy(model_dir.load_encoder(encoder_dir)[0], PARAMS, task)
     lite = embedder_lib.TFLiteEmbedder(output)
-    again = suite.linear_accuracy(lite, PARAMS, task)
+    again = suite.linear_accuracy(lite, PARAMS, task, l2=keras_row["l2"], start=keras_row["model"])
     assert report["probe"]["tflite_accuracy"] == again["accuracy"]
     assert report["probe"]["tflite_accuracy"] <= 0.75  # digit 5's clips are always wrong
     assert "mean_centred_cosine" in report["validation"] and "mean_cosine" in report["validation"]
+
+  def test_a_second_probe_check_loads_embeddings_and_fits_from_the_cache(
+      self, encoder_dir, data_dir, tiny_synthetic, tmp_path, monkeypatch):
+    # What the quickstart's export stage gets from its probe stage: with
+    # mobile-ssl-eval's cache folder, the Keras side (and an identical file's
+    # side) is loaded, not embedded and fitted again.
+    folder = _write_sparse_digits(str(tmp_path / "recordings"))
+    cache = str(tmp_path / "cache")
+    export_params = exporter.ExportParams(
+        quantization="float32", input_kind="log_mel", data_dir=data_dir,
+        probe_task=f"{folder}:digit", max_probe_drop=1.0, cache_dir=cache)
+    first = exporter.export_encoder(encoder_dir, str(tmp_path / "a.tflite"), export_params)
+    kept = os.listdir(cache)
+    assert any(f.startswith("probe_") for f in kept) and any(f.startswith("windows_") for f in kept)
+
+    def no_fit(*args, **kwargs):
+      raise AssertionError("the probe should have been loaded from the cache")
+
+    monkeypatch.setattr(probe, "_train", no_fit)
+    second = exporter.export_encoder(encoder_dir, str(tmp_path / "b.tflite"), export_params)
+    assert second["probe"] == first["probe"]
 
   def test_probes_of_a_comparison_share_the_reference_weight_decay(self, encoder_dir, data_dir,
                                                                     tiny_synthetic, tmp_path):

@@ -191,7 +191,7 @@ def quickstart(qp: QuickstartParams) -> dict:
     export_params = exporter.ExportParams(quantization="int8", input_kind="waveform",
                                         max_probe_drop=qp.max_probe_drop,
                                         probe_task=f"{qp.dataset}:{labels[0]}" if labels else "",
-                                        data_dir=qp.data_dir)
+                                        data_dir=qp.data_dir, cache_dir=out("eval_cache"))
     try:
       export_report = exporter.export_encoder(pretext_dir, model_path, export_params)
     except exporter.ValidationError as e:

@@ -117,7 +117,8 @@ def methods(specs: typing.Sequence[str], names: typing.Sequence[str] = (),
 def linear_accuracy(encoder, params: params_lib.Params, task: downstream.TaskData,
                     eval_params: EvalParams = EvalParams(),
                     budget: downstream.Budget = downstream.Budget(), cache_dir: str = "",
-                    name: str = "embed", l2: typing.Optional[float] = None) -> dict:
+                    name: str = "embed", l2: typing.Optional[float] = None,
+                    start: typing.Optional[probe.LinearModel] = None) -> dict:
   """`linear` on a task's train and test splits embedded by `encoder`.
 
   The number mobile-ssl-eval reports in its linear row for the same encoder
@@ -130,37 +131,42 @@ def linear_accuracy(encoder, params: params_lib.Params, task: downstream.TaskDat
                                                eval_params.hop_seconds, cache_dir,
                                                desc=f"{name} {task.name} {split}")
                  for split in (task.spec.train_split, task.spec.test_split)]
-  return linear(train, test, task, budget, eval_params.seed, l2) | {
+  return linear(train, test, task, budget, eval_params.seed, l2, start, cache_dir) | {
       "train_windows": int(len(train["clips"])), "test_windows": int(len(test["clips"]))}
 
 
 def fit_probe(train: dict, task: downstream.TaskData,
               budget: downstream.Budget = downstream.Budget(), seed: int = 0,
-              l2: typing.Optional[float] = None) -> typing.Tuple[probe.LinearModel, np.ndarray]:
+              l2: typing.Optional[float] = None, start: typing.Optional[probe.LinearModel] = None,
+              cache_dir: str = "") -> typing.Tuple[probe.LinearModel, np.ndarray]:
   """The linear probe on the train windows (`embed_split`'s dict) a budget allows.
 
   The one fit of mobile-ssl-eval's probe; the classifier export fits its head
-  here too. Returns (the probe, the mask of train clips the budget allowed).
+  here too. `l2`, `start`, `cache_dir`: as `probe.train`'s. Returns (the
+  probe, the mask of train clips the budget allowed).
   """
   allowed = downstream.select_clips(task.train_labels, budget, seed)
   keep = allowed[train["clips"]]
   model = probe.train(train["embeddings"][keep], task.index(train["labels"][keep]),
-                      train["clips"][keep], task.num_classes, seed=seed, l2=l2)
+                      train["clips"][keep], task.num_classes, seed=seed, l2=l2, start=start,
+                      cache_dir=cache_dir)
   return model, allowed
 
 
 def linear(train: dict, test: dict, task: downstream.TaskData, budget: downstream.Budget,
-           seed: int = 0, l2: typing.Optional[float] = None) -> dict:
+           seed: int = 0, l2: typing.Optional[float] = None,
+           start: typing.Optional[probe.LinearModel] = None, cache_dir: str = "") -> dict:
   """Linear probe on the train windows the budget allows; scores on all test clips.
 
   Returns `probe.score`'s dict with 'train_clips', 'l2' (the probe's weight
-  decay: picked, or `l2`) and 'predictions' (clip id -> predicted class).
+  decay: picked, or `l2`), 'predictions' (clip id -> predicted class) and
+  'model' (the fitted `probe.LinearModel`).
   """
-  model, allowed = fit_probe(train, task, budget, seed, l2)
+  model, allowed = fit_probe(train, task, budget, seed, l2, start, cache_dir)
   probabilities = model.probabilities(test["embeddings"].astype(np.float64))
   result = probe.score(probabilities, task.index(test["labels"]), test["clips"], seed)
   ids, predicted = probe.average_by_clip(probabilities, test["clips"])  # what score scored
-  return result | {"train_clips": int(allowed.sum()), "l2": model.l2,
+  return result | {"train_clips": int(allowed.sum()), "l2": model.l2, "model": model,
                    "predictions": dict(zip(ids.tolist(), predicted.tolist()))}
 
 
@@ -303,7 +309,7 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
                             eval_params)
         else:
           result = linear(frozen[task.spec.train_split], frozen[task.spec.test_split], task,
-                          budget, eval_params.seed)
+                          budget, eval_params.seed, cache_dir=cache_dir)
         row = {"task": task.name, "method": method.name,
                "mode": "finetune" if end_to_end[method.name] else "linear",
                "label_fraction": budget.label_fraction if not budget.shots_per_class else "",

@@ -1,5 +1,7 @@
 """Tests of mobile_ssl.evaluation.probe: the softmax probe's fit, clip scoring, bootstrap interval."""
 
+import os
+
 import numpy as np
 import pytest
 from scipy import special
@@ -89,3 +91,34 @@ def test_bootstrap_interval_matches_the_normal_approximation():
   assert probe.bootstrap_interval(np.ones(10)) == (1.0, 1.0)
   narrow = probe.bootstrap_interval(correct, level=0.5)
   assert low < narrow[0] < narrow[1] < high
+
+
+def test_a_cached_fit_is_loaded_not_redone_and_its_key_covers_the_inputs(tmp_path, monkeypatch):
+  x, y, clips = _blobs(spread=1.0)
+  first = probe.train(x, y, clips, 3, cache_dir=str(tmp_path))
+  kept = sorted(os.listdir(tmp_path))
+  assert len(kept) == 1 and kept[0].startswith("probe_") and kept[0].endswith(".npz")
+
+  def no_fit(*args, **kwargs):
+    raise AssertionError("the cached fit should have been loaded")
+
+  monkeypatch.setattr(probe, "_train", no_fit)
+  again = probe.train(x, y, clips, 3, cache_dir=str(tmp_path))
+  for field in ("weights", "bias", "mean", "scale"):
+    np.testing.assert_array_equal(getattr(again, field), getattr(first, field))
+  assert again.l2 == first.l2
+  # Anything the fit depends on is part of the key: these are new fits.
+  for changed in (dict(x=x + 1e-3), dict(y=np.roll(y, 1)), dict(seed=1), dict(l2=0.1)):
+    arguments = dict(x=x, y=y, clips=clips, num_classes=3) | changed
+    with pytest.raises(AssertionError, match="cached fit"):
+      probe.train(cache_dir=str(tmp_path), **arguments)
+
+
+def test_a_warm_start_reaches_the_same_minimum():
+  x, y, clips = _blobs(spread=1.5)
+  reference = probe.train(x, y, clips, 3, l2=0.01)
+  noisy = x + 0.01 * np.random.default_rng(3).standard_normal(x.shape)
+  cold = probe.train(noisy, y, clips, 3, l2=0.01)
+  warm = probe.train(noisy, y, clips, 3, l2=0.01, start=reference)
+  np.testing.assert_allclose(warm.weights, cold.weights, atol=2e-3)
+  np.testing.assert_allclose(warm.bias, cold.bias, atol=2e-3)
