@@ -252,13 +252,17 @@ def test_cli_writes_the_table_plots_and_csv(digits_dir, tiny_run, data_dir, tmp_
   for name in ("results.md", "accuracy_by_task.png", "accuracy_vs_label_fraction.png"):
     assert os.path.getsize(os.path.join(out, name)) > 0
     assert os.path.join(out, name) in result.stdout
-  # methods x splits: the digit and speaker tasks share one embedding per split.
-  assert len(os.listdir(os.path.join(out, "cache"))) == 2 * 2
+  # methods x splits: the digit and speaker tasks share one embedding per split;
+  # one probe fit per result row.
+  kept = os.listdir(os.path.join(out, "cache"))
+  assert len([f for f in kept if f.startswith("windows_")]) == 2 * 2
+  assert len([f for f in kept if f.startswith("probe_")]) == len(rows)
   again = _cli("--encoders=untrained," + tiny_run, "--names=random,tiny",
                f"--tasks={digits_dir}:digit", f"--output_dir={out}", f"--data_dir={data_dir}",
                "--width=0.25", "--embedding_dim=16")
   assert again.returncode == 0, again.stderr[-3000:]
   assert again.stderr.count("from the cache") == 2 * 2 and " embedded " not in again.stderr
+  assert sorted(os.listdir(os.path.join(out, "cache"))) == sorted(kept)  # fits loaded too
 
 
 def test_cli_bad_input_is_one_line(tiny_run, tmp_path, digits_dir):
