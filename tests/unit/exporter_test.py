@@ -15,3 +15,11 @@ def test_int16x8_needs_log_mel_input():
 def test_only_for_int8():
   with pytest.raises(ValueError, match="--debug_quantization needs --quantization=int8"):
     exporter.ExportParams(quantization="dynamic", debug_quantization=True).validate()
+
+
+def test_a_cache_dir_under_a_file_is_refused_before_anything_runs(tmp_path):
+  blocker = tmp_path / "file"
+  blocker.write_text("x")
+  with pytest.raises(ValueError, match=r"--cache_dir=.*is not a writable folder"):
+    exporter.ExportParams(cache_dir=str(blocker / "cache")).validate()
+  exporter.ExportParams(cache_dir=str(tmp_path / "new" / "cache")).validate()  # made later
