@@ -1,7 +1,7 @@
 r"""The export acceptance table: every precision x input of one encoder.
 
   python bench/export_table.py --encoder=RUN_DIR \
-      [--probe_task=/data/fsdd/recordings:digit] [--output_dir=DIR]
+      [--probe_task=/data/fsdd/recordings:digit] [--output_dir=DIR] [--precisions=int8,...]
 
 Exports the encoder 8 times with `mobile_ssl.export.exporter.export_encoder` (the code
 behind `export_tflite`: default thresholds, validation on the test split of
@@ -40,6 +40,7 @@ flags.DEFINE_string("output_dir", "", "Keep the .tflite files here (default: a t
 flags.DEFINE_string("representative_data", "", "As export_tflite's flag.")
 flags.DEFINE_string("validation_data", "", "As export_tflite's flag.")
 flags.DEFINE_integer("num_validation", 100, "Validation windows per export.")
+flags.DEFINE_list("precisions", [], "Only these --quantization values (default: all).")
 flags.DEFINE_string("data_dir", None, "TFDS data dir.")
 FLAGS = flags.FLAGS
 
@@ -48,6 +49,8 @@ def _export_all(folder):
   """Every combination, written whatever its cosines (the check column applies the defaults)."""
   rows = []
   for quantization, kind in exporter.COMBINATIONS:
+    if FLAGS.precisions and quantization not in FLAGS.precisions:
+      continue
     path = os.path.join(folder, f"encoder_{quantization}_{kind}.tflite")
     start = time.perf_counter()
     report = exporter.export_encoder(FLAGS.encoder, path, exporter.ExportParams(
@@ -115,6 +118,10 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   if not FLAGS.encoder:
     raise app.UsageError("--encoder is required (a run directory)")
+  unknown = sorted(set(FLAGS.precisions) - set(exporter.QUANTIZATIONS))
+  if unknown:
+    raise app.UsageError(f"--precisions: unknown {', '.join(unknown)}; valid: "
+                         f"{', '.join(exporter.QUANTIZATIONS)}")
   try:
     params = model_dir.read_params(FLAGS.encoder)
     with tempfile.TemporaryDirectory() as tmp:

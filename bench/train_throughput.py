@@ -1,12 +1,14 @@
 r"""Training examples/s per task, and whether the input pipeline keeps up.
 
-  python bench/train_throughput.py [--tasks=...] [--batch_size=64] [--steps=40]
+  python bench/train_throughput.py [--tasks=...] [--batch_size=64] [--steps=40] [--recipe=tuned]
 
 For each task, the same training loop (`mobile_ssl.training.trainer.fit`, width 1.0,
 batch 64) runs twice: on the real input pipeline from synthetic_audio
 (decode -> log-mel -> task sampler) and on one cached batch repeated. The
 ratio of step times (real / cached) is 1.0 when the pipeline is never the
-bottleneck (goal <= 1.05). Timings skip the first steps (tracing, buffers).
+bottleneck (goal <= 1.05). `--recipe` picks the defaults (`params.recipe`): the
+tuned recipe's augmentations run in the input pipeline, so they count on the
+real side. Timings skip the first steps (tracing, buffers).
 Not a test.
 """
 
@@ -31,6 +33,7 @@ flags.DEFINE_list("tasks", list(tasks.TASKS), "Tasks to time.")
 flags.DEFINE_integer("batch_size", 64, "Batch size.")
 flags.DEFINE_integer("steps", 40, "Timed steps per run (after 10 warm-up steps).")
 flags.DEFINE_float("width", 1.0, "Encoder width.")
+flags.DEFINE_enum("recipe", "tuned", list(params_lib.RECIPES), "Defaults a run starts from.")
 flags.DEFINE_string("cache", "", "Log-mel cache for the real pipeline: '', 'memory' or a folder.")
 FLAGS = flags.FLAGS
 _WARMUP = 10
@@ -55,8 +58,9 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   builder = datasets.builder("synthetic_audio", data_dir=FLAGS.data_dir)
-  base = params_lib.Params()
-  print(f"width {FLAGS.width}, batch {FLAGS.batch_size}, {FLAGS.steps} timed steps; "
+  base = params_lib.recipe(name=FLAGS.recipe)
+  print(f"recipe {FLAGS.recipe}, width {FLAGS.width}, batch {FLAGS.batch_size}, "
+        f"{FLAGS.steps} timed steps, cache {FLAGS.cache or 'none'}; "
         "s/step is the median (mean)")
   print(f"{'task':20s} {'examples/s':>10s} {'s/step real':>16s} {'s/step cached':>16s} {'ratio':>6s}")
   for name in FLAGS.tasks:

@@ -195,7 +195,12 @@ def encoder_forward(weights: typing.Sequence, log_mel, params: params_lib.Params
 
 
 def _time_mean_std(x):
-  """encoder.TimeMeanStd on plain tensors."""
+  """encoder.TimeMeanStd on plain tensors.
+
+  The variance stays in the one-pass form E[x^2] - E[x]^2 here: equal to the
+  Keras layer's two-pass form in float32 (this graph is never quantized; the
+  two-pass form exists for int8), and its gradient is elementwise.
+  """
   _, _, freq, channels = x.shape
   mean = tf.reduce_mean(x, axis=1)
   variance = tf.maximum(tf.reduce_mean(tf.square(x), axis=1) - tf.square(mean), 0.0)

@@ -145,14 +145,24 @@ class TimeMeanStd(keras.layers.Layer):
 
   The statistics pooling of speaker and language embeddings (x-vectors),
   applied per frequency row: how strongly and how steadily each unit fires
-  over the slice. Builtin TFLite ops only (MEAN, MUL, SUB, SQRT, CONCATENATION,
-  RESHAPE). The variance is E[x^2] - E[x]^2, clipped at 0 against rounding.
+  over the slice. Builtin TFLite ops only (MEAN, SUB, MUL, ADD, SQRT,
+  CONCATENATION, RESHAPE).
+
+  The variance is computed in two passes, E[(x - E[x])^2], not as
+  E[x^2] - E[x]^2: the two are equal in float, but in an int8 graph the
+  one-pass form subtracts two large quantized numbers whose difference is
+  small, and that cancellation was most of the int8 file's error
+  (`export_tflite --debug_quantization`: the E[x^2] MEAN and the SUB held
+  99 % of it; docs/export.md, "int8 and what it loses").
   """
 
   def call(self, x):
-    mean = keras.ops.mean(x, axis=1)
-    variance = keras.ops.maximum(keras.ops.mean(keras.ops.square(x), axis=1)
-                                 - keras.ops.square(mean), 0.0)
+    mean = keras.ops.mean(x, axis=1, keepdims=True)
+    # d * d, not square(x - mean): the converter fuses the latter into
+    # SQUARED_DIFFERENCE, which TFLite has no int16 kernel for (--quantization=int16x8).
+    centred = x - mean
+    variance = keras.ops.mean(centred * centred, axis=1)
+    mean = keras.ops.squeeze(mean, axis=1)
     joined = keras.ops.concatenate([mean, keras.ops.sqrt(variance + STD_EPSILON)], axis=-1)
     return keras.ops.reshape(joined, (-1, joined.shape[1] * joined.shape[2]))
 
