@@ -147,12 +147,10 @@ class ExportParams:
       if value is not None and not -1.0 <= value <= 1.0:
         raise ValueError(f"--{name}={value}: a cosine threshold must lie in [-1, 1]")
     if self.cache_dir:
-      # The nearest existing folder on the path must be a writable folder.
-      existing = os.path.abspath(self.cache_dir)
-      while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-      if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
-        raise ValueError(f"--cache_dir={self.cache_dir}: {existing} is not a writable folder")
+      try:
+        atomic.creatable_folder(self.cache_dir)
+      except ValueError as e:
+        raise ValueError(f"--cache_dir={self.cache_dir}: {e}") from None
     if not 0.0 <= self.max_probe_drop <= 1.0:
       raise ValueError(f"--max_probe_drop={self.max_probe_drop}: must lie in [0, 1]")
     if self.quantization == "int16x8" and self.input_kind != "log_mel":

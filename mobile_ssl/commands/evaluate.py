@@ -21,6 +21,7 @@ import time
 from absl import flags
 
 from mobile_ssl.commands import cli
+from mobile_ssl.core import atomic
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.data import datasets
 from mobile_ssl.data import downstream
@@ -71,6 +72,14 @@ def evaluate_from_flags(fv: flags.FlagValues):
   task_specs = datasets.split_list(fv.tasks)
   if not encoders or not task_specs:
     raise ValueError("--encoders and --tasks must name at least one each")
+  cache_dir = fv.cache_dir or os.path.join(fv.output_dir, "cache")
+  # Before any embedding: a folder under a file fails now, not at the first write.
+  for flag, folder in (("output_dir", fv.output_dir), ("cache_dir", cache_dir)):
+    if folder != "none":
+      try:
+        atomic.creatable_folder(folder)
+      except ValueError as e:
+        raise ValueError(f"--{flag}={folder}: {e}") from None
   eval_params = suite.EvalParams(**cli.dataclass_values(suite.EvalParams, fv)).validate()
   budgets = downstream.budgets(_numbers(fv, "label_fraction", float),
                                _numbers(fv, "shots_per_class", int))
@@ -82,7 +91,6 @@ def evaluate_from_flags(fv: flags.FlagValues):
     raise ValueError(f"--task_names has {len(task_names)} names for {len(task_specs)} --tasks")
   tasks = [downstream.load_task(spec, fv.data_dir, task_names[i] if task_names else "")
            for i, spec in enumerate(task_specs)]
-  cache_dir = fv.cache_dir or os.path.join(fv.output_dir, "cache")
   rows = suite.evaluate(methods, tasks, fv.mode, budgets, eval_params,
                              cache_dir="" if cache_dir == "none" else cache_dir)
   return rows, eval_report.write(rows, fv.output_dir)

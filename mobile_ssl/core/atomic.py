@@ -20,6 +20,20 @@ def writable_folder(path: str) -> str:
   return folder
 
 
+def creatable_folder(path: str) -> None:
+  """ValueError unless `path` is a writable folder or can be made one (makedirs).
+
+  The nearest existing folder on the path must be a writable folder: a
+  cache or output folder under a file fails here, before any work, not with a
+  NotADirectoryError at the first write.
+  """
+  existing = os.path.abspath(path)
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+    raise ValueError(f"{existing} is not a writable folder")
+
+
 @contextlib.contextmanager
 def replacing(path: str, suffix: str = ""):
   """Yields a temporary path; on success it replaces `path`, on error it is removed.

@@ -230,3 +230,19 @@ def test_params_json_unchanged_by_flag_metadata():
     p = params_lib.recipe(name=name)
     assert params_lib.from_json(p.to_json()) == p
     assert "help" not in p.to_json() and "metadata" not in p.to_json()
+
+
+@pytest.mark.parametrize("flag", ["output_dir", "cache_dir"])
+def test_eval_folder_under_a_file_is_one_line_before_any_work(flag, tmp_path, capsys):
+  """mobile-ssl-eval refuses an --output_dir or --cache_dir under a file before embedding."""
+  blocker = tmp_path / "file"
+  blocker.write_text("x")
+  folders = {"output_dir": str(tmp_path / "out"), "cache_dir": str(tmp_path / "cache")}
+  folders[flag] = str(blocker / "sub")
+  fv = _flags(evaluate, "--encoders=untrained", "--tasks=SYN_EVENT",
+              *(f"--{k}={v}" for k, v in folders.items()))
+  assert evaluate.main([evaluate.PROG], fv) == cli.CANNOT_RUN
+  lines = capsys.readouterr().err.strip().splitlines()
+  assert lines == [f"mobile-ssl-eval: error: --{flag}={blocker}/sub: {blocker} is not a "
+                   "writable folder"], lines
+  assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
