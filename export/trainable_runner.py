@@ -69,13 +69,11 @@ class TrainableRunner:
 
   def save_checkpoint(self, path: str) -> None:
     """All three parts to an .npz file, written atomically."""
-    with atomic.replacing(path, suffix=".npz") as tmp:
-      np.savez(tmp, **self.get_weights())
+    atomic.write_arrays(path, self.get_weights())
 
   def restore_checkpoint(self, path: str) -> None:
     try:
-      with np.load(path) as data:
-        weights = {k: data[k] for k in data.files}
+      weights = atomic.read_arrays(path)
     except (OSError, ValueError) as e:
       raise ValueError(f"{path}: not a trainable checkpoint ({e})") from None
     self.set_weights(weights)

@@ -8,6 +8,9 @@ leaves no partial checkpoint, encoder or .tflite behind.
 import contextlib
 import os
 import tempfile
+import typing
+
+import numpy as np
 
 
 def writable_folder(path: str) -> str:
@@ -68,3 +71,20 @@ def write_bytes(path: str, data: bytes) -> None:
 
 def write_text(path: str, text: str) -> None:
   write_bytes(path, text.encode("utf-8"))
+
+
+def write_arrays(path: str, arrays: typing.Mapping[str, np.ndarray]) -> None:
+  """Named arrays to an .npz file, atomically; its folder is made if missing.
+
+  The one writer of the caches (window embeddings, probe fits) and checkpoints
+  (federated rounds, trainable weights), so none can leave half an .npz behind.
+  """
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with replacing(path, suffix=".npz") as tmp:
+    np.savez(tmp, **arrays)
+
+
+def read_arrays(path: str) -> typing.Dict[str, np.ndarray]:
+  """All arrays of an .npz file, read into memory (the file is closed on return)."""
+  with np.load(path) as data:
+    return {k: data[k] for k in data.files}

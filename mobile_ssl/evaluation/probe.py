@@ -121,15 +121,13 @@ def train(x: np.ndarray, y: np.ndarray, clips: np.ndarray, num_classes: int,
   if cache_dir:
     path = _cache_path(cache_dir, x, y, clips, num_classes, seed, l2, start)
     if os.path.exists(path):
-      with np.load(path) as kept:
-        return LinearModel(kept["weights"], kept["bias"], kept["mean"], kept["scale"],
-                           float(kept["l2"]))
+      kept = atomic.read_arrays(path)
+      return LinearModel(kept["weights"], kept["bias"], kept["mean"], kept["scale"],
+                         float(kept["l2"]))
   with threadpoolctl.threadpool_limits(1, user_api="blas"):
     model = _train(x, y, clips, num_classes, seed, l2, start)
   if path:
-    os.makedirs(cache_dir, exist_ok=True)
-    with atomic.replacing(path, suffix=".npz") as tmp:
-      np.savez(tmp, **dataclasses.asdict(model))
+    atomic.write_arrays(path, dataclasses.asdict(model))
   return model
 
 

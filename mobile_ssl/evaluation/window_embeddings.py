@@ -128,9 +128,9 @@ def keras_windows_many(encoders: typing.Sequence[keras.Model],
   results: typing.List[typing.Optional[dict]] = [None] * len(encoders)
   for i, path in enumerate(paths):
     if path and os.path.exists(path):
-      with np.load(path) as cached:
-        results[i] = {"embeddings": cached["embeddings"], "clips": cached["clips"],
-                      "cached": True}
+      cached = atomic.read_arrays(path)
+      results[i] = {"embeddings": cached["embeddings"], "clips": cached["clips"],
+                    "cached": True}
   todo = [i for i, r in enumerate(results) if r is None]
   if todo:
     functions = [inference.embed_function(encoders[i], feature_params, prints[i]) for i in todo]
@@ -140,9 +140,7 @@ def keras_windows_many(encoders: typing.Sequence[keras.Model],
                     len(task.split_labels(split)), desc)
     for i, out in zip(todo, outs):
       if paths[i]:
-        os.makedirs(cache_dir, exist_ok=True)
-        with atomic.replacing(paths[i], suffix=".npz") as tmp:
-          np.savez(tmp, **out)
+        atomic.write_arrays(paths[i], out)
       results[i] = out | {"cached": False}
   return results
 

@@ -120,8 +120,7 @@ def start_or_resume(model_dir: str, params: params_lib.Params, fed: FederatedPar
     path = checkpoint_path(model_dir, done)
     if not os.path.isfile(path):
       raise ValueError(f"{path}: missing; {STATE_FILE} says round {done} finished")
-    with np.load(path) as data:
-      return done, {k: data[k] for k in data.files}, state
+    return done, atomic.read_arrays(path), state
   os.makedirs(os.path.join(model_dir, ROUNDS_DIR), exist_ok=True)
   model_dir_lib.write_params(model_dir, params)
   encoder = encoder_lib.build_encoder(params.encoder, params.features, seed=params.train.seed)
@@ -139,8 +138,7 @@ def start_or_resume(model_dir: str, params: params_lib.Params, fed: FederatedPar
 def save_round(model_dir: str, round_number: int, weights: typing.Dict[str, np.ndarray],
                state: dict, record: typing.Optional[dict]) -> None:
   """Writes round N's checkpoint, then the state naming it; keeps the newest KEEP_ROUNDS."""
-  with atomic.replacing(checkpoint_path(model_dir, round_number), suffix=".npz") as tmp:
-    np.savez(tmp, **weights)
+  atomic.write_arrays(checkpoint_path(model_dir, round_number), weights)
   state["last_round"] = round_number
   if record is not None:
     state["rounds"].append(dict(record, round=round_number))
