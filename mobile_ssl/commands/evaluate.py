@@ -74,12 +74,12 @@ def evaluate_from_flags(fv: flags.FlagValues):
     raise ValueError("--encoders and --tasks must name at least one each")
   cache_dir = fv.cache_dir or os.path.join(fv.output_dir, "cache")
   # Before any embedding: a folder under a file fails now, not at the first write.
-  for flag, folder in (("output_dir", fv.output_dir), ("cache_dir", cache_dir)):
-    if folder != "none":
-      try:
-        atomic.creatable_folder(folder)
-      except ValueError as e:
-        raise ValueError(f"--{flag}={folder}: {e}") from None
+  folders = {"output_dir": fv.output_dir} | ({} if cache_dir == "none" else {"cache_dir": cache_dir})
+  for flag, folder in folders.items():
+    try:
+      atomic.creatable_folder(folder)
+    except ValueError as e:
+      raise ValueError(f"--{flag}={folder}: {e}") from None
   eval_params = suite.EvalParams(**cli.dataclass_values(suite.EvalParams, fv)).validate()
   budgets = downstream.budgets(_numbers(fv, "label_fraction", float),
                                _numbers(fv, "shots_per_class", int))

@@ -152,13 +152,13 @@ class TimeMeanStd(keras.layers.Layer):
   E[x^2] - E[x]^2: the two are equal in float, but in an int8 graph the
   one-pass form subtracts two large quantized numbers whose difference is
   small, and that cancellation was most of the int8 file's error
-  (`export_tflite --debug_quantization`: the E[x^2] MEAN and the SUB held
-  99 % of it; docs/export.md, "int8 and what it loses").
+  (`export_tflite --debug_quantization`: the E[x^2] MEANs and the SUBs held
+  87-99 % of it; docs/export.md, "int8 and what it loses").
   """
 
   def call(self, x):
     mean = keras.ops.mean(x, axis=1, keepdims=True)
-    # d * d, not square(x - mean): the converter fuses the latter into
+    # centred * centred, not square(x - mean): the converter fuses the latter into
     # SQUARED_DIFFERENCE, which TFLite has no int16 kernel for (--quantization=int16x8).
     centred = x - mean
     variance = keras.ops.mean(centred * centred, axis=1)
