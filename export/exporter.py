@@ -274,7 +274,7 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress,
   """
   with open(path, "rb") as f:
     tflite = f.read()
-  lite = embedder_lib.TFLiteEmbedder(path)
+  lite = embedder_lib.TFLiteEmbedder(path, workers=0)
   keras = (classifier.KerasClassifier(encoder, params, head.model) if head
            else embedding.KerasEmbedder(encoder=encoder, params=params))
   report["size_bytes"] = len(tflite)

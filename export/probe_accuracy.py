@@ -73,7 +73,7 @@ def accuracy(path: str, task_spec: str, data_dir: typing.Optional[str] = None,
     {'task', 'accuracy', 'ci_low', 'ci_high', 'clips', 'train_clips'}.
   """
   task = task or downstream.load_task(task_spec, data_dir)
-  lite = embedder_lib.TFLiteEmbedder(path)
+  lite = embedder_lib.TFLiteEmbedder(path, workers=0)
   params = params_lib.Params(features=lite.feature_params)
   result = suite.linear_accuracy(lite, params, task, suite.EvalParams(seed=seed))
   return {k: result[k] for k in ("accuracy", "ci_low", "ci_high", "clips", "train_clips")} | {

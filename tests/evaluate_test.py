@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 import pytest
+import threadpoolctl
 
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir
@@ -180,6 +181,26 @@ class TestEvaluation:
     alone = evaluation.evaluate(evaluation.methods([tiny_run]), tasks[1:], eval_params=FAST,
                                 log=lambda line: None)
     assert alone[0]["accuracy"] == rows[3]["accuracy"]
+
+  def test_fits_in_parallel_give_the_rows_of_one_at_a_time(self, digits_dir, data_dir,
+                                                          tiny_run):
+    tasks = [downstream.load_task(f"{digits_dir}:{key}", data_dir) for key in ("digit", "speaker")]
+    methods = evaluation.methods(["untrained", tiny_run, "logmel_stats"])
+    budgets = downstream.budgets([1.0], [2])
+    blas_before = [pool["num_threads"] for pool in threadpoolctl.threadpool_info()]
+    runs = {}
+    for workers in (1, 3):
+      lines = []
+      runs[workers] = evaluation.evaluate(methods, tasks, budget_list=budgets, eval_params=FAST,
+                                          log=lines.append, workers=workers)
+      assert sum("accuracy" in line for line in lines) == 12
+    drop_seconds = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    assert drop_seconds(runs[3]) == drop_seconds(runs[1])
+    assert [(r["task"], r["method"], r["shots_per_class"]) for r in runs[3][:3]] == [
+        (tasks[0].name, "untrained", ""), (tasks[0].name, "untrained", 2),
+        (tasks[0].name, "tiny_run", "")]
+    # The fits ran with one BLAS thread each; the process's setting is restored.
+    assert [pool["num_threads"] for pool in threadpoolctl.threadpool_info()] == blas_before
 
   def test_linear_probe_and_finetuning_rows(self, digit_task, tiny_run, tmp_path):
     methods = evaluation.methods(["untrained", tiny_run])

@@ -15,6 +15,7 @@ same architecture, frozen) and 'supervised' (the random init trained end to
 end with the fine-tuning budget, in either mode).
 """
 
+from concurrent import futures
 import dataclasses
 import os
 import sys
@@ -24,6 +25,7 @@ import typing
 import keras
 import numpy as np
 import tensorflow as tf
+import threadpoolctl
 
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import features
@@ -262,13 +264,68 @@ def _embed_methods(methods_: typing.Sequence[Method], encoders: dict,
           f"({len(group)} encoders in one pass, {seconds:.1f} s)")
 
 
+def _row(task: downstream.TaskData, method: Method, budget: downstream.Budget, mode: str,
+         result: dict, seconds: float) -> dict:
+  return {"task": task.name, "method": method.name, "mode": mode,
+          "label_fraction": budget.label_fraction if not budget.shots_per_class else "",
+          "shots_per_class": budget.shots_per_class or "",
+          "accuracy": result["accuracy"], "ci_low": result["ci_low"],
+          "ci_high": result["ci_high"], "clips": result["clips"],
+          "classes": task.num_classes, "train_clips": result["train_clips"],
+          "unseen_test_clips": task.unseen_test_clips, "seconds": round(seconds, 1)}
+
+
+def _log_row(row: dict, budget: downstream.Budget, log: typing.Callable[[str], None]) -> None:
+  log(f"{row['method']} / {row['task']} / {row['mode']} {budget.label or 'all labels'}: "
+      f"accuracy {row['accuracy']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}] "
+      f"on {row['clips']} clips ({row['seconds']} s)")
+
+
+def _linear_rows(jobs, seed: int, cache_dir: str, workers: int,
+                 log: typing.Callable[[str], None]) -> typing.List[dict]:
+  """The rows of [(task, method, budget, [train, test windows])], fitted `workers` at a time.
+
+  The largest fits start first, so no core is left with a long one at the
+  end; each row is logged as its fit ends.
+  """
+  def run(job):
+    task, method, budget, (train, test) = job
+    started = time.time()
+    result = linear(train, test, task, budget, seed, cache_dir=cache_dir)
+    row = _row(task, method, budget, "linear", result, time.time() - started)
+    _log_row(row, budget, log)
+    return row
+
+  order = sorted(range(len(jobs)), key=lambda i: -jobs[i][3][0]["embeddings"].size)
+  workers = min(len(jobs), workers or len(os.sched_getaffinity(0)))
+  if workers <= 1:
+    done = [run(jobs[i]) for i in order]
+  else:
+    # Set here, not only in each fit: the limit is process-wide and every fit
+    # restores what it found, so the threads must all find one thread.
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+      with futures.ThreadPoolExecutor(workers) as pool:
+        done = list(pool.map(run, [jobs[i] for i in order]))
+  rows = [None] * len(jobs)
+  for i, row in zip(order, done):
+    rows[i] = row
+  return rows
+
+
 def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[downstream.TaskData],
              mode: str = "linear", budget_list: typing.Sequence[downstream.Budget] = (
                  downstream.Budget(),),
              eval_params: EvalParams = EvalParams(), cache_dir: str = "",
-             log: typing.Callable[[str], None] = lambda line: print(line, file=sys.stderr)
-             ) -> typing.List[dict]:
+             log: typing.Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+             workers: int = 0) -> typing.List[dict]:
   """Every method on every task under every budget -> one result row each.
+
+  The linear probes are fitted `workers` at a time (0: one per CPU this
+  process may use), each with one BLAS thread: a fit is a chain of dependent
+  L-BFGS steps whose products are too small to split well across cores
+  (docs/evaluation.md, "How a number is made"), so the cores serve separate
+  fits. The rows are the same as one at a time; 'seconds' is each fit's own
+  wall time.
 
   Returns:
     dicts with task, method, mode, label_fraction, shots_per_class,
@@ -288,6 +345,7 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
   end_to_end = {m.name: mode == "finetune" and m.kind != LOGMEL_STATS or m.kind == SUPERVISED
                 for m in method_list}
   frozen_methods = [m for m in method_list if not end_to_end[m.name]]
+  jobs = []  # (task, method, budget, its frozen train and test windows or None)
   for task in task_list:
     splits = (task.spec.train_split, task.spec.test_split)
     for method in frozen_methods:
@@ -297,30 +355,21 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
       _embed_methods(frozen_methods, frozen_encoders, task, split, eval_params, cache_dir,
                      embedded, log)
     for method in method_list:
-      frozen = {}
+      frozen = None
       if not end_to_end[method.name]:
-        for split in splits:
-          key = (method.name, window_embeddings.split_key(task, split, eval_params.hop_seconds))
-          frozen[split] = window_embeddings.with_labels(embedded[key], task, split)
-      for budget in budget_list:
-        started = time.time()
-        if end_to_end[method.name]:
-          result = finetune(method.encoder(eval_params.seed), method.params, task, budget,
-                            eval_params)
-        else:
-          result = linear(frozen[task.spec.train_split], frozen[task.spec.test_split], task,
-                          budget, eval_params.seed, cache_dir=cache_dir)
-        row = {"task": task.name, "method": method.name,
-               "mode": "finetune" if end_to_end[method.name] else "linear",
-               "label_fraction": budget.label_fraction if not budget.shots_per_class else "",
-               "shots_per_class": budget.shots_per_class or "",
-               "accuracy": result["accuracy"], "ci_low": result["ci_low"],
-               "ci_high": result["ci_high"], "clips": result["clips"],
-               "classes": task.num_classes, "train_clips": result["train_clips"],
-               "unseen_test_clips": task.unseen_test_clips,
-               "seconds": round(time.time() - started, 1)}
-        rows.append(row)
-        log(f"{method.name} / {task.name} / {row['mode']} {budget.label or 'all labels'}: "
-            f"accuracy {row['accuracy']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}] "
-            f"on {row['clips']} clips ({row['seconds']} s)")
+        frozen = [window_embeddings.with_labels(
+            embedded[(method.name, window_embeddings.split_key(task, split,
+                                                               eval_params.hop_seconds))],
+            task, split) for split in splits]
+      jobs.extend((task, method, budget, frozen) for budget in budget_list)
+  linear_jobs = [job for job in jobs if job[3] is not None]
+  probed = iter(_linear_rows(linear_jobs, eval_params.seed, cache_dir, workers, log))
+  for task, method, budget, frozen in jobs:
+    if frozen is not None:
+      rows.append(next(probed))
+      continue
+    started = time.time()
+    result = finetune(method.encoder(eval_params.seed), method.params, task, budget, eval_params)
+    rows.append(_row(task, method, budget, "finetune", result, time.time() - started))
+    _log_row(rows[-1], budget, log)
   return rows
