@@ -1,6 +1,7 @@
 r"""Training examples/s per task, and whether the input pipeline keeps up.
 
   python bench/train_throughput.py [--tasks=...] [--batch_size=64] [--steps=40] [--recipe=tuned]
+      [--rounds=1]
 
 For each task, the same training loop (`mobile_ssl.training.trainer.fit`, width 1.0,
 batch 64) runs twice: on the real input pipeline from synthetic_audio
@@ -8,7 +9,10 @@ batch 64) runs twice: on the real input pipeline from synthetic_audio
 ratio of step times (real / cached) is 1.0 when the pipeline is never the
 bottleneck (goal <= 1.05). `--recipe` picks the defaults (`params.recipe`): the
 tuned recipe's augmentations run in the input pipeline, so they count on the
-real side. Timings skip the first steps (tracing, buffers).
+real side. Timings skip the first steps (tracing, buffers). `--rounds=R`
+alternates the two runs R times and reports the median of the R ratios with
+their range: one pair of runs drifts with the machine (single-round ratios of
+the same task ranged 0.91-1.11 on 2 busy cores).
 Not a test.
 """
 
@@ -34,6 +38,7 @@ flags.DEFINE_integer("batch_size", 64, "Batch size.")
 flags.DEFINE_integer("steps", 40, "Timed steps per run (after 10 warm-up steps).")
 flags.DEFINE_float("width", 1.0, "Encoder width.")
 flags.DEFINE_enum("recipe", "tuned", list(params_lib.RECIPES), "Defaults a run starts from.")
+flags.DEFINE_integer("rounds", 1, "Alternating real/cached pairs per task; the ratio is their median.")
 flags.DEFINE_string("cache", "", "Log-mel cache for the real pipeline: '', 'memory' or a folder.")
 FLAGS = flags.FLAGS
 _WARMUP = 10
@@ -62,7 +67,8 @@ def main(argv):
   print(f"recipe {FLAGS.recipe}, width {FLAGS.width}, batch {FLAGS.batch_size}, "
         f"{FLAGS.steps} timed steps, cache {FLAGS.cache or 'none'}; "
         "s/step is the median (mean)")
-  print(f"{'task':20s} {'examples/s':>10s} {'s/step real':>16s} {'s/step cached':>16s} {'ratio':>6s}")
+  print(f"{'task':20s} {'examples/s':>10s} {'s/step real':>16s} {'s/step cached':>16s} {'ratio':>6s}"
+        + ("  ratio per round" if FLAGS.rounds > 1 else ""))
   for name in FLAGS.tasks:
     task = tasks.get(name)
     params = dataclasses.replace(
@@ -75,12 +81,18 @@ def main(argv):
                              cache_dir=FLAGS.cache or None, label_key=label_key)
     batch = next(iter(real))
     cached = tf.data.Dataset.from_tensors(batch).repeat()
-    real_median, real_mean = _seconds_per_step(task, params, real)
-    cached_median, cached_mean = _seconds_per_step(task, params, cached)
+    pairs = []
+    for _ in range(FLAGS.rounds):
+      pairs.append((_seconds_per_step(task, params, real),
+                    _seconds_per_step(task, params, cached)))
+    ratios = [r[0] / c[0] for r, c in pairs]
+    middle = pairs[int(np.argsort(ratios)[len(ratios) // 2])]
+    (real_median, real_mean), (cached_median, cached_mean) = middle
     print(f"{name:20s} {FLAGS.batch_size / real_median:10.0f} "
           f"{real_median:7.3f} ({real_mean:.3f}) {cached_median:7.3f} ({cached_mean:.3f}) "
-          f"{real_median / cached_median:6.2f}", flush=True)
-
+          f"{real_median / cached_median:6.2f}"
+          + (f"  {' '.join(f'{r:.2f}' for r in ratios)}" if FLAGS.rounds > 1 else ""),
+          flush=True)
 
 if __name__ == "__main__":
   app.run(main)
