@@ -202,6 +202,20 @@ class TestEvaluation:
     # The fits ran with one BLAS thread each; the process's setting is restored.
     assert [pool["num_threads"] for pool in threadpoolctl.threadpool_info()] == blas_before
 
+  def test_fits_run_one_at_a_time_when_memory_would_not_hold_two(self, digit_task, tiny_run,
+                                                                   monkeypatch):
+    def no_threads(*args, **kwargs):
+      raise AssertionError("a thread pool was started")
+
+    monkeypatch.setattr(evaluation, "_available_memory", lambda: 0)
+    monkeypatch.setattr(evaluation.futures, "ThreadPoolExecutor", no_threads)
+    rows = evaluation.evaluate(evaluation.methods(["untrained", tiny_run]), [digit_task],
+                               eval_params=FAST, log=lambda line: None)
+    assert [r["method"] for r in rows] == ["untrained", "tiny_run"]
+    with pytest.raises(AssertionError, match="thread pool"):  # an explicit count is obeyed
+      evaluation.evaluate(evaluation.methods(["untrained", tiny_run]), [digit_task],
+                          eval_params=FAST, log=lambda line: None, workers=2)
+
   def test_linear_probe_and_finetuning_rows(self, digit_task, tiny_run, tmp_path):
     methods = evaluation.methods(["untrained", tiny_run])
     budgets = downstream.budgets([1.0], [2])

@@ -281,12 +281,30 @@ def _log_row(row: dict, budget: downstream.Budget, log: typing.Callable[[str], N
       f"on {row['clips']} clips ({row['seconds']} s)")
 
 
+# Peak memory of one probe fit over its train windows' float32 bytes (6.8
+# measured with tracemalloc on 20,315 x 1,536 windows), rounded up.
+FIT_MEMORY_FACTOR = 8
+
+
+def _available_memory() -> int:
+  """Bytes the kernel says can be allocated without swapping (MemAvailable)."""
+  try:
+    with open("/proc/meminfo") as f:
+      for line in f:
+        if line.startswith("MemAvailable:"):
+          return int(line.split()[1]) * 1024
+  except OSError:
+    pass
+  return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
 def _linear_rows(jobs, seed: int, cache_dir: str, workers: int,
                  log: typing.Callable[[str], None]) -> typing.List[dict]:
   """The rows of [(task, method, budget, [train, test windows])], fitted `workers` at a time.
 
   The largest fits start first, so no core is left with a long one at the
-  end; each row is logged as its fit ends.
+  end; each row is logged as its fit ends. `workers` 0: one per CPU, fewer
+  when the memory available would not hold that many of the largest fit.
   """
   def run(job):
     task, method, budget, (train, test) = job
@@ -297,7 +315,11 @@ def _linear_rows(jobs, seed: int, cache_dir: str, workers: int,
     return row
 
   order = sorted(range(len(jobs)), key=lambda i: -jobs[i][3][0]["embeddings"].size)
-  workers = min(len(jobs), workers or len(os.sched_getaffinity(0)))
+  if not workers and jobs:
+    largest = jobs[order[0]][3][0]["embeddings"].size * 4  # float32 bytes
+    workers = max(1, min(len(os.sched_getaffinity(0)),
+                         _available_memory() // (FIT_MEMORY_FACTOR * largest)))
+  workers = min(len(jobs), workers)
   if workers <= 1:
     done = [run(jobs[i]) for i in order]
   else:
@@ -321,7 +343,8 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
   """Every method on every task under every budget -> one result row each.
 
   The linear probes are fitted `workers` at a time (0: one per CPU this
-  process may use), each with one BLAS thread: a fit is a chain of dependent
+  process may use, fewer when the memory available would not hold them: a fit
+  peaks at about 7x its train windows' float32 bytes), each with one BLAS thread: a fit is a chain of dependent
   L-BFGS steps whose products are too small to split well across cores
   (docs/evaluation.md, "How a number is made"), so the cores serve separate
   fits. The rows are the same as one at a time; 'seconds' is each fit's own
