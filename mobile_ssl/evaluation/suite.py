@@ -343,12 +343,12 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
   """Every method on every task under every budget -> one result row each.
 
   The linear probes are fitted `workers` at a time (0: one per CPU this
-  process may use, fewer when the memory available would not hold them: a fit
-  peaks at about 7x its train windows' float32 bytes), each with one BLAS thread: a fit is a chain of dependent
-  L-BFGS steps whose products are too small to split well across cores
-  (docs/evaluation.md, "How a number is made"), so the cores serve separate
-  fits. The rows are the same as one at a time; 'seconds' is each fit's own
-  wall time.
+  process may use, fewer when the memory available would not hold them: a
+  fit peaks at about 7x its train windows' float32 bytes), each with one BLAS
+  thread: a fit is a chain of dependent L-BFGS steps whose products are too
+  small to split well across cores (docs/evaluation.md, "How a number is
+  made"), so the cores serve separate fits. The rows are the same as one at a
+  time; 'seconds' is each fit's own wall time.
 
   Returns:
     dicts with task, method, mode, label_fraction, shots_per_class,
