@@ -38,7 +38,8 @@ flags.DEFINE_integer("batch_size", 64, "Batch size.")
 flags.DEFINE_integer("steps", 40, "Timed steps per run (after 10 warm-up steps).")
 flags.DEFINE_float("width", 1.0, "Encoder width.")
 flags.DEFINE_enum("recipe", "tuned", list(params_lib.RECIPES), "Defaults a run starts from.")
-flags.DEFINE_integer("rounds", 1, "Alternating real/cached pairs per task; the ratio is their median.")
+flags.DEFINE_integer("rounds", 1,
+                     "Alternating real/cached pairs per task; the ratio is their median.")
 flags.DEFINE_string("cache", "", "Log-mel cache for the real pipeline: '', 'memory' or a folder.")
 FLAGS = flags.FLAGS
 _WARMUP = 10
@@ -67,8 +68,8 @@ def main(argv):
   print(f"recipe {FLAGS.recipe}, width {FLAGS.width}, batch {FLAGS.batch_size}, "
         f"{FLAGS.steps} timed steps, cache {FLAGS.cache or 'none'}; "
         "s/step is the median (mean)")
-  print(f"{'task':20s} {'examples/s':>10s} {'s/step real':>16s} {'s/step cached':>16s} {'ratio':>6s}"
-        + ("  ratio per round" if FLAGS.rounds > 1 else ""))
+  print(f"{'task':20s} {'examples/s':>10s} {'s/step real':>16s} {'s/step cached':>16s} "
+        f"{'ratio':>6s}" + ("  ratio per round" if FLAGS.rounds > 1 else ""))
   for name in FLAGS.tasks:
     task = tasks.get(name)
     params = dataclasses.replace(
