@@ -38,8 +38,8 @@ flags.DEFINE_integer("batch_size", 64, "Batch size.")
 flags.DEFINE_integer("steps", 40, "Timed steps per run (after 10 warm-up steps).")
 flags.DEFINE_float("width", 1.0, "Encoder width.")
 flags.DEFINE_enum("recipe", "tuned", list(params_lib.RECIPES), "Defaults a run starts from.")
-flags.DEFINE_integer("rounds", 1,
-                     "Alternating real/cached pairs per task; the ratio is their median.")
+flags.DEFINE_integer("rounds", 1, "Alternating real/cached pairs per task; the ratio is their "
+                     "median.", lower_bound=1)
 flags.DEFINE_string("cache", "", "Log-mel cache for the real pipeline: '', 'memory' or a folder.")
 FLAGS = flags.FLAGS
 _WARMUP = 10
