@@ -182,7 +182,7 @@ def encoder_forward(weights: typing.Sequence, log_mel, params: params_lib.Params
     elif kind == "maxpool":
       x = _max_pool_2x2(x) if training else tf.nn.max_pool2d(x, 2, 2, "SAME")
     elif kind == "global_max" and params.encoder.pooling == "multi_mean_std":
-      levels = list(block_outputs.values())[-params_lib.MULTI_POOL_BLOCKS:]
+      levels = list(block_outputs.values())[-params.encoder.pool_blocks:]
       x = tf.concat([_time_mean_std(level) for level in levels], -1)
     elif kind == "global_max":
       x = _pool(x, params.encoder.pooling)

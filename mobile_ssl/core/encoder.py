@@ -118,7 +118,7 @@ def build_encoder(encoder_params: params_lib.EncoderParams,
     elif kind == "maxpool":
       x = keras.layers.MaxPooling2D(options["pool"], padding="same", name=name)(x)
     elif kind == "global_max" and encoder_params.pooling == "multi_mean_std":
-      levels = list(block_outputs.values())[-params_lib.MULTI_POOL_BLOCKS:]
+      levels = list(block_outputs.values())[-encoder_params.pool_blocks:]
       stats = [TimeMeanStd(name=f"{name}_{block}") for block in list(block_outputs)[-len(levels):]]
       x = keras.layers.Concatenate(name=name)([s(level) for s, level in zip(stats, levels)])
     elif kind == "global_max":

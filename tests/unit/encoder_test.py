@@ -1,6 +1,7 @@
 """Tests of mobile_ssl.core.encoder: pooling options (shapes, parameters, saving, TFLite ops)
 and the 'fast' variant (the paper's stack, block 1's pool folded into strides)."""
 
+import dataclasses
 import tempfile
 
 import numpy as np
@@ -86,6 +87,22 @@ def test_multi_mean_std_pools_the_last_three_blocks():
   assert encoder_lib.complexity(model)["params"] == encoder_lib.complexity(
       encoder_lib.build_encoder(params_lib.EncoderParams(pooling="time_mean_max",
                                                          embedding_dim=0)))["params"]
+
+
+def test_multi_mean_std_pools_as_many_blocks_as_asked():
+  """--pool_blocks=5 adds blocks 1 and 2 (32 x 8 and 16 x 16 rows x 2) in front; same weights."""
+  params = params_lib.EncoderParams(pooling="multi_mean_std", embedding_dim=0, pool_blocks=5)
+  model = encoder_lib.build_encoder(params, seed=0)
+  assert model.output_shape == (None, params.output_dim()) == (None, 5 * 512)
+  x = np.random.default_rng(0).normal(size=(2, 96, 64, 1)).astype(np.float32)
+  block1 = tf.keras.Model(model.input, model.get_layer("block1_pool").output)(x).numpy()
+  mean, std = block1.mean(axis=1), np.sqrt(block1.var(axis=1) + encoder_lib.STD_EPSILON)
+  expected = np.concatenate([mean, std], -1).reshape(2, -1)
+  np.testing.assert_allclose(model(x).numpy()[:, :512], expected, rtol=1e-4, atol=1e-4)
+  three = encoder_lib.build_encoder(dataclasses.replace(params, pool_blocks=3), seed=0)
+  np.testing.assert_allclose(model(x).numpy()[:, 1024:], three(x).numpy(), rtol=1e-5, atol=1e-5)
+  with pytest.raises(ValueError, match=r"--pool_blocks must be >= 1, got 0"):
+    dataclasses.replace(params, pool_blocks=0).validate()
 
 
 def test_unknown_pooling_is_a_clear_error():

@@ -3,6 +3,7 @@
 import dataclasses
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from mobile_ssl.core import encoder as encoder_lib
@@ -16,9 +17,10 @@ PARAMS = model_fixtures.TWO_BLOCK_PARAMS
 
 class TestTrainableGraph:
 
-  def test_training_forward_matches_keras_multi_mean_std(self):
+  @pytest.mark.parametrize("pool_blocks", [1, 3])  # of two blocks: the last one, both
+  def test_training_forward_matches_keras_multi_mean_std(self, pool_blocks):
     params = dataclasses.replace(PARAMS, encoder=dataclasses.replace(
-        PARAMS.encoder, pooling="multi_mean_std", embedding_dim=0))
+        PARAMS.encoder, pooling="multi_mean_std", embedding_dim=0, pool_blocks=pool_blocks))
     encoder = encoder_lib.build_encoder(params.encoder, params.features, seed=2)
     x = model_fixtures.windows(5)
     weights = trainable_graph.keras_encoder_weights(encoder, params)
