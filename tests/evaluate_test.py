@@ -169,6 +169,20 @@ class TestEvaluation:
     assert np.abs(changed["embeddings"] - first["embeddings"]).max() > 1e-3
     assert len(os.listdir(cache)) == 2
 
+  def test_same_weights_pooled_differently_are_not_served_each_others_windows(self, digit_task,
+                                                                              tmp_path):
+    """Pooling has no weights: the cache key must name the architecture, not only the weights."""
+    params = dataclasses.replace(TINY.encoder, pooling="multi_mean_std", embedding_dim=0)
+    one, both = (encoder_lib.build_encoder(dataclasses.replace(params, pool_blocks=k),
+                                           TINY.features, seed=1) for k in (1, 2))
+    assert [w.shape for w in one.weights] == [w.shape for w in both.weights]
+    cache = str(tmp_path / "cache")
+    out = [window_embeddings.embed_split(e, TINY.features, digit_task, "test", FAST.hop_seconds,
+                                         cache) for e in (one, both)]
+    assert not out[1]["cached"]
+    assert out[1]["embeddings"].shape[1] > out[0]["embeddings"].shape[1]
+    assert len(os.listdir(cache)) == 2
+
   def test_label_tasks_share_one_pass_over_the_audio(self, digits_dir, data_dir, tiny_run):
     tasks = [downstream.load_task(f"{digits_dir}:{key}", data_dir) for key in ("digit", "speaker")]
     lines = []

@@ -24,6 +24,7 @@ one invoke per window.
 
 import dataclasses
 import hashlib
+import json
 import os
 import sys
 import typing
@@ -46,9 +47,18 @@ _FILE_PREFIX = "windows_"
 
 
 def fingerprint(model: keras.Model, feature_params: params_lib.FeatureParams) -> str:
-  """A hash of the weights and the front end: what an embedding depends on."""
+  """A hash of the architecture, the weights and the front end: what an embedding depends on.
+
+  The architecture counts because pooling has no weights: the same weights
+  pooled over 3 or 5 blocks (`--pool_blocks`), or an untrained encoder of
+  either, would otherwise share a key and be served each other's windows.
+  """
   digest = hashlib.sha1(repr(dataclasses.asdict(feature_params)).encode())
   digest.update(model.name.encode())  # logmel_stats has no weights to tell it apart
+  try:
+    digest.update(json.dumps(model.get_config(), sort_keys=True, default=repr).encode())
+  except (NotImplementedError, TypeError):  # a subclassed model (logmel_stats): its class
+    digest.update(type(model).__qualname__.encode())
   for weight in model.weights:
     digest.update(weight.path.encode())
     digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
