@@ -3,22 +3,22 @@ r"""Read-out scan: probe a trained encoder's blocks K..last, pooled like `multi_
   python bench/readout_scan.py --encoders=runs/triplet,untrained --first_blocks=3,1 \
       --tasks=$F:digit,$F:speaker,$F:digit@speaker --task_names=digit,speaker,unseen
 
-No retraining: the same weights, read out as mean and standard deviation over
-time (frequency rows kept, `encoder.TimeMeanStd`) of every block from K to the
-last, concatenated. Tells whether what a probe needs is in the encoder's
+No retraining: the same conv weights, read out as `--pool_blocks` would (mean
+and standard deviation over time, frequency rows kept, of every block from K
+to the last). Tells whether what a probe needs is in the encoder's
 earlier blocks before a run is spent training with `--pool_blocks`.
 'untrained' is the seeded random init of the first run's architecture. Each
-read-out is probed by `suite.linear` with all labels and with
-`--shots_per_class`, as mobile-ssl-eval does; the windows go through the
-Keras model as it is (no BatchNorm folding), so rows can differ from
-mobile-ssl-eval's by a clip or two. Not a test.
+read-out is embedded and probed as mobile-ssl-eval does
+(`window_embeddings.embed_split`, `suite.linear`), with all labels and with
+`--shots_per_class`. Not a test.
 """
+
+import dataclasses
 
 from absl import app
 from absl import flags
 from absl import logging
 import keras
-import numpy as np
 
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.data import downstream
@@ -36,29 +36,22 @@ flags.DEFINE_string("data_dir", None, "TFDS data dir.")
 FLAGS = flags.FLAGS
 
 
-def _readout(encoder: keras.Model, first: int):
-  """(the read-out model, the names of the blocks it pools)."""
-  last = {}  # block name -> its last layer's output, in order
-  for layer in encoder.layers:
-    if layer.name.startswith("block"):
-      last[layer.name.split("_")[0]] = layer.output
-  blocks = list(last)[first - 1:]
-  if not blocks:
-    raise ValueError(f"--first_blocks={first}: the encoder has {len(last)} blocks")
-  stats = [encoder_lib.TimeMeanStd(name=f"readout_{b}")(last[b]) for b in blocks]
-  out = keras.layers.Concatenate()(stats) if len(stats) > 1 else stats[0]
-  return keras.Model(encoder.input, out, name=f"blocks_{first}_on"), blocks
+def _readout(encoder: keras.Model, params, first: int) -> keras.Model:
+  """The encoder's conv weights under `multi_mean_std` pooling of blocks `first`..last.
 
-
-def _windows(model, params, task, split):
-  embeddings, clips = [], []
-  for batch in window_embeddings.log_mel_windows(task, split, params.features,
-                                                 0.5).as_numpy_iterator():
-    embeddings.append(model(batch["log_mel"][..., None], training=False).numpy())
-    clips.append(batch["clip"])
-  return window_embeddings.with_labels({"embeddings": np.concatenate(embeddings),
-                                        "clips": np.concatenate(clips).astype(np.int64)},
-                                       task, split)
+  Built by `encoder.build_encoder` itself (`--pool_blocks`), so the read-out is
+  exactly what training with that flag would embed; only the weights are copied.
+  """
+  blocks = len(params.encoder.base_channels)
+  if not 1 <= first <= blocks:
+    raise ValueError(f"--first_blocks={first}: the encoder has blocks 1..{blocks}")
+  readout = encoder_lib.build_encoder(
+      dataclasses.replace(params.encoder, pooling="multi_mean_std", embedding_dim=0,
+                          pool_blocks=blocks - first + 1), params.features)
+  for layer in readout.layers:
+    if layer.weights:
+      layer.set_weights(encoder.get_layer(layer.name).get_weights())
+  return readout
 
 
 def main(argv):
@@ -78,16 +71,16 @@ def main(argv):
     method = suite.methods([spec] if spec != "untrained" else runs[:1] + [spec])[-1]
     encoder, params = method.encoder(0), method.params
     for first in (int(k) for k in FLAGS.first_blocks):
-      model, blocks = _readout(encoder, first)
+      model = _readout(encoder, params, first)
       cells = []
       for task in tasks:
-        train, test = (_windows(model, params, task, split)
+        train, test = (window_embeddings.with_labels(window_embeddings.embed_split(
+            model, params.features, task, split, 0.5), task, split)
                        for split in (task.spec.train_split, task.spec.test_split))
         for budget in budgets:
           cells.append(f"{100 * suite.linear(train, test, task, budget)['accuracy']:.1f}")
-      print(f"| {method.name} | {blocks[0]}–{blocks[-1]} | {model.output_shape[-1]} | "
-            + " | ".join(cells) + " |", flush=True)
-
+      print(f"| {method.name} | {first}–{len(params.encoder.base_channels)} | "
+            f"{model.output_shape[-1]} | " + " | ".join(cells) + " |", flush=True)
 
 if __name__ == "__main__":
   app.run(main)
