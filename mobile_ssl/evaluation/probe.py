@@ -34,11 +34,20 @@ import threadpoolctl
 from mobile_ssl.core import atomic
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
+# When a fit has converged. scipy's defaults (gtol 1e-5, ftol 2.2e-9) stop a
+# weakly decayed fit on few clips after 5-30 steps, far from its minimum: a
+# 10-shot probe's mean loss and gradient are tiny there, and how far the fit
+# got then depended on where it started (warm from the next decay, or cold),
+# moving 10-shot accuracies by up to 10 points with the same decay
+# (docs/evaluation.md, "How a number is made"). With these a fit runs to its
+# minimum (or to the float32 products' resolution) within the iteration cap;
+# fits on tens of thousands of windows reach their caps first, as before.
+GTOL, FTOL = 1e-9, 1e-15
 # Accuracies are multiples of 1/clips: 3 of 300 clips is a drop of exactly
 # 0.01, which float subtraction makes 0.0100000001; within a 1-point limit.
 DROP_TOLERANCE = 1e-9
 # Part of a cached fit's key: bump it when the fit itself changes.
-VERSION = 2
+VERSION = 3
 _FILE_PREFIX = "probe_"
 
 
@@ -79,7 +88,7 @@ def _fit(x: np.ndarray, y: np.ndarray, num_classes: int, l2: float,
 
   theta0 = np.zeros(d * num_classes + num_classes) if start is None else start
   result = optimize.minimize(loss_and_grad, theta0, jac=True, method="L-BFGS-B",
-                             options={"maxiter": max_iterations})
+                             options={"maxiter": max_iterations, "gtol": GTOL, "ftol": FTOL})
   return (result.x[:d * num_classes].reshape(d, num_classes), result.x[d * num_classes:])
 
 

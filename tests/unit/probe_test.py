@@ -122,3 +122,25 @@ def test_a_warm_start_reaches_the_same_minimum():
   warm = probe.train(noisy, y, clips, 3, l2=0.01, start=reference)
   np.testing.assert_allclose(warm.weights, cold.weights, atol=2e-3)
   np.testing.assert_allclose(warm.bias, cold.bias, atol=2e-3)
+
+
+def test_a_few_shot_fit_reaches_its_minimum_from_any_start():
+  """More dimensions than clips and a weak decay (a 10-shot probe): the loss is tiny and flat.
+
+  scipy's default tolerances stopped such a fit after a few steps, wherever it
+  had started from, so a warm start from a stronger decay's fit (the grid
+  walk) and a cold start gave different probes for the same decay.
+  """
+  rng = np.random.default_rng(0)
+  x = rng.standard_normal((30, 200))
+  y = np.repeat(np.arange(3), 10)
+  x[:, :3] += 2.0 * np.eye(3)[y]
+  l2 = 1e-4
+  strong, strong_bias = probe._fit(x, y, 3, 1e-2)  # pylint: disable=protected-access
+  cold = probe._fit(x, y, 3, l2)  # pylint: disable=protected-access
+  warm = probe._fit(x, y, 3, l2, start=np.concatenate([strong.ravel(), strong_bias]))  # pylint: disable=protected-access
+  scale = np.abs(cold[0]).max()
+  np.testing.assert_allclose(warm[0], cold[0], atol=1e-3 * scale)
+  for w, b in (cold, warm):
+    p = special.softmax(x @ w + b, axis=1)
+    np.testing.assert_allclose(x.T @ (p - np.eye(3)[y]) / len(x) + l2 * w, 0, atol=1e-6)
