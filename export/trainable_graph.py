@@ -161,6 +161,8 @@ def encoder_forward(weights: typing.Sequence, log_mel, params: params_lib.Params
   """
   it = iter(weights)
   x, stats, block_outputs = log_mel, [], {}
+  if params.encoder.input_norm == "time_mean":
+    x = x - tf.reduce_mean(x, axis=1, keepdims=True)
   for name, kind, options in encoder_lib.layer_table(params.encoder):
     if kind == "conv":
       kernel, stride = next(it), tuple(options.get("stride", (1, 1)))

@@ -45,6 +45,8 @@ def test_quickstart_runs_every_stage_then_resumes(tiny_synthetic, data_dir, tmp_
   assert (tmp_path / "encoder_int8_waveform.tflite").stat().st_size < 200_000
   for run in (f"pretrain_{task}", "supervised", "untrained"):
     model_dir_lib.load_encoder(str(tmp_path / run))
+    # Three blocks pooled, not the tuned recipe's five: the quickstart's time budget.
+    assert model_dir_lib.read_params(str(tmp_path / run)).encoder.pool_blocks == 3
   stages = json.load(open(tmp_path / "stages.json"))
   assert {"data", "pretrain", "probe", "export", "benchmark"} <= set(stages)
   # Re-running the same command continues where it stopped: nothing is retrained.

@@ -105,6 +105,8 @@ def build_encoder(encoder_params: params_lib.EncoderParams,
   inputs = keras.Input((feature_params.slice_frames, feature_params.num_mel_bins, 1),
                        name="log_mel")
   x = inputs
+  if encoder_params.input_norm == "time_mean":
+    x = TimeMeanSubtract(name="input_norm")(x)
   block_outputs = {}  # block name -> its last layer's output
   for i, (name, kind, options) in enumerate(layer_table(encoder_params)):
     if kind == "conv":
@@ -134,6 +136,20 @@ def build_encoder(encoder_params: params_lib.EncoderParams,
     if name.startswith("block"):
       block_outputs[name.split("_")[0]] = x
   return keras.Model(inputs, x, name=model_name)
+
+
+@keras.saving.register_keras_serializable(package="mobile_ssl")
+class TimeMeanSubtract(keras.layers.Layer):
+  """[B, T, F, C] -> the same, each frequency row's mean over time subtracted.
+
+  Cepstral mean normalization on the log-mel (`--input_norm=time_mean`): a
+  constant gain or a fixed filter (the speaker's vocal tract on average, the
+  microphone) is an offset per mel bin in the log domain, and this takes it
+  away. Builtin TFLite ops only (MEAN, SUB).
+  """
+
+  def call(self, x):
+    return x - keras.ops.mean(x, axis=1, keepdims=True)
 
 
 STD_EPSILON = 1e-5  # keeps the square root's gradient finite where a unit never varies

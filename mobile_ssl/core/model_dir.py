@@ -19,7 +19,7 @@ from mobile_ssl.core import params as params_lib
 
 PARAMS_FILE = "params.json"
 # load_model needs the encoder's custom layers registered: importing the module does it.
-CUSTOM_LAYERS = (encoder_lib.TimeMeanStd,)
+CUSTOM_LAYERS = (encoder_lib.TimeMeanStd, encoder_lib.TimeMeanSubtract)
 ENCODER_FILE = "encoder.keras"
 CHECKPOINT_DIR = "checkpoints"
 FORMAT_VERSION = params_lib.Params().version

@@ -80,9 +80,14 @@ class FeatureParams:
 
 
 POOLINGS = ("max", "mean_max", "time_mean_max", "multi_mean_std")
+INPUT_NORMS = ("none", "time_mean")
 SIMILARITIES = ("bilinear", "cosine")  # of the contrastive task
-# Blocks whose outputs `multi_mean_std` pools by default: the last three.
+# Blocks whose outputs `multi_mean_std` pools when params do not say: the last
+# three (what run directories written before the field existed were trained with).
 MULTI_POOL_BLOCKS = 3
+# What the tuned recipe pools: all five blocks, ahead of three on every FSDD
+# column over three seeds (docs/evaluation.md, "Pooling all five blocks").
+TUNED_POOL_BLOCKS = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,12 +119,23 @@ class EncoderParams:
               + " ('max' is the paper's)."})
   # How many blocks, counted from the last, 'multi_mean_std' pools (all of
   # them when the encoder has fewer, as the tiny test encoders do). All five
-  # adds the finer frequency rows of blocks 1-2, which speaker-independent
-  # cues live in (read-out scan in docs/evaluation.md); 3 is what the tuned
-  # recipe was measured with and what run directories without the field had.
+  # (the tuned recipe's) adds the finer frequency rows of blocks 1-2, which
+  # speaker-independent cues live in (read-out scan in docs/evaluation.md); 3
+  # is what run directories without the field had.
   pool_blocks: int = dataclasses.field(default=MULTI_POOL_BLOCKS, metadata={
       "help": "multi_mean_std pooling: how many blocks, counted from the last, it pools "
               "(5: all of them)."})
+
+  # What the encoder does to its log-mel input before the first conv: 'none'
+  # (the paper), or 'time_mean': subtract each mel bin's mean over the
+  # slice's frames (cepstral mean normalization, done on the log-mel). It
+  # removes the slice's average spectral envelope, which is mostly the
+  # speaker's and the microphone's, so what is left is how the spectrum moves;
+  # docs/evaluation.md, "Mean-normalized input".
+  input_norm: str = dataclasses.field(default="none", metadata={
+      "enum": INPUT_NORMS,
+      "help": "Input normalization before the first conv ('time_mean': subtract each mel "
+              "bin's mean over the slice)."})
 
   def channels(self) -> typing.Tuple[int, ...]:
     return tuple(max(1, int(round(c * self.width))) for c in self.base_channels)
@@ -150,6 +166,9 @@ class EncoderParams:
       raise ValueError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}.")
     if self.pool_blocks < 1:
       raise ValueError(f"--pool_blocks must be >= 1, got {self.pool_blocks}.")
+    if self.input_norm not in INPUT_NORMS:
+      raise ValueError(f"--input_norm must be one of {', '.join(INPUT_NORMS)}, got "
+                       f"{self.input_norm!r}.")
     return self
 
 
@@ -361,8 +380,8 @@ def recipe(task: str = DEFAULT_TASK, name: str = "tuned") -> Params:
   'paper': the 2019 configuration (global max pool, constant-rate Adam, no
   augmentation), kept selectable and reported. 'tuned': what measurement on
   small real pools on a 2-core CPU favoured (docs/evaluation.md, 'Pretraining recipe'):
-  mean and standard deviation over time of the last three blocks
-  (`multi_mean_std`), a cosine similarity for the contrastive task, a cosine
+  mean and standard deviation over time of all five blocks' outputs
+  (`multi_mean_std`, `TUNED_POOL_BLOCKS`), a cosine similarity for the contrastive task, a cosine
   schedule with warm-up, weight decay,
   gradient clipping, and the augmentations of `TUNED_AUGMENT` for every task
   (the temporal-context tasks too: two views should differ in loudness and
@@ -376,7 +395,8 @@ def recipe(task: str = DEFAULT_TASK, name: str = "tuned") -> Params:
     return base
   return dataclasses.replace(
       base,
-      encoder=dataclasses.replace(base.encoder, pooling="multi_mean_std", embedding_dim=0),
+      encoder=dataclasses.replace(base.encoder, pooling="multi_mean_std", embedding_dim=0,
+                                  pool_blocks=TUNED_POOL_BLOCKS),
       task=dataclasses.replace(base.task, contrastive_temperature=0.2,
                                contrastive_similarity="cosine",
                                contrastive_max_offset_frames=100),

@@ -105,6 +105,23 @@ def test_multi_mean_std_pools_as_many_blocks_as_asked():
     dataclasses.replace(params, pool_blocks=0).validate()
 
 
+def test_time_mean_input_norm_ignores_a_fixed_filter_on_the_log_mel():
+  """--input_norm=time_mean: a per-bin offset (a gain or a fixed filter) leaves the embedding as it was."""
+  params = params_lib.EncoderParams(pooling="multi_mean_std", embedding_dim=0, pool_blocks=5,
+                                    input_norm="time_mean")
+  model = encoder_lib.build_encoder(params, seed=0)
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(2, 96, 64, 1)).astype(np.float32)
+  tilt = rng.normal(scale=3.0, size=(1, 1, 64, 1)).astype(np.float32)
+  np.testing.assert_allclose(model(x + tilt).numpy(), model(x).numpy(), rtol=1e-4, atol=1e-4)
+  plain = encoder_lib.build_encoder(dataclasses.replace(params, input_norm="none"), seed=0)
+  assert np.abs(plain(x + tilt).numpy() - plain(x).numpy()).max() > 1e-2  # without it, it moves
+  centred = x - x.mean(axis=1, keepdims=True)
+  np.testing.assert_allclose(model(x).numpy(), plain(centred).numpy(), rtol=1e-4, atol=1e-4)
+  with pytest.raises(ValueError, match=r"--input_norm must be one of none, time_mean, got 'pcen'"):
+    dataclasses.replace(params, input_norm="pcen").validate()
+
+
 def test_unknown_pooling_is_a_clear_error():
   with pytest.raises(ValueError, match="--pooling must be one of"):
     params_lib.EncoderParams(pooling="attention").validate()

@@ -97,6 +97,8 @@ def test_recipes():
   tuned = params_lib.recipe()
   assert tuned.task.name == params_lib.DEFAULT_TASK == "triplet"
   assert (tuned.encoder.pooling, tuned.encoder.embedding_dim) == ("multi_mean_std", 0)
+  assert tuned.encoder.pool_blocks == 5 and tuned.encoder.output_dim() == 2560
+  assert params_lib.Params().encoder.pool_blocks == 3  # what older run directories had
   assert tuned.task.contrastive_similarity == "cosine"
   assert (tuned.train.schedule, tuned.train.concat_clips) == ("cosine", 0)
   assert tuned.augment == params_lib.TUNED_AUGMENT and tuned.augment.enabled

@@ -17,10 +17,12 @@ PARAMS = model_fixtures.TWO_BLOCK_PARAMS
 
 class TestTrainableGraph:
 
-  @pytest.mark.parametrize("pool_blocks", [1, 3])  # of two blocks: the last one, both
-  def test_training_forward_matches_keras_multi_mean_std(self, pool_blocks):
+  @pytest.mark.parametrize("pool_blocks,input_norm", [(1, "none"), (3, "none"), (3, "time_mean")])
+  def test_training_forward_matches_keras_multi_mean_std(self, pool_blocks, input_norm):
+    # pool_blocks of two blocks: the last one, both.
     params = dataclasses.replace(PARAMS, encoder=dataclasses.replace(
-        PARAMS.encoder, pooling="multi_mean_std", embedding_dim=0, pool_blocks=pool_blocks))
+        PARAMS.encoder, pooling="multi_mean_std", embedding_dim=0, pool_blocks=pool_blocks,
+        input_norm=input_norm))
     encoder = encoder_lib.build_encoder(params.encoder, params.features, seed=2)
     x = model_fixtures.windows(5)
     weights = trainable_graph.keras_encoder_weights(encoder, params)
