@@ -101,6 +101,7 @@ def test_recipes():
   assert params_lib.Params().encoder.pool_blocks == 3  # what older run directories had
   assert tuned.task.contrastive_similarity == "cosine"
   assert (tuned.train.schedule, tuned.train.concat_clips) == ("cosine", 0)
+  assert (tuned.train.steps, tuned.train.batch_size) == (params_lib.TUNED_STEPS, 64) == (3200, 64)
   assert tuned.augment == params_lib.TUNED_AUGMENT and tuned.augment.enabled
   with pytest.raises(ValueError, match="--recipe must be one of tuned, paper, got 'best'"):
     params_lib.recipe(name="best")
