@@ -1,4 +1,4 @@
-"""Log-mel augmentations for every pretext task: gain, mixup, resized crop, masks.
+"""Log-mel augmentations for every pretext task: gain, equalizer, mixup, resized crop, masks.
 
 What self-supervised audio learned after the paper (BYOL-A, Niizumi et al.
 2021; COLA; SpecAugment): two views of the same sound must differ in what
@@ -11,7 +11,8 @@ Every view tensor of a task's inputs ([B, frames, bins, 1], or [B, K, frames,
 bins, 1] for Audio2Vec's context) gets its own draws. All randomness is
 stateless from the batch seed, so a pipeline stays reproducible.
 
-Order as in BYOL-A: mixup -> random resized crop -> gain -> masks.
+Order as in BYOL-A: mixup -> random resized crop -> gain -> masks, with the
+equalizer after the gain.
 """
 
 import math
@@ -68,6 +69,28 @@ def gain(x: tf.Tensor, gain_db: float, seed: tf.Tensor) -> tf.Tensor:
   return x + db * (math.log(10.0) / 20.0)
 
 
+# Cosines across the mel axis in a random equalizer curve: 1 is a tilt, 2 a
+# bump or dip in the middle, 3 an S; all far smoother than formants (a few
+# bins apart), so the words stay and the envelope moves.
+EQ_COMPONENTS = 3
+
+
+def equalize(x: tf.Tensor, eq_db: float, seed: tf.Tensor) -> tf.Tensor:
+  """A random smooth gain curve across the mel bins, within +-eq_db, per view.
+
+  In the log domain a fixed filter (microphone, room, a speaker's vocal
+  tract) adds a curve over frequency that is the same in every frame; two
+  views that differ by one teach the encoder to look past it.
+  """
+  bins = x.shape[2]
+  weights = _uniform([tf.shape(x)[0], EQ_COMPONENTS], seed, -1.0, 1.0)
+  k = tf.range(1, EQ_COMPONENTS + 1, dtype=tf.float32)[:, None]
+  centres = (tf.range(bins, dtype=tf.float32)[None, :] + 0.5) / bins
+  basis = tf.cos(math.pi * k * centres)  # [components, bins]
+  curve = tf.matmul(weights, basis) / EQ_COMPONENTS  # within +-1
+  return x + (eq_db * math.log(10.0) / 20.0) * curve[:, None, :, None]
+
+
 def _band_mask(length: int, n, max_width: int, seed: tf.Tensor) -> tf.Tensor:
   """[n, length] booleans, True inside one random band of up to `max_width`."""
   seeds = tf.random.experimental.stateless_split(seed, 2)
@@ -105,6 +128,9 @@ def augment_views(x: tf.Tensor, params: params_lib.AugmentParams, seed: tf.Tenso
     x = resized_crop(x, params.crop_scale, seeds[1], math.log(feature_params.log_offset))
   if params.gain_db:
     x = gain(x, params.gain_db, seeds[2])
+  if params.eq_db:
+    # Its own stream, folded from the gain's: the other draws stay as they were.
+    x = equalize(x, params.eq_db, tf.random.experimental.stateless_fold_in(seeds[2], 1))
   if params.time_mask_frames or params.freq_mask_bins:
     x = masks(x, params.time_mask_frames, params.freq_mask_bins, seeds[3])
   return x

@@ -184,6 +184,12 @@ class AugmentParams:
   # Random gain, uniform in +-gain_db (a constant added to the log-mel).
   gain_db: float = dataclasses.field(default=0.0, metadata={
       "help": "Augmentation: random gain in +-dB."})
+  # A random equalizer: a smooth gain curve across the mel bins (the sum of
+  # the first EQ_COMPONENTS cosines over the bins, each weight ~ U(-1, 1),
+  # scaled so the curve stays within +-eq_db). A microphone, a room or a
+  # speaker's vocal tract tilts and bends the spectral envelope like this.
+  eq_db: float = dataclasses.field(default=0.0, metadata={
+      "help": "Augmentation: random smooth equalizer curve across mel bins, within +-dB."})
   # BYOL-A's mixup: log((1 - r) exp(x) + r exp(x_other)), r ~ U(0, mixup_ratio),
   # x_other another clip of the batch (the pool).
   mixup_ratio: float = dataclasses.field(default=0.0, metadata={
@@ -201,7 +207,7 @@ class AugmentParams:
 
   @property
   def enabled(self) -> bool:
-    return bool(self.gain_db or self.mixup_ratio or tuple(self.crop_scale) != (1.0, 1.0)
+    return bool(self.gain_db or self.eq_db or self.mixup_ratio or tuple(self.crop_scale) != (1.0, 1.0)
                 or self.time_mask_frames or self.freq_mask_bins)
 
   def validate(self) -> "AugmentParams":
@@ -210,8 +216,9 @@ class AugmentParams:
       raise ValueError(f"--crop_scale must be two numbers 0 < low <= high, got {self.crop_scale}")
     if not 0 <= self.mixup_ratio < 1:
       raise ValueError(f"--mixup_ratio must be in [0, 1), got {self.mixup_ratio}")
-    if self.gain_db < 0 or self.time_mask_frames < 0 or self.freq_mask_bins < 0:
-      raise ValueError("--gain_db, --time_mask_frames and --freq_mask_bins must be >= 0")
+    if (self.gain_db < 0 or self.eq_db < 0 or self.time_mask_frames < 0
+        or self.freq_mask_bins < 0):
+      raise ValueError("--gain_db, --eq_db, --time_mask_frames and --freq_mask_bins must be >= 0")
     return self
 
 

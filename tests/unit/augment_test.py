@@ -27,6 +27,21 @@ def test_gain_adds_one_constant_per_view_within_the_range():
   assert np.std(per_view[:, 0]) > 0.05  # the views get different gains
 
 
+def test_equalizer_adds_one_smooth_curve_per_view_the_same_in_every_frame():
+  x = _batch()
+  y = augment.equalize(x, 12.0, SEED)
+  shift = (y - x).numpy()[..., 0]  # [n, frames, bins]
+  np.testing.assert_allclose(shift, np.broadcast_to(shift[:, :1, :], shift.shape), atol=1e-5)
+  curve = shift[:, 0, :]  # [n, bins]
+  assert np.all(np.abs(curve) <= 12.0 * math.log(10) / 20 + 1e-5)
+  assert np.std(curve, axis=1).min() > 0.01  # not flat: a gain is augment.gain's job
+  # Smooth: neighbouring bins differ by far less than the curve's range.
+  steps = np.abs(np.diff(curve, axis=1)).max(axis=1)
+  assert np.all(steps < 0.2 * (curve.max(axis=1) - curve.min(axis=1)) + 1e-6)
+  assert not np.allclose(curve[0], curve[1])  # each view its own curve
+  np.testing.assert_array_equal(augment.equalize(x, 12.0, SEED).numpy(), y.numpy())
+
+
 def test_mixup_adds_energy_from_another_clip_and_zero_ratio_is_identity():
   x = _batch()
   np.testing.assert_allclose(augment.mixup(x, 1e-9, SEED).numpy(), x.numpy(), atol=1e-5)
@@ -61,7 +76,8 @@ def test_masks_fill_one_band_per_axis_with_the_view_mean():
 
 def test_augment_inputs_treats_every_view_and_is_reproducible():
   params = dataclasses.replace(params_lib.tiny(), augment=params_lib.AugmentParams(
-      gain_db=6, mixup_ratio=0.4, crop_scale=(0.6, 1.5), time_mask_frames=8, freq_mask_bins=8))
+      gain_db=6, eq_db=10, mixup_ratio=0.4, crop_scale=(0.6, 1.5), time_mask_frames=8,
+      freq_mask_bins=8))
   inputs = {"anchor": _batch(4), "positive": _batch(4), "context": tf.stack([_batch(4)] * 2, 1),
             "index": tf.range(4)}
   a = augment.augment_inputs(inputs, params, SEED)

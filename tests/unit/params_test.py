@@ -69,6 +69,7 @@ def test_output_dim_counts_the_blocks_and_bins():
     (params_lib.FeatureParams(num_mel_bins=0), "positive"),
     (params_lib.EncoderParams(width=0.0), "--width must be > 0"),
     (params_lib.AugmentParams(gain_db=-1.0), "--gain_db"),
+    (params_lib.AugmentParams(eq_db=-1.0), "--eq_db"),
     (params_lib.AugmentParams(crop_scale=(0.0, 1.0)), "--crop_scale"),
 ])
 def test_validation_names_the_parameter(bad, message):
@@ -85,8 +86,8 @@ def test_defaults_validate():
 
 def test_augment_enabled_by_any_augmentation():
   assert not params_lib.AugmentParams().enabled
-  for change in ({"gain_db": 1.0}, {"mixup_ratio": 0.1}, {"crop_scale": (0.9, 1.0)},
-                 {"time_mask_frames": 1}, {"freq_mask_bins": 1}):
+  for change in ({"gain_db": 1.0}, {"eq_db": 1.0}, {"mixup_ratio": 0.1},
+                 {"crop_scale": (0.9, 1.0)}, {"time_mask_frames": 1}, {"freq_mask_bins": 1}):
     assert params_lib.AugmentParams(**change).enabled, change
 
 
