@@ -22,6 +22,10 @@ import tensorflow as tf
 from mobile_ssl.core import params as params_lib
 
 
+# Decibels to the natural-log units of the log-mel: a gain of g dB adds g * DB.
+DB = math.log(10.0) / 20.0
+
+
 def _uniform(shape, seed, low, high):
   return tf.random.stateless_uniform(shape, seed, minval=low, maxval=high)
 
@@ -66,7 +70,7 @@ def resized_crop(x: tf.Tensor, scale, seed: tf.Tensor, fill: float) -> tf.Tensor
 def gain(x: tf.Tensor, gain_db: float, seed: tf.Tensor) -> tf.Tensor:
   """A random gain in +-gain_db: a constant in the log domain."""
   db = _uniform([tf.shape(x)[0], 1, 1, 1], seed, -gain_db, gain_db)
-  return x + db * (math.log(10.0) / 20.0)
+  return x + db * DB
 
 
 # Cosines across the mel axis in a random equalizer curve: 1 is a tilt, 2 a
@@ -88,7 +92,7 @@ def equalize(x: tf.Tensor, eq_db: float, seed: tf.Tensor) -> tf.Tensor:
   centres = (tf.range(bins, dtype=tf.float32)[None, :] + 0.5) / bins
   basis = tf.cos(math.pi * k * centres)  # [components, bins]
   curve = tf.matmul(weights, basis) / EQ_COMPONENTS  # within +-1
-  return x + (eq_db * math.log(10.0) / 20.0) * curve[:, None, :, None]
+  return x + (eq_db * DB) * curve[:, None, :, None]
 
 
 def _band_mask(length: int, n, max_width: int, seed: tf.Tensor) -> tf.Tensor:

@@ -207,7 +207,8 @@ class AugmentParams:
 
   @property
   def enabled(self) -> bool:
-    return bool(self.gain_db or self.eq_db or self.mixup_ratio or tuple(self.crop_scale) != (1.0, 1.0)
+    return bool(self.gain_db or self.eq_db or self.mixup_ratio
+                or tuple(self.crop_scale) != (1.0, 1.0)
                 or self.time_mask_frames or self.freq_mask_bins)
 
   def validate(self) -> "AugmentParams":
