@@ -28,7 +28,7 @@ from tests import audio_fixtures
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = params_lib.tiny()
-FAST = evaluation.EvalParams(batch_size=16, finetune_steps=8, shuffle_buffer=64)
+FAST = evaluation.EvalParams(batch_size=16, finetune_steps=8, shuffle_buffer=64, label_draws=2)
 
 
 def _digit_sound(digit, seconds, rng):
@@ -72,12 +72,16 @@ def tiny_run(tmp_path_factory):
 
 
 def _assert_clip_accuracy(row, clips):
-  """An accuracy over clips (not windows) is k / clips, and its 95 % bootstrap interval is
-  about as wide as the normal approximation's for that many clips."""
-  correct = row["accuracy"] * clips
+  """An accuracy over clips (not windows) is k / clips per draw, and its 95 % bootstrap
+  interval is about as wide as the normal approximation's for that many clips (a mean of
+  draws: no wider, its clips' correctness averaged over the draws)."""
+  correct = row["accuracy"] * clips * row["draws"]
   assert abs(correct - round(correct)) < 1e-9, row
   half_width = 1.96 * np.sqrt(row["accuracy"] * (1 - row["accuracy"]) / clips)
-  assert abs((row["ci_high"] - row["ci_low"]) / 2 - half_width) < 0.05, row
+  if row["draws"] == 1:
+    assert abs((row["ci_high"] - row["ci_low"]) / 2 - half_width) < 0.05, row
+  else:
+    assert 0 < (row["ci_high"] - row["ci_low"]) / 2 < half_width + 0.05, row
 
 
 class TestTasks:
@@ -207,7 +211,9 @@ class TestEvaluation:
       lines = []
       runs[workers] = evaluation.evaluate(methods, tasks, budget_list=budgets, eval_params=FAST,
                                           log=lines.append, workers=workers)
-      assert sum("accuracy" in line for line in lines) == 12
+      scored = [line for line in lines if "accuracy" in line]
+      assert sum(", draw " not in line for line in scored) == 12  # a line per row
+      assert sum(", draw " in line for line in scored) == 6 * 2  # and per draw of a budget
     drop_seconds = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
     assert drop_seconds(runs[3]) == drop_seconds(runs[1])
     assert [(r["task"], r["method"], r["shots_per_class"]) for r in runs[3][:3]] == [
@@ -243,8 +249,10 @@ class TestEvaluation:
       _assert_clip_accuracy(r, 30)
     assert rows[0]["train_clips"] == 18 and rows[1]["train_clips"] == 6
     assert any("embedded" in line for line in lines)
+    assert [r["draws"] for r in rows] == [1, 2, 1, 2]
     tuned = evaluation.evaluate(methods[1:], [digit_task], "finetune", budgets[1:], FAST)
     assert tuned[0]["mode"] == "finetune" and tuned[0]["train_clips"] == 6
+    assert tuned[0]["draws"] == 2
     assert tuned[0]["clips"] == 30
     _assert_clip_accuracy(tuned[0], 30)
     # Fine-tuning trains a copy: the run directory's encoder is unchanged.
@@ -252,6 +260,28 @@ class TestEvaluation:
     saved = model_dir.load_encoder(tiny_run)[0]
     for a, b in zip(fresh.get_weights(), saved.get_weights()):
       np.testing.assert_array_equal(a, b)
+
+  def test_a_budgeted_row_is_the_mean_of_its_draws(self, digit_task, tiny_run):
+    methods = evaluation.methods([tiny_run])
+    budgets = downstream.budgets([1.0, 0.2])
+    quiet = lambda line: None
+    rows = evaluation.evaluate(methods, [digit_task], "linear", budgets,
+                               dataclasses.replace(FAST, label_draws=3), log=quiet)
+    singles = [evaluation.evaluate(methods, [digit_task], "linear", budgets[1:],
+                                   dataclasses.replace(FAST, label_draws=1, seed=k), log=quiet)[0]
+               for k in range(3)]
+    accuracies = [r["accuracy"] for r in singles]
+    assert len(set(accuracies)) > 1  # the draws differ, so the mean is a real average
+    assert [r["draws"] for r in rows] == [1, 3]
+    assert rows[1]["accuracy"] == pytest.approx(np.mean(accuracies))
+    assert rows[1]["draw_sd"] == pytest.approx(np.std(accuracies, ddof=1))
+    assert rows[1]["ci_low"] <= rows[1]["accuracy"] <= rows[1]["ci_high"]
+    assert rows[1]["train_clips"] == singles[0]["train_clips"]
+    # All labels: one draw, the row of a one-draw evaluation.
+    one = evaluation.evaluate(methods, [digit_task], "linear", budgets[:1],
+                              dataclasses.replace(FAST, label_draws=1), log=quiet)[0]
+    assert {k: v for k, v in rows[0].items() if k != "seconds"} == {
+        k: v for k, v in one.items() if k != "seconds"}
 
   def test_random_width_one_embeddings_separate_the_sounds(self, digit_task):
     # A broken window/label/clip alignment would give chance (1/3).
@@ -291,10 +321,11 @@ def test_cli_writes_the_table_plots_and_csv(digits_dir, tiny_run, data_dir, tmp_
   result = _cli("--encoders=untrained," + tiny_run, "--names=random,tiny",
                 f"--tasks={digits_dir}:digit,{digits_dir}:speaker", f"--output_dir={out}",
                 f"--data_dir={data_dir}", "--label_fraction=0.5,1.0", "--shots_per_class=2",
-                "--width=0.25", "--embedding_dim=16")
+                "--label_draws=2", "--width=0.25", "--embedding_dim=16")
   assert result.returncode == 0, result.stderr[-3000:]
   assert "| method | recordings:digit | recordings:speaker |" in result.stdout
   assert "| tiny · 2 shots |" in result.stdout
+  assert "the mean of 2 draws of the labelled clips" in result.stdout
   rows = report.read_csv(os.path.join(out, "results.csv"))
   assert len(rows) == 2 * 2 * 3
   assert {r["classes"] for r in rows} == {3, 2}
@@ -302,10 +333,11 @@ def test_cli_writes_the_table_plots_and_csv(digits_dir, tiny_run, data_dir, tmp_
     assert os.path.getsize(os.path.join(out, name)) > 0
     assert os.path.join(out, name) in result.stdout
   # methods x splits: the digit and speaker tasks share one embedding per split;
-  # one probe fit per result row.
+  # one probe fit per draw: one per all-labels row, two per budgeted one.
   kept = os.listdir(os.path.join(out, "cache"))
   assert len([f for f in kept if f.startswith("windows_")]) == 2 * 2
-  assert len([f for f in kept if f.startswith("probe_")]) == len(rows)
+  assert [r["draws"] for r in rows].count(2) == 2 * 2 * 2
+  assert len([f for f in kept if f.startswith("probe_")]) == 2 * 2 * (1 + 2 + 2)
   again = _cli("--encoders=untrained," + tiny_run, "--names=random,tiny",
                f"--tasks={digits_dir}:digit", f"--output_dir={out}", f"--data_dir={data_dir}",
                "--width=0.25", "--embedding_dim=16")
@@ -324,3 +356,7 @@ def test_cli_bad_input_is_one_line(tiny_run, tmp_path, digits_dir):
   result = _cli("--encoders=untrained", f"--tasks={digits_dir}:digit", "--label_fraction=half",
                 f"--output_dir={tmp_path / 'x'}")
   assert result.returncode == 2 and "--label_fraction" in result.stderr
+  result = _cli("--encoders=untrained", f"--tasks={digits_dir}:digit", "--label_draws=0",
+                f"--output_dir={tmp_path / 'x'}")
+  assert result.returncode == 2 and "--label_draws must be >= 1" in result.stderr
+  assert not os.path.exists(tmp_path / "x")

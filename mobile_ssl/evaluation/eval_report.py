@@ -23,7 +23,8 @@ from matplotlib import pyplot  # pylint: disable=g-import-not-at-top,wrong-impor
 from mobile_ssl.core import atomic  # pylint: disable=wrong-import-position
 
 COLUMNS = ("task", "method", "mode", "label_fraction", "shots_per_class", "accuracy", "ci_low",
-           "ci_high", "clips", "classes", "train_clips", "unseen_test_clips", "seconds")
+           "ci_high", "clips", "classes", "train_clips", "unseen_test_clips", "seconds", "draws",
+           "draw_sd")
 CSV_FILE = "results.csv"
 MARKDOWN_FILE = "results.md"
 BARS_FILE = "accuracy_by_task.png"
@@ -56,8 +57,13 @@ def csv_text(rows: typing.Sequence[dict]) -> str:
   return out.getvalue()
 
 
+def _cell(r: dict) -> str:
+  text = f"{100 * r['accuracy']:.1f} [{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]"
+  return text + (f" ±{100 * r['draw_sd']:.1f}" if r.get("draws", 1) > 1 else "")
+
+
 def markdown(rows: typing.Sequence[dict]) -> str:
-  """Methods x tasks, 'acc [lo, hi]' in percent; '—' where a pair was not run."""
+  """Methods x tasks, 'acc [lo, hi]' in percent (' ±sd' over draws); '—' where not run."""
   tasks = _unique(r["task"] for r in rows)
   labels = _unique(method_label(r) for r in rows)
   cells = {(method_label(r), r["task"]): r for r in rows}
@@ -67,12 +73,14 @@ def markdown(rows: typing.Sequence[dict]) -> str:
     values = []
     for task in tasks:
       r = cells.get((label, task))
-      values.append("—" if r is None else
-                    f"{100 * r['accuracy']:.1f} [{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]")
+      values.append("—" if r is None else _cell(r))
     lines.append(f"| {label} | " + " | ".join(values) + " |")
   details = "; ".join(f"{t}: {_task_summary(rows, t)}" for t in tasks)
-  return ("\n".join(lines) + "\n\nClip accuracy (%) [95 % bootstrap interval]. "
-          + details + ".\n")
+  draws = sorted({r.get("draws", 1) for r in rows if r.get("draws", 1) > 1})
+  averaged = (f" Rows under a label budget: the mean of {'/'.join(map(str, draws))} draws of "
+              f"the labelled clips, ± their standard deviation." if draws else "")
+  return ("\n".join(lines) + "\n\nClip accuracy (%) [95 % bootstrap interval]." + averaged
+          + " " + details + ".\n")
 
 
 def _task_summary(rows: typing.Sequence[dict], task: str) -> str:
@@ -171,6 +179,9 @@ def read_csv(path: str) -> typing.List[dict]:
   for row in rows:
     for key in ("accuracy", "ci_low", "ci_high", "seconds"):
       row[key] = float(row[key])
+    # Written before draws were averaged: one draw.
+    row["draws"] = int(row.get("draws") or 1)
+    row["draw_sd"] = float(row.get("draw_sd") or 0.0)
     for key in ("clips", "classes", "train_clips", "unseen_test_clips"):
       row[key] = int(row[key])
     row["shots_per_class"] = int(row["shots_per_class"]) if row["shots_per_class"] else ""

@@ -182,7 +182,11 @@ def _train(x, y, clips, num_classes, seed, fixed_l2=None, start_model=None):
 
 def bootstrap_interval(correct: np.ndarray, seed: int = 0, samples: int = 1000,
                        level: float = 0.95) -> typing.Tuple[float, float]:
-  """Percentile bootstrap interval of the mean of a 0/1 vector."""
+  """Percentile bootstrap interval of the mean of a per-clip vector.
+
+  The vector is 0/1 per clip, or each clip's mean over several draws of the
+  training clips (`summarize`).
+  """
   correct = np.asarray(correct, np.float64)
   rng = np.random.default_rng(seed)
   means = rng.choice(correct, size=(samples, len(correct)), replace=True).mean(axis=1)
@@ -198,18 +202,43 @@ def evaluate(model: LinearModel, x: np.ndarray, y: np.ndarray, clips: np.ndarray
   return score(model.probabilities(np.asarray(x, np.float64)), y, clips, seed)
 
 
-def score(probabilities: np.ndarray, y: np.ndarray, clips: np.ndarray, seed: int = 0) -> dict:
-  """`evaluate` for any classifier's window probabilities [n, classes].
+def clip_correct(probabilities: np.ndarray, y: np.ndarray, clips: np.ndarray) -> np.ndarray:
+  """[clips] bool, in clip id order: whether each clip's mean window probability is right.
 
-  Used for fine-tuned models too, so both modes score clips the same way. A
-  label outside 0..classes-1 (e.g. -1 for a class unseen in training) is
+  A label outside 0..classes-1 (e.g. -1 for a class unseen in training) is
   never predicted, so its clip counts as an error.
   """
   if len(probabilities) == 0:
     raise ValueError("the test split is empty")
-  ids, pred = average_by_clip(np.asarray(probabilities, np.float64), clips)
+  _, pred = average_by_clip(np.asarray(probabilities, np.float64), clips)
   _, truth = _clip_labels(clips, y)
-  correct = pred == truth
-  low, high = bootstrap_interval(correct, seed)
-  return {"accuracy": float(correct.mean()), "ci_low": low, "ci_high": high,
-          "clips": int(len(ids))}
+  return pred == truth
+
+
+def summarize(correct: np.ndarray, seed: int = 0) -> dict:
+  """Accuracy of [draws, clips] per-clip results: the mean over draws, and its interval.
+
+  One draw is one choice of the labelled training clips (a few-shot row is
+  only as good as the shots it happened to get: on FSDD's 10-shot tasks one
+  draw moved a row by up to 11 points, docs/evaluation.md, "Several draws of
+  the shots"). 'accuracy' is the mean over draws; the 95 % interval
+  bootstraps the test clips' mean correctness over the draws; 'draw_sd' is
+  the standard deviation of the draws' accuracies (0 for one draw).
+  """
+  correct = np.atleast_2d(np.asarray(correct, np.float64))
+  per_draw = correct.mean(axis=1)
+  low, high = bootstrap_interval(correct.mean(axis=0), seed)
+  return {"accuracy": float(per_draw.mean()), "ci_low": low, "ci_high": high,
+          "clips": int(correct.shape[1]), "draws": int(correct.shape[0]),
+          "draw_sd": float(per_draw.std(ddof=1)) if len(per_draw) > 1 else 0.0}
+
+
+def score(probabilities: np.ndarray, y: np.ndarray, clips: np.ndarray, seed: int = 0) -> dict:
+  """`evaluate` for any classifier's window probabilities [n, classes]: one draw.
+
+  Used for fine-tuned models too, so both modes score clips the same way.
+  Returns `summarize`'s dict plus 'correct' ([clips] bool, `clip_correct`),
+  from which several draws are summarized.
+  """
+  correct = clip_correct(probabilities, y, clips)
+  return summarize(correct[None], seed) | {"correct": correct}

@@ -63,14 +63,21 @@ class EvalParams:
       "help": "Steps of end-to-end training (finetune mode and 'supervised')."})
   learning_rate: float = dataclasses.field(default=1e-3, metadata={
       "help": "Adam learning rate (end to end)."})
+  # Averaged per row: one draw of 10 shots per class moved FSDD rows by up to
+  # 11 points (docs/evaluation.md, "Several draws of the shots").
+  label_draws: int = dataclasses.field(default=5, metadata={
+      "help": "Draws of the labelled train clips averaged in every row under a label budget "
+              "(draw k uses --seed + k; all labels: one)."})
   shuffle_buffer: int = dataclasses.field(default=2000, metadata={"flag": None})  # windows
   seed: int = dataclasses.field(default=0, metadata={
       "help": "Seeds baselines, label sampling and training."})
 
   def validate(self, feature_params=params_lib.FeatureParams()) -> "EvalParams":
     features.hop_frames(self.hop_seconds, feature_params)  # Whole STFT hops only.
-    if self.batch_size < 1 or self.finetune_steps < 1 or self.learning_rate <= 0:
-      raise ValueError("--batch_size and --finetune_steps must be >= 1, --learning_rate > 0")
+    if (self.batch_size < 1 or self.finetune_steps < 1 or self.label_draws < 1
+        or self.learning_rate <= 0):
+      raise ValueError("--batch_size, --finetune_steps and --label_draws must be >= 1, "
+                       "--learning_rate > 0")
     return self
 
 
@@ -272,13 +279,30 @@ def _row(task: downstream.TaskData, method: Method, budget: downstream.Budget, m
           "accuracy": result["accuracy"], "ci_low": result["ci_low"],
           "ci_high": result["ci_high"], "clips": result["clips"],
           "classes": task.num_classes, "train_clips": result["train_clips"],
-          "unseen_test_clips": task.unseen_test_clips, "seconds": round(seconds, 1)}
+          "unseen_test_clips": task.unseen_test_clips, "seconds": round(seconds, 1),
+          "draws": result["draws"], "draw_sd": result["draw_sd"]}
 
 
-def _log_row(row: dict, budget: downstream.Budget, log: typing.Callable[[str], None]) -> None:
-  log(f"{row['method']} / {row['task']} / {row['mode']} {budget.label or 'all labels'}: "
+def _log_row(row: dict, budget: downstream.Budget, log: typing.Callable[[str], None],
+             draw: str = "") -> None:
+  spread = (f", mean of {row['draws']} draws (sd {row['draw_sd']:.3f})" if row["draws"] > 1
+            else "")
+  log(f"{row['method']} / {row['task']} / {row['mode']} {budget.label or 'all labels'}{draw}: "
       f"accuracy {row['accuracy']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}] "
-      f"on {row['clips']} clips ({row['seconds']} s)")
+      f"on {row['clips']} clips{spread} ({row['seconds']} s)")
+
+
+def draw_seeds(budget: downstream.Budget, eval_params: EvalParams) -> typing.List[int]:
+  """The seeds of a row's draws of labelled clips: `seed` for all labels, else label_draws."""
+  if budget.is_full:
+    return [eval_params.seed]
+  return [eval_params.seed + k for k in range(eval_params.label_draws)]
+
+
+def _combined(results: typing.Sequence[dict], seed: int) -> dict:
+  """One row's result from its draws' results (`probe.summarize`)."""
+  return probe.summarize(np.stack([r["correct"] for r in results]), seed) | {
+      "train_clips": results[0]["train_clips"]}
 
 
 # Peak memory of one probe fit over its train windows' float32 bytes (6.8
@@ -298,21 +322,23 @@ def _available_memory() -> int:
   return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def _linear_rows(jobs, seed: int, cache_dir: str, workers: int,
-                 log: typing.Callable[[str], None]) -> typing.List[dict]:
-  """The rows of [(task, method, budget, [train, test windows])], fitted `workers` at a time.
+def _linear_results(jobs, cache_dir: str, workers: int,
+                    log: typing.Callable[[str], None]) -> typing.List[dict]:
+  """`linear`'s results for [(task, method, budget, [train, test windows], seed, draw)].
 
-  The largest fits start first, so no core is left with a long one at the
-  end; each row is logged as its fit ends. `workers` 0: one per CPU, fewer
-  when the memory available would not hold that many of the largest fit.
+  Fitted `workers` at a time: the largest fits start first, so no core is
+  left with a long one at the end; a draw of several is logged as its fit
+  ends. `workers` 0: one per CPU, fewer when the memory available would not
+  hold that many of the largest fit.
   """
   def run(job):
-    task, method, budget, (train, test) = job
+    task, method, budget, (train, test), seed, draw = job
     started = time.time()
     result = linear(train, test, task, budget, seed, cache_dir=cache_dir)
-    row = _row(task, method, budget, "linear", result, time.time() - started)
-    _log_row(row, budget, log)
-    return row
+    result["seconds"] = time.time() - started
+    if draw:
+      _log_row(_row(task, method, budget, "linear", result, result["seconds"]), budget, log, draw)
+    return result
 
   order = sorted(range(len(jobs)), key=lambda i: -jobs[i][3][0]["embeddings"].size)
   if not workers and jobs:
@@ -328,10 +354,10 @@ def _linear_rows(jobs, seed: int, cache_dir: str, workers: int,
     with threadpoolctl.threadpool_limits(1, user_api="blas"):
       with futures.ThreadPoolExecutor(workers) as pool:
         done = list(pool.map(run, [jobs[i] for i in order]))
-  rows = [None] * len(jobs)
-  for i, row in zip(order, done):
-    rows[i] = row
-  return rows
+  results = [None] * len(jobs)
+  for i, result in zip(order, done):
+    results[i] = result
+  return results
 
 
 def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[downstream.TaskData],
@@ -348,12 +374,16 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
   thread: a fit is a chain of dependent L-BFGS steps whose products are too
   small to split well across cores (docs/evaluation.md, "How a number is
   made"), so the cores serve separate fits. The rows are the same as one at a
-  time; 'seconds' is each fit's own wall time.
+  time; 'seconds' is the row's own fitting time.
+
+  A row under a label budget is the mean of `eval_params.label_draws` draws
+  of its labelled clips (draw k: seed + k; `probe.summarize`); draw 1 is the
+  single draw of a one-draw evaluation. With all labels there is one.
 
   Returns:
     dicts with task, method, mode, label_fraction, shots_per_class,
     accuracy, ci_low, ci_high, clips (test), classes, train_clips,
-    unseen_test_clips and seconds.
+    unseen_test_clips, seconds, draws and draw_sd.
   """
   if mode not in MODES:
     raise ValueError(f"--mode must be one of {MODES}, got {mode!r}")
@@ -385,14 +415,29 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
                                                                eval_params.hop_seconds))],
             task, split) for split in splits]
       jobs.extend((task, method, budget, frozen) for budget in budget_list)
-  linear_jobs = [job for job in jobs if job[3] is not None]
-  probed = iter(_linear_rows(linear_jobs, eval_params.seed, cache_dir, workers, log))
-  for task, method, budget, frozen in jobs:
-    if frozen is not None:
-      rows.append(next(probed))
-      continue
-    started = time.time()
-    result = finetune(method.encoder(eval_params.seed), method.params, task, budget, eval_params)
-    rows.append(_row(task, method, budget, "finetune", result, time.time() - started))
+  draws = [draw_seeds(job[2], eval_params) for job in jobs]
+  linear_jobs = [job + (seed, f", draw {k + 1} of {len(seeds)}" if len(seeds) > 1 else "")
+                 for job, seeds in zip(jobs, draws) if job[3] is not None
+                 for k, seed in enumerate(seeds)]
+  fitted = iter(_linear_results(linear_jobs, cache_dir, workers, log))
+  rows = []
+  for (task, method, budget, frozen), seeds in zip(jobs, draws):
+    results = []
+    for k, seed in enumerate(seeds):
+      if frozen is not None:
+        results.append(next(fitted))
+        continue
+      # An end-to-end draw is a whole repetition: its own init, shots and order.
+      started = time.time()
+      result = finetune(method.encoder(seed), method.params, task, budget,
+                        dataclasses.replace(eval_params, seed=seed))
+      result["seconds"] = time.time() - started
+      results.append(result)
+      if len(seeds) > 1:
+        _log_row(_row(task, method, budget, "finetune", result, result["seconds"]), budget, log,
+                 f", draw {k + 1} of {len(seeds)}")
+    mode = "linear" if frozen is not None else "finetune"
+    rows.append(_row(task, method, budget, mode, _combined(results, eval_params.seed),
+                     sum(r["seconds"] for r in results)))
     _log_row(rows[-1], budget, log)
   return rows

@@ -196,7 +196,7 @@ def test_a_bad_flag_exits_2_with_one_line(module, arg, names, capsys):
     (train, ["--crop_scale=a,b"], "--crop_scale: expected comma-separated numbers"),
     (train, ["--pooling=sum"], "--pooling must be one of"),
     (evaluate, ["--encoders=untrained", "--tasks=SYN_EVENT", "--output_dir=unused",
-                "--batch_size=0"], "--batch_size and --finetune_steps must be >= 1"),
+                "--batch_size=0"], "--batch_size, --finetune_steps and --label_draws must be >= 1"),
     (export_tflite, [], "--encoder is required"),
     (bench, ["--threads=0"], "--threads: '0' must be >= 1"),
     (federated, ["--model_dir=unused"], "--dataset is required"),

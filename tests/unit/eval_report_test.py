@@ -24,6 +24,16 @@ class TestReport:
     assert "| m1 · 10% labels | 60.0 [50.0, 70.0] | — |" in lines
     assert "| m1 (fine-tuned) · 10 shots | — | 50.0 [40.0, 60.0] |" in lines
     assert "3 with a class unseen in training" in text
+    assert "draws" not in text  # rows of one draw (or written before draws existed)
+
+  def test_a_row_of_several_draws_shows_their_spread(self, tmp_path):
+    rows = [dict(self.ROWS[0]), dict(self.ROWS[2], draws=5, draw_sd=0.043)]
+    text = report.markdown(rows)
+    assert "| m1 (fine-tuned) · 10 shots | — | 50.0 [40.0, 60.0] ±4.3 |" in text.splitlines()
+    assert "the mean of 5 draws of the labelled clips, ± their standard deviation" in text
+    back = report.read_csv(report.write(rows, str(tmp_path / "out"))["csv"])
+    assert [(r["draws"], r["draw_sd"]) for r in back] == [(1, 0.0), (5, 0.043)]
+    assert report.markdown(back) == text
 
   def test_files_round_trip_and_plots_are_pngs(self, tmp_path):
     paths = report.write(self.ROWS, str(tmp_path / "out"))

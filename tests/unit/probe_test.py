@@ -50,7 +50,9 @@ def test_separable_clips_are_all_predicted_and_the_decay_comes_from_the_grid():
   assert model.l2 in probe.L2_GRID
   test_x, test_y, test_clips = _blobs(per_class=5, seed=1)
   result = probe.evaluate(model, test_x, test_y, test_clips)
-  assert result == {"accuracy": 1.0, "ci_low": 1.0, "ci_high": 1.0, "clips": 15}
+  assert result.pop("correct").all()
+  assert result == {"accuracy": 1.0, "ci_low": 1.0, "ci_high": 1.0, "clips": 15, "draws": 1,
+                    "draw_sd": 0.0}
   assert probe.train(x, y, clips, 3, l2=0.5).l2 == 0.5
 
 
@@ -76,8 +78,23 @@ def test_score_counts_clips_and_unseen_labels_as_errors():
   labels = np.array([0, 0, 1, 1, 1, -1])  # clip 2 wrong; clip 3's class was never trained
   result = probe.score(p, labels, clips)
   assert result["accuracy"] == 0.5 and result["clips"] == 4
+  np.testing.assert_array_equal(result["correct"], [True, True, False, False])
   with pytest.raises(ValueError, match="the test split is empty"):
     probe.score(np.zeros((0, 3)), labels[:0], clips[:0])
+
+
+def test_draws_are_averaged_and_their_spread_reported():
+  correct = np.array([[1, 1, 0, 0], [1, 1, 1, 0], [1, 0, 0, 0]], bool)  # 0.5, 0.75, 0.25
+  result = probe.summarize(correct, seed=0)
+  assert result["accuracy"] == pytest.approx(0.5)
+  assert result["draws"] == 3 and result["clips"] == 4
+  assert result["draw_sd"] == pytest.approx(0.25)
+  # The interval is over test clips of their mean correctness across draws.
+  assert (result["ci_low"], result["ci_high"]) == probe.bootstrap_interval(
+      correct.mean(axis=0), seed=0)
+  assert result["ci_low"] < 0.5 < result["ci_high"]
+  one = probe.summarize(correct[:1])
+  assert one["accuracy"] == 0.5 and one["draws"] == 1 and one["draw_sd"] == 0.0
 
 
 def test_bootstrap_interval_matches_the_normal_approximation():
