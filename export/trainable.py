@@ -8,22 +8,31 @@ run it through the LiteRT interpreter. Signatures (all float32 unless noted):
   into 15,360-sample hops gives consecutive 96-frame blocks);
 * `embed(log_mel [N, 96, 64, 1]) -> embedding [N, d]` and
   `embed_waveform(waveform [1, 15600]) -> embedding [1, d]` (front end inside);
-* `train(anchor, positive [B, 96, 64, 1]) -> loss []`: one Adam step of the
-  contrastive task (tasks/contrastive.py) on B windows of the device's own
-  audio: two views per clip, the other clips of the batch are the negatives,
-  so no other user's data is needed. Batch statistics in BN, moving stats
-  updated as Keras does. No augmentation, weight decay or clipping on device;
+* `train(anchor, positive [B, 96, 64, 1], learning_rate [1]) -> loss []`: one
+  Adam step of the contrastive task (tasks/contrastive.py) on B windows of the
+  device's own audio: two views per clip, the other clips of the batch are
+  the negatives, so no other user's data is needed. Batch statistics in BN,
+  moving stats updated as Keras does. The run's stabilizers are inside:
+  global-norm clipping and decoupled weight decay of `params.train` (AdamW);
+  the host feeds the schedule's rate (core/schedule.py) and augments the
+  views (mobile_ssl/federated/views.py) as the central pipeline does;
 * `train_head(log_mel [N, ...], label int32 [N]) -> loss` and
   `infer_head(log_mel) -> scores [N, classes]`: personalization, a softmax
   layer on frozen embeddings trained from a few labelled windows;
 * `save() -> encoder, pretext_head, classifier_head` (flat float32 vectors)
-  and `restore(encoder, pretext_head, classifier_head) -> count`.
+  and `restore(encoder, pretext_head, classifier_head) -> count`;
+* `save_optimizer() -> optimizer` and `restore_optimizer(optimizer) -> count`:
+  the `train` optimizer's step count and moments as one flat vector, so a
+  device keeps its Adam state between federated rounds (it never leaves the
+  device). Files written before 2026-12-04 lack these two; the runner
+  accepts them without.
 
 Why `save`/`restore` move tensors rather than take a file path: the file ops
 (tf.raw_ops.Save/Restore) exist only as Flex ops and `ai_edge_litert` links
 no Flex delegate, so the .tflite stays builtin-only and the host (the app,
 or `TrainableRunner` here) writes the vectors to its checkpoint file
-atomically. The optimizer state stays on the device and is never saved.
+atomically. The optimizer state stays on the device: the host may keep it
+in a local file between rounds (`save_optimizer`), and never sends it.
 """
 
 import dataclasses
@@ -78,9 +87,10 @@ class TrainableModule(tf.Module):
     dim = params.encoder.output_dim(params.features)
     self.head_vars = [tf.Variable(graph.glorot((dim, head_classes), seed + 1), name="head_kernel"),
                       tf.Variable(np.zeros(head_classes, np.float32), name="head_bias")]
-    self.optimizer = graph.Adam(self._trainable + self.pretext_vars,
-                                params.train.learning_rate, "adam")
-    self.head_optimizer = graph.Adam(self.head_vars, head_learning_rate, "head_adam")
+    self.optimizer = graph.Adam(self._trainable + self.pretext_vars, "adam",
+                                params.train.weight_decay, params.train.clip_norm)
+    self._head_learning_rate = head_learning_rate
+    self.head_optimizer = graph.Adam(self.head_vars, "head_adam")
     shape = (params.features.slice_frames, params.features.num_mel_bins, 1)
     batch_spec = tf.TensorSpec((train_batch,) + shape, tf.float32)
     any_spec = tf.TensorSpec((None,) + shape, tf.float32)
@@ -88,11 +98,17 @@ class TrainableModule(tf.Module):
     wave = tf.TensorSpec((1, params.features.slice_samples), tf.float32)
     self.embed_waveform = tf.function(self._embed_waveform, input_signature=[wave])
     self.log_mel = tf.function(self._log_mel, input_signature=[wave])
-    self.train = tf.function(self._train, input_signature=[batch_spec, batch_spec])
+    # The rate as a [1] vector: a 0-d input crashed aarch64 LiteRT's `train` (qemu, segfault;
+    # x86 ran it), a [1] one runs on both (tests/trainable_test.py, slow tier).
+    self.train = tf.function(self._train, input_signature=[
+        batch_spec, batch_spec, tf.TensorSpec((1,), tf.float32)])
     self.train_head = tf.function(self._train_head, input_signature=[
         any_spec, tf.TensorSpec((None,), tf.int32)])
     self.infer_head = tf.function(self._infer_head, input_signature=[any_spec])
     self.save = tf.function(self._save, input_signature=[])
+    self.save_optimizer = tf.function(self._save_optimizer, input_signature=[])
+    self.restore_optimizer = tf.function(self._restore_optimizer, input_signature=[
+        tf.TensorSpec((self._optimizer_size(),), tf.float32)])
     sizes = [sum(int(np.prod(v.shape)) for v in vs) for vs in self._parts()]
     self.restore = tf.function(self._restore, input_signature=[
         tf.TensorSpec((n,), tf.float32) for n in sizes])
@@ -111,7 +127,7 @@ class TrainableModule(tf.Module):
   def _embed_waveform(self, waveform):
     return self._embed(self._log_mel(waveform)["log_mel"])
 
-  def _train(self, anchor, positive):
+  def _train(self, anchor, positive, learning_rate):
     variables = self._trainable + self.pretext_vars
     with tf.GradientTape() as tape:
       a, stats_a = graph.encoder_forward(self.encoder_vars, anchor, self._params, True)
@@ -119,7 +135,7 @@ class TrainableModule(tf.Module):
       loss = graph.contrastive_loss(a, p, self.pretext_vars,
                                     self._params.task.contrastive_temperature, self._train_batch,
                                     self._params.task.contrastive_similarity)
-    self.optimizer.apply(variables, tape.gradient(loss, variables))
+    self.optimizer.apply(variables, tape.gradient(loss, variables), tf.reshape(learning_rate, []))
     graph.update_moving_stats(self._by_name, stats_a + stats_p)
     return {"loss": loss}
 
@@ -137,7 +153,7 @@ class TrainableModule(tf.Module):
     count = tf.cast(tf.shape(logits)[0], tf.float32)
     d_logits = (tf.nn.softmax(logits) - one_hot) / count
     gradients = [tf.matmul(embedding, d_logits, transpose_a=True), tf.reduce_sum(d_logits, 0)]
-    self.head_optimizer.apply(self.head_vars, gradients)
+    self.head_optimizer.apply(self.head_vars, gradients, self._head_learning_rate)
     return {"loss": loss}
 
   def _infer_head(self, log_mel):
@@ -146,6 +162,23 @@ class TrainableModule(tf.Module):
   def _save(self):
     return {name: tf.concat([tf.reshape(v, [-1]) for v in vs], 0)
             for name, vs in zip(PARTS, self._parts())}
+
+  def _optimizer_vars(self):
+    return [self.optimizer.step] + [s for pair in self.optimizer.slots for s in pair]
+
+  def _optimizer_size(self) -> int:
+    return sum(int(np.prod(v.shape)) for v in self._optimizer_vars())
+
+  def _save_optimizer(self):
+    return {"optimizer": tf.concat([tf.reshape(v, [-1]) for v in self._optimizer_vars()], 0)}
+
+  def _restore_optimizer(self, optimizer):
+    offset = 0
+    for v in self._optimizer_vars():
+      size = int(np.prod(v.shape))
+      v.assign(tf.reshape(tf.slice(optimizer, [offset], [size]), v.shape))
+      offset += size
+    return {"count": tf.constant(offset, tf.int32)}
 
   def _restore(self, encoder, pretext_head, classifier_head):
     count = 0
@@ -162,8 +195,9 @@ class TrainableModule(tf.Module):
 def convert_trainable(module: TrainableModule) -> bytes:
   """SavedModel with all signatures -> a builtin-only .tflite with resource variables."""
   with tempfile.TemporaryDirectory() as folder:
-    tf.saved_model.save(module, folder, signatures={n: getattr(module, n) for n in SIGNATURES})
-    converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=list(SIGNATURES))
+    names = SIGNATURES + trainable_runner.OPTIONAL_SIGNATURES
+    tf.saved_model.save(module, folder, signatures={n: getattr(module, n) for n in names})
+    converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=list(names))
     converter.experimental_enable_resource_variables = True
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     return converter.convert()
@@ -210,7 +244,8 @@ def export_trainable(encoder_dir: str, output: str, train_batch: int = DEFAULT_T
       raise ValueError(f"{output}: trainable file embeds unlike Keras (max abs error {error}); "
                        "weights lost in conversion")
     before = runner.get_weights()["encoder"]
-    loss = runner.train(windows[:train_batch], windows[train_batch:])
+    loss = runner.train(windows[:train_batch], windows[train_batch:],
+                        params.train.learning_rate)
     if not np.isfinite(loss) or np.array_equal(before, runner.get_weights()["encoder"]):
       raise ValueError(f"{output}: one training step gave loss {loss} and did not move the weights")
   return {"path": output, "size_bytes": len(data), "signatures": list(SIGNATURES),

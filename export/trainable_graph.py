@@ -255,21 +255,35 @@ def contrastive_loss(anchor_embedding, positive_embedding, head_weights, tempera
 
 
 class Adam(tf.Module):
-  """Keras 3's Adam update on tf.Variables (same formulas, same epsilon), no Keras object inside."""
+  """Keras 3's Adam / AdamW update on tf.Variables (same formulas, same epsilon), no Keras object inside.
 
-  def __init__(self, variables, learning_rate: float, name: str):
+  `apply` takes the step's learning rate as a tensor, so the host feeds a
+  schedule (core/schedule.py) through the file's inputs, and clips the
+  gradients to a global norm and decays the weights (decoupled, before the
+  Adam step, by learning rate x decay) as Keras's `global_clipnorm` and
+  AdamW do: the central recipe's stabilizers, on the device.
+  """
+
+  def __init__(self, variables, name: str, weight_decay: float = 0.0, clip_norm: float = 0.0):
     super().__init__(name=name)
-    self.learning_rate = learning_rate
+    self.weight_decay = float(weight_decay)
+    self.clip_norm = float(clip_norm)
     self.step = tf.Variable(0.0, name=f"{name}_step")
     self.slots = [(tf.Variable(tf.zeros_like(v), name=f"{name}_m{i}"),
                    tf.Variable(tf.zeros_like(v), name=f"{name}_v{i}"))
                   for i, v in enumerate(variables)]
 
-  def apply(self, variables, gradients) -> None:
+  def apply(self, variables, gradients, learning_rate) -> None:
+    if self.clip_norm:
+      norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g)) for g in gradients]))
+      scale = self.clip_norm / tf.maximum(norm, self.clip_norm)
+      gradients = [g * scale for g in gradients]
     step = self.step + 1.0
-    alpha = (self.learning_rate * tf.sqrt(1.0 - tf.pow(ADAM_BETA_2, step)) /
+    alpha = (learning_rate * tf.sqrt(1.0 - tf.pow(ADAM_BETA_2, step)) /
              (1.0 - tf.pow(ADAM_BETA_1, step)))
     for var, grad, (m, v) in zip(variables, gradients, self.slots):
+      if self.weight_decay:
+        var.assign_sub(var * (self.weight_decay * learning_rate))
       m.assign(m + (grad - m) * (1.0 - ADAM_BETA_1))
       v.assign(v + (grad * grad - v) * (1.0 - ADAM_BETA_2))
       var.assign_sub(alpha * m / (tf.sqrt(v) + ADAM_EPSILON))

@@ -16,6 +16,8 @@ from mobile_ssl.core import atomic
 SIGNATURES = ("log_mel", "embed", "embed_waveform", "train", "train_head", "infer_head", "save",
               "restore")
 PARTS = ("encoder", "pretext_head", "classifier_head")
+# The optimizer state's save/restore (2026-12-04): absent from older files.
+OPTIONAL_SIGNATURES = ("save_optimizer", "restore_optimizer")
 
 
 class TrainableRunner:
@@ -29,7 +31,9 @@ class TrainableRunner:
     missing = sorted(set(SIGNATURES) - found)
     if missing:
       raise ValueError(f"{model_path}: not a trainable .tflite (missing signatures {missing})")
-    self._runners = {n: self.interpreter.get_signature_runner(n) for n in SIGNATURES}
+    names = list(SIGNATURES) + [n for n in OPTIONAL_SIGNATURES if n in found]
+    self._runners = {n: self.interpreter.get_signature_runner(n) for n in names}
+    self.has_optimizer_state = all(n in found for n in OPTIONAL_SIGNATURES)
     self.train_batch = int(self._runners["train"].get_input_details()["anchor"]["shape"][0])
 
   def log_mel(self, waveform: np.ndarray) -> np.ndarray:
@@ -39,9 +43,11 @@ class TrainableRunner:
   def embed(self, log_mel: np.ndarray) -> np.ndarray:
     return self._runners["embed"](log_mel=np.asarray(log_mel, np.float32))["embedding"]
 
-  def train(self, anchor: np.ndarray, positive: np.ndarray) -> float:
+  def train(self, anchor: np.ndarray, positive: np.ndarray, learning_rate: float) -> float:
+    """One optimizer step at `learning_rate` (the schedule's rate for this step); the loss."""
     out = self._runners["train"](anchor=np.asarray(anchor, np.float32),
-                                 positive=np.asarray(positive, np.float32))
+                                 positive=np.asarray(positive, np.float32),
+                                 learning_rate=np.asarray([learning_rate], np.float32))
     return float(out["loss"])
 
   def train_head(self, log_mel: np.ndarray, label: np.ndarray) -> float:
@@ -66,6 +72,16 @@ class TrainableRunner:
         raise ValueError(f"{key}: {np.shape(value)} values, the file holds {current[key].shape}")
       current[key] = np.asarray(value, np.float32)
     self._runners["restore"](**current)
+
+  def get_optimizer_state(self) -> np.ndarray:
+    """The `train` optimizer's step and moments, one flat float32 vector (stays on the device)."""
+    return np.array(self._runners["save_optimizer"]()["optimizer"])
+
+  def set_optimizer_state(self, state: np.ndarray) -> None:
+    size = self._runners["restore_optimizer"].get_input_details()["optimizer"]["shape"][0]
+    if np.shape(state) != (size,):
+      raise ValueError(f"optimizer state of {np.shape(state)} values, the file holds ({size},)")
+    self._runners["restore_optimizer"](optimizer=np.asarray(state, np.float32))
 
   def save_checkpoint(self, path: str) -> None:
     """All three parts to an .npz file, written atomically."""

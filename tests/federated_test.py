@@ -14,7 +14,10 @@ import time
 import numpy as np
 import pytest
 
+from mobile_ssl.core import features
 from mobile_ssl.core import model_dir
+from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import schedule
 from mobile_ssl.evaluation import hear
 from mobile_ssl.export import trainable_runner
 from mobile_ssl.federated import device
@@ -42,7 +45,30 @@ class TestRunDirectory:
                                    local_steps=3, seed=1)
     assert result["num_examples"] == 12 and np.isfinite(result["loss"])
     assert set(result["weights"]) == set(device.SHARED_PARTS)  # the personal head stays home
+    # The device's log-mel of a clip longer than a slice: the central front end's, frame for frame.
+    runner = trainable_runner.TrainableRunner(run_state.trainable_path(run))
+    wave = np.random.default_rng(0).normal(0, 0.1, 27_000).astype(np.float32)
+    got = device.clip_log_mel(runner, wave, PARAMS)
+    fp = dataclasses.replace(PARAMS.features, stft_dtype="float32")
+    want = features.log_mel_spectrogram(wave[None], fp).numpy()[0]
+    assert got.shape == want.shape == (1 + (27_000 - fp.window_samples) // fp.hop_samples, 64)
+    np.testing.assert_allclose(got, want, atol=5e-3)
     assert np.abs(result["weights"]["encoder"] - weights["encoder"]).max() > 1e-5
+    # The recipe's views and schedule: augmented pairs, the rate of the run's global steps 3-5.
+    tuned = dataclasses.replace(PARAMS, augment=params_lib.TUNED_AUGMENT, train=dataclasses.replace(
+        PARAMS.train, schedule="cosine", steps=6, warmup_steps=0))
+    state_path = str(tmp_path / "device" / "state.npz")
+    second = device.local_training(run_state.trainable_path(run), shard.files, tuned, weights,
+                                   local_steps=3, seed=1, first_step=3,
+                                   optimizer_state_path=state_path)
+    # The device kept its Adam state (3 steps) for the next round; a second round continues it.
+    assert np.load(state_path)["optimizer"][0] == 3.0
+    device.local_training(run_state.trainable_path(run), shard.files, tuned, weights,
+                          local_steps=2, seed=2, first_step=6, optimizer_state_path=state_path)
+    assert np.load(state_path)["optimizer"][0] == 5.0
+    assert np.isfinite(second["loss"]) and second["loss"] != result["loss"]
+    want = np.mean([schedule.learning_rate_at(tuned.train, s) for s in (3, 4, 5)])
+    assert abs(second["learning_rate"] - want) < 1e-9 and want < 0.6 * PARAMS.train.learning_rate
     run_state.save_round(run, 1, result["weights"], state, {"clients_ok": 1})
     # Resuming returns that round; another configuration is refused.
     done, again, _ = run_state.start_or_resume(run, PARAMS, fed)

@@ -32,7 +32,7 @@ def main(model: str, windows: str, steps: str, out_dir: str) -> None:
   with np.load(windows) as data:
     anchor, positive = data["anchor"], data["positive"]
   runner = trainable_runner.TrainableRunner(model)
-  losses = [runner.train(anchor, positive) for _ in range(int(steps))]
+  losses = [runner.train(anchor, positive, 1e-3) for _ in range(int(steps))]
   checkpoint = os.path.join(out_dir, "checkpoint.npz")
   runner.save_checkpoint(checkpoint)
   fresh = trainable_runner.TrainableRunner(model)

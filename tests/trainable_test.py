@@ -16,7 +16,11 @@ from mobile_ssl.export import trainable_runner
 from tests import model_fixtures
 
 BATCH = 4
-PARAMS = model_fixtures.TWO_BLOCK_PARAMS
+# The recipe's stabilizers on: decoupled weight decay and a clip norm small
+# enough to bite on the second step (tests below compare with Keras's AdamW).
+PARAMS = dataclasses.replace(model_fixtures.TWO_BLOCK_PARAMS, train=dataclasses.replace(
+    model_fixtures.TWO_BLOCK_PARAMS.train, weight_decay=0.05, clip_norm=0.5))
+LEARNING_RATE = 2e-3
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +42,8 @@ class TestTrainable:
   def test_signatures_builtin_only_and_weights_present(self, exported):
     encoder, _, path = exported
     runner = trainable_runner.TrainableRunner(path)
-    assert set(runner.interpreter.get_signature_list()) == set(trainable.SIGNATURES)
+    assert set(runner.interpreter.get_signature_list()) == set(
+        trainable.SIGNATURES + trainable_runner.OPTIONAL_SIGNATURES)
     ops = {op["op_name"] for op in runner.interpreter._get_ops_details()}  # pylint: disable=protected-access
     assert not any(op.startswith("Flex") or op == "CUSTOM" for op in ops), ops
     # Lost weights would give NaN or zeros here: the file must embed like Keras.
@@ -58,38 +63,60 @@ class TestTrainable:
     np.testing.assert_allclose(runner.log_mel(wave), log_mel.numpy(), atol=5e-3)
     np.testing.assert_allclose(got, encoder(log_mel, training=False).numpy(), atol=1e-4)
 
-  def test_one_step_matches_keras_adam(self, exported):
+  def test_steps_match_keras_adamw_with_clipping(self, exported):
+    """Two steps at a fed learning rate: the loss, then the weights, as Keras's AdamW with clipping."""
+    from mobile_ssl.training import trainer  # pylint: disable=import-outside-toplevel
     encoder, task_model, path = exported
     runner = trainable_runner.TrainableRunner(path)
-    anchor, positive = model_fixtures.windows(1), model_fixtures.windows(1) + model_fixtures.windows(2) * 0.2
-    # The same step in Keras on copies of the same weights.
+    batches = [(model_fixtures.windows(1), model_fixtures.windows(1) + model_fixtures.windows(2) * 0.2),
+               (model_fixtures.windows(8), model_fixtures.windows(8) + model_fixtures.windows(9) * 0.2)]
+    # The same steps in Keras on copies of the same weights, with the trainer's own optimizer.
     enc = keras.models.clone_model(encoder)
     enc.set_weights(encoder.get_weights())
     model = contrastive.build_model(enc, PARAMS)
     model.get_layer("head").set_weights(task_model.get_layer("head").get_weights())
     model.get_layer("bilinear").set_weights(task_model.get_layer("bilinear").get_weights())
-    optimizer = keras.optimizers.Adam(PARAMS.train.learning_rate)
-    with tf.GradientTape() as tape:
-      out = model({"anchor": anchor, "positive": positive}, training=True)
-      keras_loss = tf.reduce_mean(contrastive.loss(None, out, PARAMS))
-    optimizer.apply(tape.gradient(keras_loss, model.trainable_variables), model.trainable_variables)
-    lite_loss = runner.train(anchor, positive)
-    assert abs(lite_loss - float(keras_loss)) < 1e-4, (lite_loss, float(keras_loss))
+    optimizer = trainer.make_optimizer(dataclasses.replace(PARAMS.train, learning_rate=LEARNING_RATE))
+    assert isinstance(optimizer, keras.optimizers.AdamW) and optimizer.global_clipnorm == 0.5
+    norms = []
+    for anchor, positive in batches:
+      with tf.GradientTape() as tape:
+        out = model({"anchor": anchor, "positive": positive}, training=True)
+        keras_loss = tf.reduce_mean(contrastive.loss(None, out, PARAMS))
+      gradients = tape.gradient(keras_loss, model.trainable_variables)
+      norms.append(float(tf.linalg.global_norm(gradients)))
+      optimizer.apply(gradients, model.trainable_variables)
+      lite_loss = runner.train(anchor, positive, LEARNING_RATE)
+      assert abs(lite_loss - float(keras_loss)) < 1e-4, (lite_loss, float(keras_loss))
+    assert max(norms) > 0.5  # clipping took part
     after = runner.get_weights()
     expected = trainable.flat_encoder(enc, PARAMS)
     moved = np.abs(expected - trainable.flat_encoder(encoder, PARAMS)).max()
-    assert moved > 1e-4  # the step changed the weights ...
-    np.testing.assert_allclose(after["encoder"], expected, atol=2e-5)  # ... as Keras did
+    assert moved > 1e-4  # the steps changed the weights ...
+    np.testing.assert_allclose(after["encoder"], expected, atol=3e-5)  # ... as Keras did
     np.testing.assert_allclose(after["pretext_head"],
                                np.concatenate([w.ravel() for w in trainable.pretext_weights(model)]),
-                               atol=2e-5)
+                               atol=3e-5)
+
+  def test_learning_rate_input_sets_the_step(self, exported):
+    _, _, path = exported
+    anchor, positive = model_fixtures.windows(3), model_fixtures.windows(3) + model_fixtures.windows(2) * 0.2
+    after = {}
+    for rate in (0.0, 1e-4, 1e-3):
+      runner = trainable_runner.TrainableRunner(path)
+      runner.train(anchor, positive, rate)
+      after[rate] = runner.get_weights()["encoder"]
+    # Rate 0 still updates BN's moving statistics; the rest of the step scales with the rate
+    # (Adam's first step and the decay are both linear in it).
+    small, large = (np.abs(after[r] - after[0.0]).max() for r in (1e-4, 1e-3))
+    assert small > 1e-6 and 8 < large / small < 12, (small, large)
 
   def test_loss_falls_and_save_restore_round_trip(self, exported, tmp_path):
     _, _, path = exported
     runner = trainable_runner.TrainableRunner(path)
     start = runner.get_weights()
     anchor, positive = model_fixtures.windows(4), model_fixtures.windows(4) + model_fixtures.windows(5) * 0.2
-    losses = [runner.train(anchor, positive) for _ in range(8)]
+    losses = [runner.train(anchor, positive, LEARNING_RATE) for _ in range(8)]
     assert losses[-1] < 0.7 * losses[0], losses
     checkpoint = str(tmp_path / "ckpt.npz")
     runner.save_checkpoint(checkpoint)
@@ -101,6 +128,29 @@ class TestTrainable:
     np.testing.assert_allclose(fresh.embed(anchor), trained_embedding, atol=1e-6)
     for key, value in fresh.get_weights().items():
       np.testing.assert_array_equal(value, np.load(checkpoint)[key])
+
+  def test_optimizer_state_carries_over_to_a_new_interpreter(self, exported):
+    """Two steps in one interpreter = one step, save weights and Adam state, restore, one step."""
+    _, _, path = exported
+    batches = [(model_fixtures.windows(s), model_fixtures.windows(s) + 0.2 * model_fixtures.windows(s + 1))
+               for s in (13, 15)]
+    straight = trainable_runner.TrainableRunner(path)
+    for anchor, positive in batches:
+      straight.train(anchor, positive, LEARNING_RATE)
+    first = trainable_runner.TrainableRunner(path)
+    first.train(*batches[0], LEARNING_RATE)
+    weights, state = first.get_weights(), first.get_optimizer_state()
+    assert state[0] == 1.0 and np.abs(state[1:]).max() > 0  # the step count, then the moments
+    for keep in (True, False):
+      resumed = trainable_runner.TrainableRunner(path)
+      resumed.set_weights(weights)
+      if keep:
+        resumed.set_optimizer_state(state)
+      resumed.train(*batches[1], LEARNING_RATE)
+      gap = np.abs(resumed.get_weights()["encoder"] - straight.get_weights()["encoder"]).max()
+      assert (gap < 1e-6) if keep else (gap > 1e-5), (keep, gap)
+    with pytest.raises(ValueError, match="optimizer state"):
+      resumed.set_optimizer_state(state[:-1])
 
   def test_head_learns_few_labelled_windows(self, exported):
     _, _, path = exported

@@ -6,7 +6,8 @@ r"""mobile-ssl-federated: federated pretraining with Flower's simulation engine;
 Each client holds one shard of --dataset (one FSDD speaker, one sub-folder,
 or one of N random shards), trains the run's trainable .tflite for
 --local_steps steps in LiteRT (mobile_ssl/federated/device.py) and returns its weights;
-the server averages them (FedAvg, or --strategy=fedadam) and checkpoints
+the server averages them (FedAvg; --strategy=fedavgm adds a server learning
+rate and momentum, --strategy=fedadam server-side Adam) and checkpoints
 every round. Re-running the same command after a crash or kill -9 resumes
 from the last finished round. MODEL_DIR ends like a central run's
 (params.json + encoder.keras), so mobile-ssl-eval, export_tflite and HEAR
@@ -37,8 +38,8 @@ def define_flags(fv: flags.FlagValues) -> None:
   flags.DEFINE_enum("recipe", "tuned", list(params_lib.RECIPES),
                     "Encoder and task params to start from (params.py).", **where)
   flags.DEFINE_string("params_file", "", "A params.json to use instead of --recipe.", **where)
-  flags.DEFINE_float("learning_rate", None, "Local Adam learning rate (default: the recipe's).",
-                     **where)
+  flags.DEFINE_float("learning_rate", None, "Peak local learning rate of the schedule "
+                     "(default: the recipe's).", **where)
   flags.DEFINE_integer("seed", 0, "Seeds the initialization.", **where)
   flags.DEFINE_integer("parallel_clients", 0, "Clients run at once (0: one per CPU core).",
                        **where)

@@ -26,7 +26,7 @@ import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
-from flwr.serverapp.strategy import FedAdam, FedAvg
+from flwr.serverapp.strategy import FedAdam, FedAvg, FedAvgM
 
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.federated import device
@@ -34,6 +34,8 @@ from mobile_ssl.federated import shards as shards_lib
 
 LOG = logging.getLogger("mobile_ssl.federated")
 client_app = ClientApp()
+# Beside the trainable file: each device's optimizer state (a phone keeps it in its app).
+DEVICE_STATE_DIR = "devices"
 
 
 @client_app.train()
@@ -48,12 +50,19 @@ def _client_train(msg: Message, context: Context) -> Message:
   arrays = msg.content["arrays"]
   global_weights = {k: arrays[k].numpy() for k in arrays.keys()}
   round_number = int(config["round-offset"]) + int(config["server-round"])
+  # This device's Adam state between rounds: local storage, never sent.
+  state_dir = os.path.join(os.path.dirname(str(config["model-path"])), DEVICE_STATE_DIR)
+  os.makedirs(state_dir, exist_ok=True)
   result = device.local_training(str(config["model-path"]), shards[partition].files, params,
                                  global_weights, int(config["local-steps"]),
-                                 seed=1000 * round_number + partition)
+                                 seed=1000 * round_number + partition,
+                                 first_step=(round_number - 1) * int(config["local-steps"]),
+                                 optimizer_state_path=os.path.join(
+                                     state_dir, f"partition_{partition}.npz"))
   metrics = MetricRecord({"num-examples": result["num_examples"], "loss": result["loss"],
                           "first-loss": result["first_loss"], "last-loss": result["last_loss"],
-                          "skipped-files": result["skipped_files"]})
+                          "skipped-files": result["skipped_files"],
+                          "learning-rate": result["learning_rate"]})
   content = RecordDict({"arrays": ArrayRecord({k: Array(v) for k, v in result["weights"].items()}),
                         "metrics": metrics})
   return Message(content=content, reply_to=msg)
@@ -126,13 +135,24 @@ class CountingFedAvg(_Counting, FedAvg):
   """FedAvg (McMahan et al. 2017), weighted by examples, robust to failed clients."""
 
 
+class CountingFedAvgM(_Counting, FedAvgM):
+  """FedAvgM (Hsu et al. 2019): a server learning rate and momentum on the averaged update.
+
+  Its momentum lives in the server process: a resumed run starts it again from zero.
+  """
+
+
 class CountingFedAdam(_Counting, FedAdam):
   """FedAdam (Reddi et al. 2021): server-side Adam on the averaged update."""
 
 
-def make_strategy(strategy: str, min_clients: int):
+def make_strategy(strategy: str, min_clients: int, server_learning_rate: float = 1.0,
+                  server_momentum: float = 0.0):
   kwargs = dict(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=min_clients,
                 min_evaluate_nodes=0, min_available_nodes=min_clients)
+  if strategy == "fedavgm":
+    return CountingFedAvgM(server_learning_rate=server_learning_rate,
+                           server_momentum=server_momentum, **kwargs)
   if strategy == "fedadam":
     return CountingFedAdam(eta=1e-2, eta_l=1e-2, **kwargs)
   return CountingFedAvg(**kwargs)
@@ -149,7 +169,8 @@ def run_rounds(grid: Grid, model_dir: str, params: params_lib.Params, fed,
   remaining = fed.rounds - done
   LOG.info("federated run %s: %d of %d rounds done", model_dir, done, fed.rounds)
   if remaining > 0:
-    strategy = make_strategy(fed.strategy, min_clients)
+    strategy = make_strategy(fed.strategy, min_clients, fed.server_learning_rate,
+                             fed.server_momentum)
     config = ConfigRecord({
         "dataset": os.path.abspath(fed.dataset), "clients-by": fed.clients_by,
         "local-steps": fed.local_steps, "round-offset": done, "params-json": params.to_json(),
@@ -196,7 +217,7 @@ def _deployment_main(grid: Grid, context: Context) -> None:
   """The ServerApp of a `flwr run` (deployment engine), configured by the run config.
 
   Keys: model-dir, dataset, clients-by, rounds, local-steps, min-clients,
-  strategy, params-file (a params.json; default: `run_state.default_params()`).
+  strategy, server-learning-rate, server-momentum, params-file (a params.json; default: `run_state.default_params()`).
   """
   from mobile_ssl.federated import run_state  # pylint: disable=import-outside-toplevel
   cfg = context.run_config
@@ -206,6 +227,7 @@ def _deployment_main(grid: Grid, context: Context) -> None:
   fed = run_state.FederatedParams(
       dataset=str(cfg["dataset"]), clients_by=str(cfg["clients-by"]), rounds=int(cfg["rounds"]),
       local_steps=int(cfg["local-steps"]), strategy=str(cfg.get("strategy", "fedavg")),
-      min_clients=int(cfg["min-clients"]))
-  run_rounds(grid, str(cfg["model-dir"]), run_state.federated_params(params), fed,
+      server_learning_rate=float(cfg.get("server-learning-rate", 1.0)),
+      server_momentum=float(cfg.get("server-momentum", 0.0)), min_clients=int(cfg["min-clients"]))
+  run_rounds(grid, str(cfg["model-dir"]), run_state.federated_params(params, fed), fed,
              fed.min_clients, float(cfg.get("timeout-seconds", 600)))

@@ -9,6 +9,8 @@ round with the same command. Layout inside --model_dir:
                          mean loss, wall time and bytes sent each way
   trainable.tflite       the file every client trains (export/trainable.py)
   rounds/round_NNNN.npz  global weights ('encoder', 'pretext_head') after round N
+  devices/partition_N.npz  each simulated device's own Adam state between rounds (written by
+                         the clients, flower_app.py; what a phone would keep in its storage)
   encoder.keras          written after the last round: `mobile-ssl-eval --encoders=DIR`,
                          `export_tflite --encoder=DIR` and HEAR load it like a central run's
 
@@ -36,7 +38,7 @@ STATE_FILE = "federated.json"
 TRAINABLE_FILE = "trainable.tflite"
 ROUNDS_DIR = "rounds"
 KEEP_ROUNDS = 3
-STRATEGIES = ("fedavg", "fedadam")
+STRATEGIES = ("fedavg", "fedavgm", "fedadam")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +61,15 @@ class FederatedParams:
   train_batch: int = dataclasses.field(default=trainable.DEFAULT_TRAIN_BATCH, metadata={
       "help": "Windows per local step."})
   strategy: str = dataclasses.field(default="fedavg", metadata={
-      "help": "Server aggregation.", "enum": STRATEGIES})
+      "help": "Server aggregation: fedavg, fedavgm (server learning rate and momentum on "
+              "the averaged update), fedadam.", "enum": STRATEGIES})
+  # FedAvgM (Hsu et al. 2019): w <- w - lr * (momentum * m + (w - average)); 1.0 and 0.0
+  # are plain FedAvg. Averaging six non-IID clients' K steps moves the weights about as
+  # far as K central steps, not 6K: the server rate and momentum give the round its reach.
+  server_learning_rate: float = dataclasses.field(default=1.0, metadata={
+      "help": "fedavgm: the server's step on the averaged update (1.0: FedAvg's)."})
+  server_momentum: float = dataclasses.field(default=0.0, metadata={
+      "help": "fedavgm: the server's momentum over rounds (0: none)."})
   # Clients a round waits for; 0: all shards (simulation) or all of them (deployment).
   # The deployment's pyproject.toml sets it; the simulation waits for every shard.
   min_clients: int = dataclasses.field(default=0, metadata={"flag": None})
@@ -72,6 +82,11 @@ class FederatedParams:
       raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
     if self.train_batch < 2:
       raise ValueError(f"--train_batch must be >= 2, got {self.train_batch}")
+    if self.server_learning_rate <= 0 or not 0 <= self.server_momentum < 1:
+      raise ValueError(f"--server_learning_rate must be > 0 and --server_momentum in [0, 1), "
+                       f"got {self.server_learning_rate}, {self.server_momentum}")
+    if self.strategy != "fedavgm" and (self.server_learning_rate, self.server_momentum) != (1.0, 0.0):
+      raise ValueError("--server_learning_rate and --server_momentum need --strategy=fedavgm")
     return self
 
 
@@ -176,6 +191,19 @@ def default_params(recipe: str = "tuned") -> params_lib.Params:
       task=dataclasses.replace(params.task, contrastive_similarity="bilinear"))
 
 
-def federated_params(params: params_lib.Params) -> params_lib.Params:
-  """The run's Params: the contrastive task the trainable file trains, named as such."""
-  return dataclasses.replace(params, task=dataclasses.replace(params.task, name="contrastive"))
+def federated_params(params: params_lib.Params,
+                     fed: typing.Optional[FederatedParams] = None) -> params_lib.Params:
+  """The run's Params: the contrastive task the trainable file trains, named as such.
+
+  With `fed`, the schedule is laid over the run: `train.steps` becomes
+  rounds x local steps (the steps each client takes in all; devices read
+  their rate by the global step, core/schedule.py) and the warm-up keeps
+  its share of the recipe's run (100 of 3,200 steps: 1/32 of the rounds).
+  """
+  params = dataclasses.replace(params, task=dataclasses.replace(params.task, name="contrastive"))
+  if fed is None:
+    return params
+  steps = fed.rounds * fed.local_steps
+  warmup = round(params.train.warmup_steps * steps / max(1, params.train.steps))
+  return dataclasses.replace(params, train=dataclasses.replace(
+      params.train, steps=steps, warmup_steps=warmup))

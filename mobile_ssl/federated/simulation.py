@@ -43,8 +43,8 @@ def resolve(fed: run_state.FederatedParams, model_dir: str, recipe: str = "tuned
   train = dataclasses.replace(params.train, seed=seed)
   if learning_rate is not None:
     train = dataclasses.replace(train, learning_rate=learning_rate)
-  params = run_state.federated_params(dataclasses.replace(params, train=train))
   fed = fed.validate()
+  params = run_state.federated_params(dataclasses.replace(params, train=train), fed)
   clients = len(shards_lib.partition(fed.dataset, fed.clients_by))
   return params, fed, clients
 

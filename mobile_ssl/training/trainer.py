@@ -36,6 +36,7 @@ import tqdm
 
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import schedule
 
 LOG_FILE = "train_log.csv"
 TENSORBOARD_DIR = "tensorboard"
@@ -98,8 +99,9 @@ def learning_rate(train: params_lib.TrainParams):
   if train.schedule == "cosine":
     if train.warmup_steps < 0:
       raise ValueError(f"--warmup_steps must be >= 0, got {train.warmup_steps}")
-    # A recipe's warm-up is capped at a tenth of a short run (e.g. a smoke test).
-    warmup = min(train.warmup_steps, train.steps // 10)
+    # A recipe's warm-up is capped at a tenth of a short run (e.g. a smoke test);
+    # core/schedule.py gives the same rates without TF (federated devices).
+    warmup = schedule.warmup_steps(train)
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=0.0 if warmup else train.learning_rate,
         decay_steps=max(1, train.steps - warmup), alpha=0.0,

@@ -14,6 +14,7 @@ from mobile_ssl.federated import device
 from mobile_ssl.federated import flower_app
 from mobile_ssl.federated import run_state
 from mobile_ssl.federated import shards
+from mobile_ssl.federated import views
 from tests import audio_fixtures
 from tests import model_fixtures
 
@@ -85,6 +86,16 @@ class TestCommandFlags:
     assert clients == 3 and (fed.rounds, fed.local_steps) == (3, 4)
     assert params.task.name == "contrastive" and params.train.learning_rate == 0.01
     assert params.encoder == PARAMS.encoder
+    # The schedule is laid over the run: 3 rounds x 4 local steps.
+    assert params.train.steps == 12
+
+  def test_recipe_schedule_keeps_its_warmup_share(self, fsdd_like, tmp_path):
+    params, _, _ = self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}/r",
+                                "--rounds=20", "--local_steps=30"])
+    assert (params.train.schedule, params.train.steps, params.train.warmup_steps) == (
+        "cosine", 600, 19)  # the tuned recipe's 100 of 3,200
+    assert params.train.clip_norm > 0 and params.train.weight_decay > 0
+    assert params.augment.enabled
 
   def test_bad_flags_give_one_line_errors(self, fsdd_like, tmp_path):
     with pytest.raises(ValueError, match="--dataset is required"):
@@ -96,10 +107,121 @@ class TestCommandFlags:
       self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}", "--rounds=0"])
     with pytest.raises(ValueError, match="--clients_by must be"):
       self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}", "--clients_by=x"])
+    with pytest.raises(ValueError, match="need --strategy=fedavgm"):
+      self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}", "--server_momentum=0.9"])
+    with pytest.raises(ValueError, match="--server_momentum in"):
+      self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}", "--strategy=fedavgm",
+                   "--server_momentum=1.0"])
+
+  def test_fedavgm_strategy_carries_server_rate_and_momentum(self, fsdd_like, tmp_path):
+    _, fed, _ = self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}",
+                             "--strategy=fedavgm", "--server_learning_rate=2",
+                             "--server_momentum=0.5"])
+    strategy = flower_app.make_strategy(fed.strategy, 3, fed.server_learning_rate,
+                                        fed.server_momentum)
+    assert isinstance(strategy, flower_app.CountingFedAvgM)
+    assert (strategy.server_learning_rate, strategy.server_momentum) == (2.0, 0.5)
+    assert isinstance(flower_app.make_strategy("fedavg", 3), flower_app.CountingFedAvg)
 
 
 def test_device_without_usable_audio_raises(tmp_path, fsdd_like):
   bad = tmp_path / "bad.wav"
   bad.write_bytes(b"RIFF broken")
   with pytest.raises(device.NoUsableAudio, match="1 unreadable"):
-    device.load_stream([str(bad)], PARAMS, seed=0)
+    device.load_clips([str(bad)], PARAMS)
+
+
+def test_pairs_come_from_one_clip_each():
+  """Contrastive pairs as the central pipeline draws them: both views of a pair from one clip."""
+  rng = np.random.default_rng(0)
+  # Clip i's frames hold the value 1000 * i + frame index, so a crop tells where it came from.
+  log_mels = [1000.0 * i + np.arange(n)[:, None] * np.ones((1, 64)) for i, n in
+              enumerate((96, 150, 300, 96))]
+  anchor, positive = device.draw_pairs(log_mels, 3, PARAMS, rng)
+  assert anchor.shape == positive.shape == (3, 96, 64, 1)
+  clip_a, clip_p = anchor[:, 0, 0, 0] // 1000, positive[:, 0, 0, 0] // 1000
+  np.testing.assert_array_equal(clip_a, clip_p)
+  assert len(set(clip_a)) == 3  # different clips, no repeats when the device has enough
+  offsets = np.abs(anchor[:, 0, 0, 0] - positive[:, 0, 0, 0])
+  assert offsets.max() <= PARAMS.task.contrastive_max_offset_frames
+  many, _ = device.draw_pairs(log_mels[:2], 5, PARAMS, rng)  # fewer clips than the batch
+  assert set(many[:, 0, 0, 0] // 1000) <= {0.0, 1.0}
+
+
+class TestViews:
+  """The device's numpy augmentations against their TF twins (core/augment.py)."""
+
+  def test_constants_match_augment(self):
+    from mobile_ssl.core import augment  # pylint: disable=import-outside-toplevel
+    assert views.DB == augment.DB and views.EQ_COMPONENTS == augment.EQ_COMPONENTS
+
+  def test_crop_and_resize_matches_tf(self):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    x = model_fixtures.windows(0, 3)
+    boxes = [(0.1, 0.2, 0.7, 0.9), (-0.2, -0.1, 1.3, 1.2), (0.0, 0.0, 1.0, 1.0)]
+    want = tf.image.crop_and_resize(x, np.array(boxes, np.float32), np.arange(3), (96, 64),
+                                    extrapolation_value=-7.0).numpy()
+    got = np.stack([views.crop_and_resize(v, b, -7.0) for v, b in zip(x, boxes)])
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    np.testing.assert_allclose(got[2], x[2], atol=1e-5)  # the whole view: unchanged
+
+  def test_mixup_and_equalize_formulas(self):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from mobile_ssl.core import augment  # pylint: disable=import-outside-toplevel
+    x = model_fixtures.windows(1, 4)
+    mixed = views.mixup(x, 0.4, np.random.default_rng(0))
+    draws = np.random.default_rng(0)
+    other = np.roll(x, int(draws.integers(1, 4)), axis=0)
+    r = draws.uniform(0.0, 0.4, (4, 1, 1, 1))
+    np.testing.assert_allclose(mixed, np.log((1 - r) * np.exp(x) + r * np.exp(other)), atol=1e-5)
+    assert np.all(mixed >= x + np.log(0.6) - 1e-5) and not np.allclose(mixed, x)
+    rng = np.random.default_rng(0)
+    # equalize: the same curve as TF's for the same weights (zero curve for zero eq_db).
+    np.testing.assert_allclose(views.equalize(x, 0.0, rng), x)
+    curve = views.equalize(np.zeros_like(x), 6.0, np.random.default_rng(3)) / augment.DB
+    assert np.abs(curve).max() <= 6.0 + 1e-4 and np.ptp(curve[:, 0, :, 0], axis=1).min() > 0
+    tf_curve = augment.equalize(tf.zeros_like(x), 6.0, tf.constant([1, 2], tf.int64)).numpy()
+    assert np.abs(tf_curve / augment.DB).max() <= 6.0 + 1e-4
+    # Every frame of a view gets the same curve, as in TF.
+    np.testing.assert_allclose(curve[:, :1], curve[:, 5:6], atol=1e-5)
+
+  def test_augment_views_changes_views_within_ranges(self):
+    params = dataclasses.replace(PARAMS.augment, gain_db=6.0, mixup_ratio=0.4,
+                                 crop_scale=(0.6, 1.5), time_mask_frames=20, freq_mask_bins=8)
+    x = model_fixtures.windows(2, 8)
+    out = views.augment_views(x, params, np.random.default_rng(0))
+    assert out.shape == x.shape and out.dtype == np.float32 and np.all(np.isfinite(out))
+    assert np.abs(out - x).mean(axis=(1, 2, 3)).min() > 1e-3  # every view changed
+    again = views.augment_views(x, params, np.random.default_rng(0))
+    np.testing.assert_array_equal(out, again)  # seeded
+    # Gain alone shifts each view by a constant within +-6 dB.
+    only_gain = dataclasses.replace(PARAMS.augment, gain_db=6.0)
+    shift = (views.augment_views(x, only_gain, np.random.default_rng(1)) - x) / views.DB
+    assert np.allclose(shift, shift[:, :1, :1], atol=1e-3) and np.abs(shift).max() <= 6.0 + 1e-3
+    # Masks fill one band per axis with the view's mean.
+    only_masks = dataclasses.replace(PARAMS.augment, time_mask_frames=20, freq_mask_bins=8)
+    masked = views.augment_views(x, only_masks, np.random.default_rng(2))
+    changed = masked != x
+    assert changed.any(axis=(1, 2, 3)).sum() >= 6
+    for i in range(8):
+      if changed[i].any():
+        np.testing.assert_allclose(masked[i][changed[i]], x[i].mean(), atol=1e-5)
+
+
+class TestSchedule:
+
+  def test_matches_keras_cosine_schedule_of_the_trainer(self):
+    from mobile_ssl.core import params as params_lib  # pylint: disable=import-outside-toplevel
+    from mobile_ssl.core import schedule  # pylint: disable=import-outside-toplevel
+    from mobile_ssl.training import trainer  # pylint: disable=import-outside-toplevel
+    for train in (params_lib.TrainParams(steps=600, schedule="cosine", warmup_steps=19),
+                  params_lib.TrainParams(steps=50, schedule="cosine", warmup_steps=100),
+                  params_lib.TrainParams(steps=50, schedule="cosine"),
+                  params_lib.TrainParams(steps=50)):
+      keras_schedule = trainer.learning_rate(train)
+      for step in (0, 1, 4, 5, 18, 19, 20, 300, 599, 600, 700):
+        want = (keras_schedule if isinstance(keras_schedule, float)
+                else float(keras_schedule(step)))
+        assert abs(schedule.learning_rate_at(train, step) - want) < 1e-8, (train, step)
+    with pytest.raises(ValueError, match="--schedule"):
+      schedule.learning_rate_at(params_lib.TrainParams(schedule="step"), 0)
