@@ -108,10 +108,9 @@ class TrainableModule(tf.Module):
     self.save = tf.function(self._save, input_signature=[])
     self.save_optimizer = tf.function(self._save_optimizer, input_signature=[])
     self.restore_optimizer = tf.function(self._restore_optimizer, input_signature=[
-        tf.TensorSpec((self._optimizer_size(),), tf.float32)])
-    sizes = [sum(int(np.prod(v.shape)) for v in vs) for vs in self._parts()]
+        tf.TensorSpec((_size(self._optimizer_vars()),), tf.float32)])
     self.restore = tf.function(self._restore, input_signature=[
-        tf.TensorSpec((n,), tf.float32) for n in sizes])
+        tf.TensorSpec((_size(vs),), tf.float32) for vs in self._parts()])
 
   def _parts(self):
     return self.encoder_vars, self.pretext_vars, self.head_vars
@@ -160,36 +159,40 @@ class TrainableModule(tf.Module):
     return {"scores": tf.nn.softmax(self._head_logits(self._embed(log_mel)["embedding"]))}
 
   def _save(self):
-    return {name: tf.concat([tf.reshape(v, [-1]) for v in vs], 0)
-            for name, vs in zip(PARTS, self._parts())}
+    return {name: _flatten(vs) for name, vs in zip(PARTS, self._parts())}
+
+  def _restore(self, encoder, pretext_head, classifier_head):
+    count = sum(_assign_flat(flat, vs)
+                for flat, vs in zip((encoder, pretext_head, classifier_head), self._parts()))
+    return {"count": tf.constant(count, tf.int32)}
 
   def _optimizer_vars(self):
     return [self.optimizer.step] + [s for pair in self.optimizer.slots for s in pair]
 
-  def _optimizer_size(self) -> int:
-    return sum(int(np.prod(v.shape)) for v in self._optimizer_vars())
-
   def _save_optimizer(self):
-    return {"optimizer": tf.concat([tf.reshape(v, [-1]) for v in self._optimizer_vars()], 0)}
+    return {"optimizer": _flatten(self._optimizer_vars())}
 
   def _restore_optimizer(self, optimizer):
-    offset = 0
-    for v in self._optimizer_vars():
-      size = int(np.prod(v.shape))
-      v.assign(tf.reshape(tf.slice(optimizer, [offset], [size]), v.shape))
-      offset += size
-    return {"count": tf.constant(offset, tf.int32)}
+    return {"count": tf.constant(_assign_flat(optimizer, self._optimizer_vars()), tf.int32)}
 
-  def _restore(self, encoder, pretext_head, classifier_head):
-    count = 0
-    for flat, vs in zip((encoder, pretext_head, classifier_head), self._parts()):
-      offset = 0
-      for v in vs:
-        size = int(np.prod(v.shape))
-        v.assign(tf.reshape(tf.slice(flat, [offset], [size]), v.shape))
-        offset += size
-      count += offset
-    return {"count": tf.constant(count, tf.int32)}
+
+def _size(variables) -> int:
+  return sum(int(np.prod(v.shape)) for v in variables)
+
+
+def _flatten(variables):
+  """Variables -> one flat vector (what `save` and `save_optimizer` hand the host)."""
+  return tf.concat([tf.reshape(v, [-1]) for v in variables], 0)
+
+
+def _assign_flat(flat, variables) -> int:
+  """The inverse of `_flatten`: assigns consecutive pieces of `flat`; returns the values used."""
+  offset = 0
+  for v in variables:
+    size = int(np.prod(v.shape))
+    v.assign(tf.reshape(tf.slice(flat, [offset], [size]), v.shape))
+    offset += size
+  return offset
 
 
 def convert_trainable(module: TrainableModule) -> bytes:

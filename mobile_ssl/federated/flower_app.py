@@ -50,8 +50,10 @@ def _client_train(msg: Message, context: Context) -> Message:
   arrays = msg.content["arrays"]
   global_weights = {k: arrays[k].numpy() for k in arrays.keys()}
   round_number = int(config["round-offset"]) + int(config["server-round"])
-  # This device's Adam state between rounds: local storage, never sent.
-  state_dir = os.path.join(os.path.dirname(str(config["model-path"])), DEVICE_STATE_DIR)
+  # This device's Adam state between rounds: local storage, never sent. A real device names
+  # its own folder (node config `state-dir`); by default it sits beside the trainable file.
+  state_dir = str(context.node_config.get("state-dir", "")) or os.path.join(
+      os.path.dirname(str(config["model-path"])), DEVICE_STATE_DIR)
   os.makedirs(state_dir, exist_ok=True)
   result = device.local_training(str(config["model-path"]), shards[partition].files, params,
                                  global_weights, int(config["local-steps"]),

@@ -176,14 +176,20 @@ class TestViews:
     np.testing.assert_allclose(mixed, np.log((1 - r) * np.exp(x) + r * np.exp(other)), atol=1e-5)
     assert np.all(mixed >= x + np.log(0.6) - 1e-5) and not np.allclose(mixed, x)
     rng = np.random.default_rng(0)
-    # equalize: the same curve as TF's for the same weights (zero curve for zero eq_db).
+    # equalize: zero width leaves the views alone; a curve stays within +-eq_db, is the same
+    # in every frame, and lies in the span of the same three cosines as TF's curve.
     np.testing.assert_allclose(views.equalize(x, 0.0, rng), x)
-    curve = views.equalize(np.zeros_like(x), 6.0, np.random.default_rng(3)) / augment.DB
-    assert np.abs(curve).max() <= 6.0 + 1e-4 and np.ptp(curve[:, 0, :, 0], axis=1).min() > 0
+    curve = views.equalize(np.zeros_like(x), 6.0, np.random.default_rng(3))[:, 0, :, 0] / augment.DB
+    assert np.abs(curve).max() <= 6.0 + 1e-4 and np.ptp(curve, axis=1).min() > 0
+    frames = views.equalize(np.zeros_like(x), 6.0, np.random.default_rng(3))
+    np.testing.assert_allclose(frames[:, :1], frames[:, 5:6], atol=1e-5)
     tf_curve = augment.equalize(tf.zeros_like(x), 6.0, tf.constant([1, 2], tf.int64)).numpy()
-    assert np.abs(tf_curve / augment.DB).max() <= 6.0 + 1e-4
-    # Every frame of a view gets the same curve, as in TF.
-    np.testing.assert_allclose(curve[:, :1], curve[:, 5:6], atol=1e-5)
+    tf_curve = tf_curve[:, 0, :, 0] / augment.DB
+    basis = np.cos(np.pi * np.arange(1, 4)[:, None] * (np.arange(64)[None, :] + 0.5) / 64)
+    for c in (curve, tf_curve):
+      weights, *_ = np.linalg.lstsq(basis.T, c.T, rcond=None)
+      np.testing.assert_allclose(basis.T @ weights, c.T, atol=1e-4)
+      assert np.abs(weights).max() <= 6.0 / 3 + 1e-4  # each weight ~ U(-1, 1), scaled by eq_db / 3
 
   def test_augment_views_changes_views_within_ranges(self):
     params = dataclasses.replace(PARAMS.augment, gain_db=6.0, mixup_ratio=0.4,
