@@ -63,9 +63,13 @@ def pretext_weights(task_model: keras.Model) -> typing.List[np.ndarray]:
   return [np.asarray(w, np.float32) for w in head + task_model.get_layer("bilinear").get_weights()]
 
 
-def initial_pretext_weights(dim: int, seed: int) -> typing.List[np.ndarray]:
-  """Keras's initial contrastive head: LayerNorm (1, 0) and a Glorot bilinear matrix."""
-  return [np.ones(dim, np.float32), np.zeros(dim, np.float32), graph.glorot((dim, dim), seed)]
+def initial_pretext_weights(dim: int, seed: int, scale: float = 1.0) -> typing.List[np.ndarray]:
+  """Keras's initial contrastive head: LayerNorm (1, 0) and `scale` x a Glorot bilinear matrix.
+
+  `scale` is params.task.contrastive_init_scale (tasks/contrastive.py).
+  """
+  return [np.ones(dim, np.float32), np.zeros(dim, np.float32),
+          (graph.glorot((dim, dim), seed) * np.float32(scale)).astype(np.float32)]
 
 
 class TrainableModule(tf.Module):
@@ -218,7 +222,8 @@ def build_trainable(encoder: keras.Model, params: params_lib.Params, pretext=Non
     raise ValueError(f"--train_batch must be >= 2 (the contrastive task needs negatives), "
                      f"got {train_batch}")
   dim = params.encoder.output_dim(params.features)
-  pretext = pretext if pretext is not None else initial_pretext_weights(dim, params.train.seed)
+  pretext = pretext if pretext is not None else initial_pretext_weights(
+      dim, params.train.seed, params.task.contrastive_init_scale)
   module = TrainableModule(graph.keras_encoder_weights(encoder, params), pretext, params,
                            train_batch, head_classes, head_learning_rate, params.train.seed)
   return convert_trainable(module)

@@ -254,6 +254,13 @@ class TaskParams:
   # values of 'multi_mean_std' its loss diverged; docs/evaluation.md).
   contrastive_similarity: str = dataclasses.field(default="bilinear", metadata={
       "help": "Contrastive: similarity of anchor and positive: bilinear (COLA), cosine."})
+  # Contrastive, bilinear: W starts as this multiple of a Glorot-uniform draw.
+  # Keras's Glorot (1.0) makes the initial logits large with COLA's
+  # temperature (512 values, 0.2: loss ~55 where ln B is a uniform guess), and
+  # the first ~400 steps of a run only shrink them; a small W starts the loss
+  # near ln B (docs/federated.md measures what it changes).
+  contrastive_init_scale: float = dataclasses.field(default=1.0, metadata={
+      "help": "Contrastive: initial scale of the bilinear matrix, a multiple of Glorot."})
   # Contrastive: the positive starts within this many frames of the anchor
   # (-1: anywhere in the clip, COLA's rule).
   contrastive_max_offset_frames: int = dataclasses.field(default=-1, metadata={
@@ -273,6 +280,8 @@ class TaskParams:
     if self.contrastive_similarity not in SIMILARITIES:
       raise ValueError(f"--contrastive_similarity must be one of {', '.join(SIMILARITIES)}, "
                        f"got {self.contrastive_similarity!r}")
+    if not self.contrastive_init_scale > 0:
+      raise ValueError(f"--contrastive_init_scale must be > 0, got {self.contrastive_init_scale}")
     return self
 
 

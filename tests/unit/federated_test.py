@@ -96,6 +96,9 @@ class TestCommandFlags:
         "cosine", 600, 19)  # the tuned recipe's 100 of 3,200
     assert params.train.clip_norm > 0 and params.train.weight_decay > 0
     assert params.augment.enabled
+    # Cosine logits (bounded by 1/temperature) on the 512-value read-out.
+    assert (params.task.contrastive_similarity, params.task.contrastive_temperature,
+            params.encoder.pooling) == ("cosine", 0.2, "time_mean_max")
 
   def test_bad_flags_give_one_line_errors(self, fsdd_like, tmp_path):
     with pytest.raises(ValueError, match="--dataset is required"):

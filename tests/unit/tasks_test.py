@@ -121,6 +121,23 @@ def test_cosine_contrastive_ignores_the_scale_and_names_bad_values():
     contrastive.build_model(encoder_lib.build_encoder(PARAMS.encoder, seed=0), bad)
 
 
+def test_contrastive_init_scale_scales_the_bilinear_matrix_and_names_bad_values():
+  encoder = encoder_lib.build_encoder(PARAMS.encoder, seed=0)
+  def kernel(scale):
+    params = dataclasses.replace(PARAMS, task=dataclasses.replace(
+        PARAMS.task, contrastive_init_scale=scale))
+    return contrastive.build_model(encoder, params).get_layer("bilinear").get_weights()[0]
+  dim = encoder.output_shape[-1]
+  limit = np.sqrt(6.0 / (2 * dim))  # Glorot uniform's bound for a square matrix
+  default, small = kernel(1.0), kernel(0.02)
+  # Both fill their bound: a uniform draw's largest value is near it.
+  assert 0.8 * limit < np.abs(default).max() <= limit
+  assert 0.8 * 0.02 * limit < np.abs(small).max() <= 0.02 * limit * (1 + 1e-6)
+  for bad in (0.0, -1.0):
+    with pytest.raises(ValueError, match="--contrastive_init_scale must be > 0"):
+      dataclasses.replace(PARAMS.task, contrastive_init_scale=bad).validate()
+
+
 @pytest.mark.parametrize("name", sorted(tasks.TASKS))
 def test_model_wraps_the_named_encoder_and_loss_is_per_example(name):
   task = tasks.get(name)

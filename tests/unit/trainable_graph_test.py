@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core.tasks import contrastive
+from mobile_ssl.export import trainable
 from mobile_ssl.export import trainable_graph
 from tests import model_fixtures
 
@@ -55,3 +56,12 @@ class TestTrainableGraph:
     got, stats = trainable_graph.encoder_forward(weights, tf.constant(x), params, True)
     np.testing.assert_allclose(got, encoder(x, training=True).numpy(), atol=1e-4)
     assert len(stats) == 2 * len(params.encoder.base_channels)
+
+
+def test_initial_pretext_head_takes_the_init_scale():
+  gamma, beta, kernel = trainable.initial_pretext_weights(8, 3)
+  *_, small = trainable.initial_pretext_weights(8, 3, 0.02)
+  np.testing.assert_array_equal(gamma, np.ones(8, np.float32))
+  np.testing.assert_array_equal(beta, np.zeros(8, np.float32))
+  np.testing.assert_allclose(small, 0.02 * kernel, rtol=1e-6)
+  assert small.dtype == np.float32 and np.abs(kernel).max() > 0

@@ -49,7 +49,13 @@ def build_model(encoder: keras.Model, params: params_lib.Params) -> keras.Model:
   head = keras.Sequential([keras.layers.LayerNormalization(name="norm"),
                            keras.layers.Activation("tanh", name="tanh")], name="head")
   a, p = head(encoder(anchor)), head(encoder(positive))
-  bilinear = keras.layers.Dense(encoder.output_shape[-1], use_bias=False, name="bilinear")
+  scale = params.task.contrastive_init_scale
+  # A multiple s of Glorot-uniform values is VarianceScaling with scale s^2;
+  # 1.0 keeps Keras's default initializer (and the runs measured with it).
+  init = ("glorot_uniform" if scale == 1.0 else keras.initializers.VarianceScaling(
+      scale * scale, mode="fan_avg", distribution="uniform", seed=params.train.seed))
+  bilinear = keras.layers.Dense(encoder.output_shape[-1], use_bias=False,
+                                kernel_initializer=init, name="bilinear")
   stacked = keras.layers.Lambda(lambda t: keras.ops.stack(t, axis=1), name="pair")(
       [a, bilinear(p)])
   return keras.Model({"anchor": anchor, "positive": positive}, stacked, name="contrastive")

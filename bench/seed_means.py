@@ -1,0 +1,95 @@
+r"""Seed means of mobile-ssl-eval rows: one table and one bar chart per group of runs.
+
+  python bench/seed_means.py --results=eval/results.csv \
+      --groups="FedAvgM=fed_m09,fed_m09_s1,fed_m09_s2;central=keras,keras_s1,keras_s2;untrained=untrained" \
+      --output=docs/results/seeds.png
+
+A group names the methods (results.csv's `method`) that are seeds of one
+configuration; each bar is their mean, its whisker the lowest and highest
+seed, one bar per task and label budget. A single-method group is drawn
+without a whisker. Prints the Markdown table of means (± the seeds' SD)
+that docs/ quotes. Not a test.
+"""
+
+import csv
+import statistics
+
+from absl import app
+from absl import flags
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+
+flags.DEFINE_string("results", None, "A results.csv of mobile-ssl-eval.", required=True)
+flags.DEFINE_string("groups", None, "NAME=method,method;NAME=... (seeds of one configuration).",
+                    required=True)
+flags.DEFINE_string("output", "", "Where to write the bar chart (PNG); none when empty.")
+FLAGS = flags.FLAGS
+
+
+def read_rows(path: str) -> dict:
+  """{(method, column): accuracy %}; a column is 'task' or 'task · k shots'."""
+  rows = {}
+  with open(path, newline="", encoding="utf-8") as f:
+    for r in csv.DictReader(f):
+      task = r["task"].split(":")[-1]
+      column = f"{task} · {r['shots_per_class']} shots" if r["shots_per_class"] else task
+      rows[(r["method"], column)] = 100 * float(r["accuracy"])
+  return rows
+
+
+def parse_groups(text: str) -> list:
+  groups = []
+  for part in filter(None, text.split(";")):
+    name, _, methods = part.partition("=")
+    if not methods:
+      raise app.UsageError(f"--groups: {part!r} is not NAME=method,method")
+    groups.append((name.strip(), [m.strip() for m in methods.split(",") if m.strip()]))
+  return groups
+
+
+def main(argv):
+  del argv
+  rows = read_rows(FLAGS.results)
+  groups = parse_groups(FLAGS.groups)
+  columns = list(dict.fromkeys(c for (_, c) in rows))
+  missing = [m for _, methods in groups for m in methods
+             if not any((m, c) in rows for c in columns)]
+  if missing:
+    raise app.UsageError(f"{FLAGS.results}: no rows for {', '.join(missing)}")
+  stats = {}
+  print("| configuration | seeds | " + " | ".join(columns) + " |")
+  print("|---|---|" + "---|" * len(columns))
+  for name, methods in groups:
+    cells = []
+    for column in columns:
+      values = [rows[(m, column)] for m in methods]
+      stats[(name, column)] = (statistics.mean(values), min(values), max(values))
+      sd = f" ±{statistics.stdev(values):.1f}" if len(values) > 1 else ""
+      cells.append(f"{statistics.mean(values):.1f}{sd}")
+    print(f"| {name} | {len(methods)} | " + " | ".join(cells) + " |")
+  if not FLAGS.output:
+    return
+  fig, ax = plt.subplots(figsize=(2.2 * len(columns) + 2, 4))
+  width = 0.8 / len(groups)
+  for g, (name, methods) in enumerate(groups):
+    xs = [c + (g - (len(groups) - 1) / 2) * width for c in range(len(columns))]
+    means = [stats[(name, c)][0] for c in columns]
+    low = [m - stats[(name, c)][1] for m, c in zip(means, columns)]
+    high = [stats[(name, c)][2] - m for m, c in zip(means, columns)]
+    ax.bar(xs, means, width, yerr=[low, high] if len(methods) > 1 else None, capsize=2,
+           label=name)
+  ax.set_xticks(range(len(columns)), columns)
+  ax.set_ylabel("clip accuracy (%)")
+  ax.set_ylim(0, 100)
+  ax.grid(axis="y", alpha=0.3)
+  ax.legend(fontsize=8, loc="lower right")
+  ax.set_title("Mean over seeds (whiskers: lowest and highest seed)")
+  fig.tight_layout()
+  fig.savefig(FLAGS.output, dpi=120)
+  print(f"wrote {FLAGS.output}")
+
+
+if __name__ == "__main__":
+  app.run(main)
