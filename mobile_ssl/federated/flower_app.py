@@ -133,6 +133,17 @@ class _Counting:
     return arrays, metrics
 
 
+  def server_state(self) -> typing.Dict[str, np.ndarray]:
+    """What the strategy itself keeps between rounds, by array key (none here)."""
+    return {}
+
+  def restore_server_state(self, state: typing.Dict[str, np.ndarray],
+                           keys: typing.Sequence[str]) -> None:
+    """Takes back `server_state()` of the last checkpointed round (resume); `keys`
+    orders the global arrays as the strategy will hold them."""
+    del state, keys
+
+
 class CountingFedAvg(_Counting, FedAvg):
   """FedAvg (McMahan et al. 2017), weighted by examples, robust to failed clients."""
 
@@ -140,8 +151,22 @@ class CountingFedAvg(_Counting, FedAvg):
 class CountingFedAvgM(_Counting, FedAvgM):
   """FedAvgM (Hsu et al. 2019): a server learning rate and momentum on the averaged update.
 
-  Its momentum lives in the server process: a resumed run starts it again from zero.
+  Its momentum is saved with every round (run_state.save_round) and taken back
+  on resume, so a resumed run keeps the momentum it had (it restarted from zero
+  before 2026-12-04).
   """
+
+  def server_state(self) -> typing.Dict[str, np.ndarray]:
+    if self.momentum_vector is None or self.current_arrays is None:
+      return {}
+    # The momentum list follows the order of the global arrays' keys (FedAvgM.aggregate_train).
+    return {k: np.asarray(v) for k, v in zip(self.current_arrays.keys(), self.momentum_vector)}
+
+  def restore_server_state(self, state: typing.Dict[str, np.ndarray],
+                           keys: typing.Sequence[str]) -> None:
+    if state:
+      # `keys`: the initial arrays' order, which FedAvgM keeps as the global arrays' order.
+      self.momentum_vector = [np.asarray(state[k]) for k in keys]
 
 
 class CountingFedAdam(_Counting, FedAdam):
@@ -185,11 +210,19 @@ def run_rounds(grid: Grid, model_dir: str, params: params_lib.Params, fed,
       report["wall_seconds"] = round(time.time() - report.pop("started"), 3)
       number = done + server_round
       weights_now = {k: arrays[k].numpy() for k in arrays.keys()}
-      run_state.save_round(model_dir, number, weights_now, state, report)
+      run_state.save_round(model_dir, number, weights_now, state, report,
+                           server_state=strategy.server_state())
       LOG.info("round %d: %d ok, %d failed, loss %s, %.1f s", number, report["clients_ok"],
                report["clients_failed"], report.get("loss"), report["wall_seconds"])
       return MetricRecord({"clients-ok": report["clients_ok"]})
 
+    saved = run_state.read_server_state(model_dir, done)
+    if saved and set(saved) != set(weights):
+      raise ValueError(f"{run_state.server_state_path(model_dir, done)}: holds {sorted(saved)}, "
+                       f"the weights {sorted(weights)}")
+    strategy.restore_server_state(saved, list(weights))
+    if saved:
+      LOG.info("resumed the strategy's state of round %d (%s)", done, ", ".join(sorted(saved)))
     initial = ArrayRecord({k: Array(np.asarray(v, np.float32)) for k, v in weights.items()})
     strategy.start(grid=grid, initial_arrays=initial, num_rounds=remaining,
                    timeout=timeout_seconds, train_config=config, evaluate_fn=checkpoint)

@@ -94,6 +94,18 @@ def checkpoint_path(model_dir: str, round_number: int) -> str:
   return os.path.join(model_dir, ROUNDS_DIR, f"round_{round_number:04d}.npz")
 
 
+def server_state_path(model_dir: str, round_number: int) -> str:
+  """The strategy's own state after round N (FedAvgM's momentum), beside its weights."""
+  return os.path.join(model_dir, ROUNDS_DIR, f"server_{round_number:04d}.npz")
+
+
+def read_server_state(model_dir: str, round_number: int) -> typing.Dict[str, np.ndarray]:
+  """The strategy state saved with round N; empty when there is none (FedAvg, round 0,
+  or a run from before 2026-12-04, whose FedAvgM momentum then starts from zero)."""
+  path = server_state_path(model_dir, round_number)
+  return atomic.read_arrays(path) if os.path.isfile(path) else {}
+
+
 def trainable_path(model_dir: str) -> str:
   return os.path.join(model_dir, TRAINABLE_FILE)
 
@@ -152,15 +164,19 @@ def start_or_resume(model_dir: str, params: params_lib.Params, fed: FederatedPar
 
 
 def save_round(model_dir: str, round_number: int, weights: typing.Dict[str, np.ndarray],
-               state: dict, record: typing.Optional[dict]) -> None:
-  """Writes round N's checkpoint, then the state naming it; keeps the newest KEEP_ROUNDS."""
+               state: dict, record: typing.Optional[dict],
+               server_state: typing.Optional[typing.Dict[str, np.ndarray]] = None) -> None:
+  """Writes round N's checkpoint (and the strategy's state, when it has one), then the
+  state naming it; keeps the newest KEEP_ROUNDS of each."""
+  if server_state:
+    atomic.write_arrays(server_state_path(model_dir, round_number), server_state)
   atomic.write_arrays(checkpoint_path(model_dir, round_number), weights)
   state["last_round"] = round_number
   if record is not None:
     state["rounds"].append(dict(record, round=round_number))
   _write_state(model_dir, state)
-  pattern = re.compile(r"round_(\d+)\.npz$")
-  for path in glob.glob(os.path.join(model_dir, ROUNDS_DIR, "round_*.npz")):
+  pattern = re.compile(r"(?:round|server)_(\d+)\.npz$")
+  for path in glob.glob(os.path.join(model_dir, ROUNDS_DIR, "*_*.npz")):
     match = pattern.search(path)
     if match and int(match[1]) <= round_number - KEEP_ROUNDS:
       os.remove(path)

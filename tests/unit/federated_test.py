@@ -7,6 +7,8 @@ tests/federated_deployment_test.py.
 import dataclasses
 import os
 
+from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
+from flwr.supercore.task_identity import TaskIdentity
 import numpy as np
 import pytest
 
@@ -125,6 +127,57 @@ class TestCommandFlags:
     assert isinstance(strategy, flower_app.CountingFedAvgM)
     assert (strategy.server_learning_rate, strategy.server_momentum) == (2.0, 0.5)
     assert isinstance(flower_app.make_strategy("fedavg", 3), flower_app.CountingFedAvg)
+
+
+class TestServerMomentumResume:
+  """FedAvgM's momentum survives a resume: Flower's own strategy, driven by real Messages."""
+
+  class _Grid:  # what FedAvg.configure_train asks of a Grid: the connected nodes
+    def get_node_ids(self):
+      return [1, 2]
+
+  @staticmethod
+  def _round(strategy, number, weights, deltas):
+    """One round: each node returns the global weights plus its delta; -> the new weights."""
+    records = lambda w: ArrayRecord({k: Array(v) for k, v in w.items()})
+    sent = strategy.configure_train(number, records(weights), ConfigRecord({}),
+                                    TestServerMomentumResume._Grid())
+    replies = [Message(RecordDict({
+        "arrays": records({k: weights[k] + deltas[m.metadata.dst_node_id][k] for k in weights}),
+        "metrics": MetricRecord({"num-examples": 10})}), reply_to=m) for m in sent]
+    arrays, _ = strategy.aggregate_train(number, replies)
+    return {k: arrays[k].numpy() for k in arrays.keys()}
+
+  def test_resumed_round_equals_the_uninterrupted_one(self, monkeypatch, tmp_path):
+    for name in ("_run_id", "_task_id", "_node_id"):  # a ServerApp process sets these
+      monkeypatch.setattr(TaskIdentity, name, 1)
+    rng = np.random.default_rng(0)
+    start = {"encoder": np.zeros(5, np.float32), "pretext_head": np.zeros(3, np.float32)}
+    deltas = [{n: {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in start.items()}
+               for n in (1, 2)} for _ in range(3)]
+    make = lambda: flower_app.make_strategy("fedavgm", 2, 1.0, 0.9)
+    straight, weights = make(), start
+    for r in range(3):
+      weights = self._round(straight, r + 1, weights, deltas[r])
+    first, resumed = make(), start
+    for r in range(2):
+      resumed = self._round(first, r + 1, resumed, deltas[r])
+    # Through the run directory, as run_rounds saves and reads it; older rounds are pruned.
+    for number in range(1, run_state.KEEP_ROUNDS + 3):
+      run_state.save_round(str(tmp_path), number, resumed, {"rounds": []}, None,
+                           server_state=first.server_state())
+    saved = run_state.read_server_state(str(tmp_path), run_state.KEEP_ROUNDS + 2)
+    assert sorted(os.listdir(tmp_path / run_state.ROUNDS_DIR))[0] == "round_0003.npz"
+    assert len(os.listdir(tmp_path / run_state.ROUNDS_DIR)) == 2 * run_state.KEEP_ROUNDS
+    assert run_state.read_server_state(str(tmp_path), 1) == {}
+    second = make()
+    second.restore_server_state(saved, list(start))
+    after = self._round(second, 3, resumed, deltas[2])
+    restarted = self._round(make(), 3, resumed, deltas[2])
+    for k in start:
+      np.testing.assert_allclose(after[k], weights[k], atol=1e-6)
+      assert np.abs(restarted[k] - weights[k]).max() > 0.1  # without it the round differs
+    assert flower_app.make_strategy("fedavg", 2).server_state() == {}
 
 
 def test_device_without_usable_audio_raises(tmp_path, fsdd_like):
