@@ -11,15 +11,14 @@ without a whisker. Prints the Markdown table of means (± the seeds' SD)
 that docs/ quotes. Not a test.
 """
 
-import csv
 import statistics
 
 from absl import app
 from absl import flags
-import matplotlib
+from matplotlib import pyplot as plt
 
-matplotlib.use("Agg")
-from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+from mobile_ssl.core import atomic
+from mobile_ssl.evaluation import eval_report
 
 flags.DEFINE_string("results", None, "A results.csv of mobile-ssl-eval.", required=True)
 flags.DEFINE_string("groups", None, "NAME=method,method;NAME=... (seeds of one configuration).",
@@ -31,11 +30,10 @@ FLAGS = flags.FLAGS
 def read_rows(path: str) -> dict:
   """{(method, column): accuracy %}; a column is 'task' or 'task · k shots'."""
   rows = {}
-  with open(path, newline="", encoding="utf-8") as f:
-    for r in csv.DictReader(f):
-      task = r["task"].split(":")[-1]
-      column = f"{task} · {r['shots_per_class']} shots" if r["shots_per_class"] else task
-      rows[(r["method"], column)] = 100 * float(r["accuracy"])
+  for r in eval_report.read_csv(path):
+    task = r["task"].split(":")[-1]
+    column = f"{task} · {r['shots_per_class']} shots" if r["shots_per_class"] else task
+    rows[(r["method"], column)] = 100 * r["accuracy"]
   return rows
 
 
@@ -87,7 +85,9 @@ def main(argv):
   ax.legend(fontsize=8, loc="lower right")
   ax.set_title("Mean over seeds (whiskers: lowest and highest seed)")
   fig.tight_layout()
-  fig.savefig(FLAGS.output, dpi=120)
+  with atomic.replacing(FLAGS.output, suffix=".png") as tmp:
+    fig.savefig(tmp, dpi=120)
+  plt.close(fig)
   print(f"wrote {FLAGS.output}")
 
 

@@ -132,7 +132,6 @@ class _Counting:
                      if k != "num-examples"})
     return arrays, metrics
 
-
   def server_state(self) -> typing.Dict[str, np.ndarray]:
     """What the strategy itself keeps between rounds, by array key (none here)."""
     return {}

@@ -21,10 +21,12 @@ checkpoint lands before federated.json names it, so the two cannot disagree.
 import dataclasses
 import glob
 import json
+import logging
 import os
 import pathlib
 import re
 import typing
+import zipfile
 
 import numpy as np
 
@@ -33,6 +35,8 @@ from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.export import trainable
+
+LOG = logging.getLogger("mobile_ssl.federated")
 
 STATE_FILE = "federated.json"
 TRAINABLE_FILE = "trainable.tflite"
@@ -103,7 +107,14 @@ def read_server_state(model_dir: str, round_number: int) -> typing.Dict[str, np.
   """The strategy state saved with round N; empty when there is none (FedAvg, round 0,
   or a run from before 2026-12-04, whose FedAvgM momentum then starts from zero)."""
   path = server_state_path(model_dir, round_number)
-  return atomic.read_arrays(path) if os.path.isfile(path) else {}
+  if not os.path.isfile(path):
+    return {}
+  try:
+    return atomic.read_arrays(path)
+  except (OSError, ValueError, zipfile.BadZipFile) as e:
+    # Like a device's optimizer file: the weights are what matter; the momentum restarts.
+    LOG.warning("%s: unreadable (%s); the strategy's state starts afresh", path, e)
+    return {}
 
 
 def trainable_path(model_dir: str) -> str:

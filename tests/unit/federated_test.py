@@ -170,6 +170,13 @@ class TestServerMomentumResume:
     assert sorted(os.listdir(tmp_path / run_state.ROUNDS_DIR))[0] == "round_0003.npz"
     assert len(os.listdir(tmp_path / run_state.ROUNDS_DIR)) == 2 * run_state.KEEP_ROUNDS
     assert run_state.read_server_state(str(tmp_path), 1) == {}
+    # A damaged file (truncated, or not an .npz) costs the momentum, not the run.
+    newest = run_state.server_state_path(str(tmp_path), run_state.KEEP_ROUNDS + 2)
+    for damaged in (open(newest, "rb").read()[:100], b"not an npz"):
+      bad = tmp_path / "bad" / run_state.ROUNDS_DIR / "server_0001.npz"
+      bad.parent.mkdir(parents=True, exist_ok=True)
+      bad.write_bytes(damaged)
+      assert run_state.read_server_state(str(tmp_path / "bad"), 1) == {}
     second = make()
     second.restore_server_state(saved, list(start))
     after = self._round(second, 3, resumed, deltas[2])
