@@ -88,10 +88,10 @@ class TestRunDirectory:
     assert scene.shape == (1, PARAMS.encoder.output_dim(PARAMS.features))
 
 
-def _command(dataset, run, params_file, rounds):
+def _command(dataset, run, params_file, rounds, *extra):
   return [sys.executable, "-m", "mobile_ssl.commands.federated", f"--dataset={dataset}",
           "--clients_by=folder", f"--rounds={rounds}", "--local_steps=2", "--train_batch=4",
-          f"--params_file={params_file}", f"--model_dir={run}", "--parallel_clients=2"]
+          f"--params_file={params_file}", f"--model_dir={run}", "--parallel_clients=2", *extra]
 
 
 @pytest.mark.slow
@@ -99,7 +99,11 @@ def _command(dataset, run, params_file, rounds):
 class TestSimulation:
 
   def test_kill_resume_and_failing_client(self, fsdd_like, tmp_path):
-    """Flower simulation over 3 speakers + 1 broken device; kill -9 after round 1; resume."""
+    """Flower simulation over 3 speakers + 1 broken device; kill -9 after round 1; resume.
+
+    FedAvgM (the recommended strategy), so the resume also takes back the
+    server momentum of the round it was killed after.
+    """
     data = tmp_path / "clients"
     for shard in shards.partition(fsdd_like, "speaker"):
       (data / shard.name).mkdir(parents=True)
@@ -111,7 +115,7 @@ class TestSimulation:
     params_file.write_text(PARAMS.to_json())
     run = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=REPO)
-    command = _command(data, run, params_file, rounds=4)
+    command = _command(data, run, params_file, 4, "--strategy=fedavgm", "--server_momentum=0.8")
     with open(tmp_path / "first.log", "wb") as log:
       first = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
@@ -139,5 +143,8 @@ class TestSimulation:
       from mobile_ssl.export import trainable  # pylint: disable=import-outside-toplevel
       np.testing.assert_array_equal(trainable.flat_encoder(encoder, PARAMS), last["encoder"])
     assert '"client_failures": 4' in second.stdout
+    assert f"resumed the strategy's state of round {killed_at}" in second.stderr + second.stdout
+    server = run_state.read_server_state(str(run), 4)  # momentum kept with the last round
+    assert set(server) == {"encoder", "pretext_head"} and np.abs(server["encoder"]).max() > 0
 
 
