@@ -6,9 +6,10 @@ r"""mobile-ssl-federated: federated pretraining with Flower's simulation engine;
 Each client holds one shard of --dataset (one FSDD speaker, one sub-folder,
 or one of N random shards), trains the run's trainable .tflite for
 --local_steps steps in LiteRT (mobile_ssl/federated/device.py) and returns its weights;
-the server averages them (FedAvg; --strategy=fedavgm adds a server learning
-rate and momentum, --strategy=fedadam server-side Adam) and checkpoints
-every round. Re-running the same command after a crash or kill -9 resumes
+the server averages them and steps with momentum 0.8 on the average (FedAvgM,
+the default, measured best on FSDD: docs/federated.md; --strategy=fedavg
+plain averaging, --strategy=fedadam server-side Adam) and checkpoints every
+round. Re-running the same command after a crash or kill -9 resumes
 from the last finished round. MODEL_DIR ends like a central run's
 (params.json + encoder.keras), so mobile-ssl-eval, export_tflite and HEAR
 take it unchanged; MODEL_DIR/federated.json has per-round clients, failures,

@@ -191,6 +191,7 @@ def run_rounds(grid: Grid, model_dir: str, params: params_lib.Params, fed,
   Returns the final state (mobile_ssl/federated/run_state.py's federated.json).
   """
   from mobile_ssl.federated import run_state  # pylint: disable=import-outside-toplevel  (imports TF)
+  fed = fed.validate()  # the momentum's default filled in
   done, weights, state = run_state.start_or_resume(model_dir, params, fed)
   remaining = fed.rounds - done
   LOG.info("federated run %s: %d of %d rounds done", model_dir, done, fed.rounds)
@@ -260,8 +261,9 @@ def _deployment_main(grid: Grid, context: Context) -> None:
             else run_state.default_params())
   fed = run_state.FederatedParams(
       dataset=str(cfg["dataset"]), clients_by=str(cfg["clients-by"]), rounds=int(cfg["rounds"]),
-      local_steps=int(cfg["local-steps"]), strategy=str(cfg.get("strategy", "fedavg")),
+      local_steps=int(cfg["local-steps"]), strategy=str(cfg.get("strategy", "fedavgm")),
       server_learning_rate=float(cfg.get("server-learning-rate", 1.0)),
-      server_momentum=float(cfg.get("server-momentum", 0.0)), min_clients=int(cfg["min-clients"]))
+      server_momentum=(float(cfg["server-momentum"]) if "server-momentum" in cfg else None),
+      min_clients=int(cfg["min-clients"]))
   run_rounds(grid, str(cfg["model-dir"]), run_state.federated_params(params, fed), fed,
              fed.min_clients, float(cfg.get("timeout-seconds", 600)))

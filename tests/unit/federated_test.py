@@ -113,7 +113,8 @@ class TestCommandFlags:
     with pytest.raises(ValueError, match="--clients_by must be"):
       self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}", "--clients_by=x"])
     with pytest.raises(ValueError, match="need --strategy=fedavgm"):
-      self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}", "--server_momentum=0.9"])
+      self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}", "--strategy=fedavg",
+                   "--server_momentum=0.9"])
     with pytest.raises(ValueError, match="--server_momentum in"):
       self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}", "--strategy=fedavgm",
                    "--server_momentum=1.0"])
@@ -127,6 +128,18 @@ class TestCommandFlags:
     assert isinstance(strategy, flower_app.CountingFedAvgM)
     assert (strategy.server_learning_rate, strategy.server_momentum) == (2.0, 0.5)
     assert isinstance(flower_app.make_strategy("fedavg", 3), flower_app.CountingFedAvg)
+
+  def test_default_is_fedavgm_with_the_measured_momentum_and_fedavg_has_none(self, fsdd_like,
+                                                                             tmp_path):
+    _, fed, _ = self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}"])
+    assert (fed.strategy, fed.server_learning_rate, fed.server_momentum) == (
+        "fedavgm", 1.0, run_state.DEFAULT_SERVER_MOMENTUM)
+    _, fed, _ = self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}",
+                             "--strategy=fedavg"])
+    assert (fed.strategy, fed.server_momentum) == ("fedavg", 0.0)
+    _, fed, _ = self._flags([f"--dataset={fsdd_like}", f"--model_dir={tmp_path}",
+                             "--server_momentum=0"])
+    assert (fed.strategy, fed.server_momentum) == ("fedavgm", 0.0)
 
 
 class TestServerMomentumResume:
@@ -275,6 +288,17 @@ class TestViews:
     for i in range(8):
       if changed[i].any():
         np.testing.assert_allclose(masked[i][changed[i]], x[i].mean(), atol=1e-5)
+    # A crop in frequency alone (--crop_scale=1,1 --freq_crop_scale=...) leaves what varies
+    # only over time as it was and moves what varies over frequency, like augment's.
+    over_time = np.broadcast_to(np.linspace(-8, -1, 96, dtype=np.float32)[None, :, None, None],
+                                (4, 96, 64, 1)).copy()
+    only_freq = dataclasses.replace(PARAMS.augment, freq_crop_scale=(0.6, 0.8))
+    np.testing.assert_allclose(views.augment_views(over_time, only_freq, np.random.default_rng(3)),
+                               over_time, atol=1e-4)
+    over_freq = np.broadcast_to(np.linspace(-8, -1, 64, dtype=np.float32)[None, None, :, None],
+                                (4, 96, 64, 1)).copy()
+    moved = views.augment_views(over_freq, only_freq, np.random.default_rng(3))
+    assert np.abs(moved - over_freq).mean() > 0.1
 
 
 class TestSchedule:
