@@ -47,18 +47,21 @@ def mixup(x: tf.Tensor, ratio: float, seed: tf.Tensor) -> tf.Tensor:
   return top + tf.math.log((1 - r) * tf.exp(x - top) + r * tf.exp(other - top))
 
 
-def resized_crop(x: tf.Tensor, scale, seed: tf.Tensor, fill: float) -> tf.Tensor:
+def resized_crop(x: tf.Tensor, scale, seed: tf.Tensor, fill: float,
+                 freq_scale=None) -> tf.Tensor:
   """Random resized crop: a box of U(scale) x the view per axis, resized back.
 
   Scales above 1 take in area outside the view, filled with `fill` (silence),
   which shifts and shrinks the content; below 1 they stretch it (BYOL-A's
-  RRC, here with bilinear resizing).
+  RRC, here with bilinear resizing). `freq_scale`: another range for the
+  frequency axis (None: `scale`'s).
   """
   low, high = float(scale[0]), float(scale[1])
+  f_low, f_high = (low, high) if freq_scale is None else map(float, freq_scale)
   n = tf.shape(x)[0]
   seeds = tf.random.experimental.stateless_split(seed, 4)
   h = _uniform([n], seeds[0], low, high)
-  w = _uniform([n], seeds[1], low, high)
+  w = _uniform([n], seeds[1], f_low, f_high)
   y1 = _uniform([n], seeds[2], 0.0, 1.0) * (1.0 - h)
   x1 = _uniform([n], seeds[3], 0.0, 1.0) * (1.0 - w)
   boxes = tf.stack([y1, x1, y1 + h, x1 + w], axis=1)
@@ -128,8 +131,9 @@ def augment_views(x: tf.Tensor, params: params_lib.AugmentParams, seed: tf.Tenso
   seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 4)
   if params.mixup_ratio:
     x = mixup(x, params.mixup_ratio, seeds[0])
-  if tuple(params.crop_scale) != (1.0, 1.0):
-    x = resized_crop(x, params.crop_scale, seeds[1], math.log(feature_params.log_offset))
+  if params.crops:
+    time_scale, freq_scale = params.crop_scales
+    x = resized_crop(x, time_scale, seeds[1], math.log(feature_params.log_offset), freq_scale)
   if params.gain_db:
     x = gain(x, params.gain_db, seeds[2])
   if params.eq_db:

@@ -198,6 +198,13 @@ class AugmentParams:
   # U(crop_scale) x the slice in each axis, resized back to the slice.
   crop_scale: typing.Tuple[float, float] = dataclasses.field(default=(1.0, 1.0), metadata={
       "help": "Augmentation: random resized crop scale range 'low,high' (1,1: off)."})
+  # The crop's range in frequency alone, when it should differ from time's:
+  # stretching the mel axis moves formants and pitch as a longer or shorter
+  # vocal tract does, so a wide range teaches the encoder to look past who
+  # speaks. (0, 0): crop_scale's range (BYOL-A crops both axes alike).
+  freq_crop_scale: typing.Tuple[float, float] = dataclasses.field(default=(0.0, 0.0), metadata={
+      "help": "Augmentation: the resized crop's scale range in frequency, 'low,high' "
+              "(0,0: --crop_scale's; 1,1: no frequency crop)."})
   # SpecAugment-style masks: one time mask of up to this many frames and one
   # frequency mask of up to this many bins, filled with the view's mean.
   time_mask_frames: int = dataclasses.field(default=0, metadata={
@@ -207,14 +214,28 @@ class AugmentParams:
 
   @property
   def enabled(self) -> bool:
-    return bool(self.gain_db or self.eq_db or self.mixup_ratio
-                or tuple(self.crop_scale) != (1.0, 1.0)
+    return bool(self.gain_db or self.eq_db or self.mixup_ratio or self.crops
                 or self.time_mask_frames or self.freq_mask_bins)
+
+  @property
+  def crop_scales(self) -> typing.Tuple[typing.Tuple[float, float], typing.Tuple[float, float]]:
+    """The resized crop's (time, frequency) scale ranges."""
+    freq = self.crop_scale if tuple(self.freq_crop_scale) == (0.0, 0.0) else self.freq_crop_scale
+    return tuple(self.crop_scale), tuple(freq)
+
+  @property
+  def crops(self) -> bool:
+    """Whether the resized crop changes anything."""
+    return self.crop_scales != ((1.0, 1.0), (1.0, 1.0))
 
   def validate(self) -> "AugmentParams":
     low, high = self.crop_scale
     if not 0 < low <= high:
       raise ValueError(f"--crop_scale must be two numbers 0 < low <= high, got {self.crop_scale}")
+    low, high = self.freq_crop_scale
+    if tuple(self.freq_crop_scale) != (0.0, 0.0) and not 0 < low <= high:
+      raise ValueError(f"--freq_crop_scale must be 0,0 or two numbers 0 < low <= high, got "
+                       f"{self.freq_crop_scale}")
     if not 0 <= self.mixup_ratio < 1:
       raise ValueError(f"--mixup_ratio must be in [0, 1), got {self.mixup_ratio}")
     if (self.gain_db < 0 or self.eq_db < 0 or self.time_mask_frames < 0

@@ -62,12 +62,15 @@ def crop_and_resize(view: np.ndarray, box, fill: float) -> np.ndarray:
   return out[..., None].astype(np.float32)
 
 
-def resized_crop(x: np.ndarray, scale, rng: np.random.Generator, fill: float) -> np.ndarray:
-  """A box of U(scale) x the view per axis, resized back (BYOL-A's random resized crop)."""
+def resized_crop(x: np.ndarray, scale, rng: np.random.Generator, fill: float,
+                 freq_scale=None) -> np.ndarray:
+  """A box of U(scale) x the view per axis (U(freq_scale) in frequency when given),
+  resized back (BYOL-A's random resized crop)."""
   low, high = float(scale[0]), float(scale[1])
+  f_low, f_high = (low, high) if freq_scale is None else map(float, freq_scale)
   out = np.empty_like(x)
   for i, view in enumerate(x):
-    h, w = rng.uniform(low, high, 2)
+    h, w = rng.uniform((low, f_low), (high, f_high))
     y1, x1 = rng.uniform(0.0, 1.0, 2) * (1.0 - np.array([h, w]))
     out[i] = crop_and_resize(view, (y1, x1, y1 + h, x1 + w), fill)
   return out
@@ -113,8 +116,9 @@ def augment_views(x: np.ndarray, params: params_lib.AugmentParams, rng: np.rando
   x = np.asarray(x, np.float32)
   if params.mixup_ratio:
     x = mixup(x, params.mixup_ratio, rng)
-  if tuple(params.crop_scale) != (1.0, 1.0):
-    x = resized_crop(x, params.crop_scale, rng, math.log(feature_params.log_offset))
+  if params.crops:
+    time_scale, freq_scale = params.crop_scales
+    x = resized_crop(x, time_scale, rng, math.log(feature_params.log_offset), freq_scale)
   if params.gain_db:
     x = gain(x, params.gain_db, rng)
   if params.eq_db:

@@ -60,6 +60,34 @@ def test_resized_crop_keeps_the_shape_and_unit_scale_is_identity():
   assert np.mean(np.abs(out.numpy() - x.numpy())) > 0.1
 
 
+def test_frequency_crop_range_is_its_own_and_defaults_to_the_time_range():
+  # Content that changes only over time, then only over frequency.
+  over_time = tf.constant(np.broadcast_to(
+      np.linspace(-8, -1, 96, dtype=np.float32)[None, :, None, None], (6, 96, 64, 1)).copy())
+  over_freq = tf.constant(np.broadcast_to(
+      np.linspace(-8, -1, 64, dtype=np.float32)[None, None, :, None], (6, 96, 64, 1)).copy())
+  # Time left alone, frequency stretched: only what varies over frequency moves.
+  kept = augment.resized_crop(over_time, (1.0, 1.0), SEED, -6.9, freq_scale=(0.6, 0.8))
+  np.testing.assert_allclose(kept.numpy(), over_time.numpy(), atol=1e-4)
+  moved = augment.resized_crop(over_freq, (1.0, 1.0), SEED, -6.9, freq_scale=(0.6, 0.8))
+  assert np.mean(np.abs(moved.numpy() - over_freq.numpy())) > 0.1
+  # The reverse: --freq_crop_scale=1,1 leaves the frequency axis as it was.
+  kept = augment.resized_crop(over_freq, (0.6, 0.8), SEED, -6.9, freq_scale=(1.0, 1.0))
+  np.testing.assert_allclose(kept.numpy(), over_freq.numpy(), atol=1e-4)
+  # (0, 0) is crop_scale's range: the same draws as before the option existed.
+  default = params_lib.AugmentParams(crop_scale=(0.6, 1.5))
+  assert default.crop_scales == ((0.6, 1.5), (0.6, 1.5)) and default.crops
+  x = _batch()
+  np.testing.assert_array_equal(
+      augment.augment_views(x, default, SEED).numpy(),
+      augment.augment_views(x, dataclasses.replace(default, freq_crop_scale=(0.6, 1.5)),
+                            SEED).numpy())
+  only_freq = params_lib.AugmentParams(freq_crop_scale=(0.8, 1.2))
+  assert only_freq.enabled and only_freq.crop_scales == ((1.0, 1.0), (0.8, 1.2))
+  assert params_lib.AugmentParams(crop_scale=(0.6, 1.5), freq_crop_scale=(1.0, 1.0)).crops
+  assert not params_lib.AugmentParams(freq_crop_scale=(1.0, 1.0)).enabled
+
+
 def test_masks_fill_one_band_per_axis_with_the_view_mean():
   x = _batch(8)
   y = augment.masks(x, 20, 10, SEED).numpy()
@@ -98,5 +126,7 @@ def test_bad_augment_params_are_clear_errors():
   import pytest
   with pytest.raises(ValueError, match="crop_scale"):
     params_lib.AugmentParams(crop_scale=(1.5, 0.6)).validate()
+  with pytest.raises(ValueError, match="freq_crop_scale"):
+    params_lib.AugmentParams(freq_crop_scale=(0.0, 1.2)).validate()
   with pytest.raises(ValueError, match="mixup_ratio"):
     params_lib.AugmentParams(mixup_ratio=1.0).validate()
