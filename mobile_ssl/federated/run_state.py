@@ -231,10 +231,11 @@ def default_params(recipe: str = "tuned") -> params_lib.Params:
   params = params_lib.recipe("contrastive", recipe)
   if recipe != "tuned":
     return params
-  # The resized crop keeps stretching the mel axis too, as when the federated
-  # figures of docs/federated.md were measured; mobile-ssl-train's recipe
-  # crops time only since 2026-12-04, not yet measured federated.
-  augment = dataclasses.replace(params.augment, freq_crop_scale=params.augment.crop_scale)
+  # The resized crop keeps stretching the mel axis too ((0, 0): crop_scale's
+  # range, as a params.json from before the option reads), as when the
+  # federated figures of docs/federated.md were measured; mobile-ssl-train's
+  # recipe crops time only since 2026-12-04, not yet measured federated.
+  augment = dataclasses.replace(params.augment, freq_crop_scale=(0.0, 0.0))
   return dataclasses.replace(
       params, encoder=dataclasses.replace(params.encoder, pooling="time_mean_max"),
       augment=augment)

@@ -100,6 +100,7 @@ class TestCommandFlags:
     assert params.augment.enabled
     # The crop stretches frequency too, as when docs/federated.md's figures were measured.
     assert params.augment.crop_scales == ((0.6, 1.5), (0.6, 1.5))
+    assert params.augment.freq_crop_scale == (0.0, 0.0)  # as a params.json from before reads
     # Cosine logits (bounded by 1/temperature) on the 512-value read-out.
     assert (params.task.contrastive_similarity, params.task.contrastive_temperature,
             params.encoder.pooling) == ("cosine", 0.2, "time_mean_max")
