@@ -55,7 +55,13 @@ def check_resumable(model_dir: str, params: params_lib.Params, force: bool = Fal
   path = model_dir_lib.params_path(model_dir)
   if not os.path.exists(path):
     return
-  old = _flatten(json.loads(pathlib.Path(path).read_text(encoding="utf-8")))
+  text = pathlib.Path(path).read_text(encoding="utf-8")
+  try:
+    # Through Params, so a field added since the run started reads as its default.
+    text = params_lib.from_json(text).to_json()
+  except (ValueError, TypeError):
+    pass  # compared as written; the differences name what cannot be read
+  old = _flatten(json.loads(text))
   new = _flatten(json.loads(params.to_json()))
   changed = sorted(k for k in set(old) | set(new)
                    if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)

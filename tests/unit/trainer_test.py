@@ -34,3 +34,20 @@ def test_optimizer_is_adam_or_adamw_with_the_decay_and_clipping_asked_for():
   assert (adamw.weight_decay, adamw.global_clipnorm) == (1e-4, 5.0)
   with pytest.raises(ValueError, match="--weight_decay and --clip_norm must be >= 0"):
     trainer.make_optimizer(dataclasses.replace(train, clip_norm=-1.0))
+
+
+def test_resume_check_reads_an_older_params_json_with_the_fields_added_since(tmp_path):
+  """A params.json written before a field existed resumes under that field's default, and a
+  real change is still refused by name (training/pretraining.check_resumable)."""
+  import json  # pylint: disable=import-outside-toplevel
+  from mobile_ssl.core import params as params_lib  # pylint: disable=import-outside-toplevel
+  from mobile_ssl.training import pretraining  # pylint: disable=import-outside-toplevel
+  earlier = params_lib.recipe("triplet", "tuned")
+  earlier = dataclasses.replace(earlier, augment=dataclasses.replace(
+      earlier.augment, freq_crop_scale=(0.0, 0.0)))
+  written = json.loads(earlier.to_json())
+  del written["augment"]["freq_crop_scale"]  # as written before the option existed
+  (tmp_path / "params.json").write_text(json.dumps(written))
+  pretraining.check_resumable(str(tmp_path), earlier)  # the same run: resumes
+  with pytest.raises(ValueError, match="augment.freq_crop_scale"):
+    pretraining.check_resumable(str(tmp_path), params_lib.recipe("triplet", "tuned"))
