@@ -139,7 +139,8 @@ class _Counting:
   def restore_server_state(self, state: typing.Dict[str, np.ndarray],
                            keys: typing.Sequence[str]) -> None:
     """Takes back `server_state()` of the last checkpointed round (resume); `keys`
-    orders the global arrays as the strategy will hold them."""
+    orders the global arrays as the strategy will hold them. ValueError when the
+    state does not fit the weights (a strategy with state checks its keys)."""
     del state, keys
 
 
@@ -164,6 +165,8 @@ class CountingFedAvgM(_Counting, FedAvgM):
   def restore_server_state(self, state: typing.Dict[str, np.ndarray],
                            keys: typing.Sequence[str]) -> None:
     if state:
+      if set(state) != set(keys):
+        raise ValueError(f"holds {sorted(state)}, the weights {sorted(keys)}")
       # `keys`: the initial arrays' order, which FedAvgM keeps as the global arrays' order.
       self.momentum_vector = [np.asarray(state[k]) for k in keys]
 
@@ -217,10 +220,10 @@ def run_rounds(grid: Grid, model_dir: str, params: params_lib.Params, fed,
       return MetricRecord({"clients-ok": report["clients_ok"]})
 
     saved = run_state.read_server_state(model_dir, done)
-    if saved and set(saved) != set(weights):
-      raise ValueError(f"{run_state.server_state_path(model_dir, done)}: holds {sorted(saved)}, "
-                       f"the weights {sorted(weights)}")
-    strategy.restore_server_state(saved, list(weights))
+    try:
+      strategy.restore_server_state(saved, list(weights))
+    except ValueError as e:
+      raise ValueError(f"{run_state.server_state_path(model_dir, done)}: {e}") from None
     if saved:
       LOG.info("resumed the strategy's state of round %d (%s)", done, ", ".join(sorted(saved)))
     initial = ArrayRecord({k: Array(np.asarray(v, np.float32)) for k, v in weights.items()})

@@ -193,6 +193,9 @@ class TestServerMomentumResume:
       bad.parent.mkdir(parents=True, exist_ok=True)
       bad.write_bytes(damaged)
       assert run_state.read_server_state(str(tmp_path / "bad"), 1) == {}
+    # A momentum that does not fit the weights (another model's run) is refused by name.
+    with pytest.raises(ValueError, match="holds.*pretext_head.*the weights.*other"):
+      make().restore_server_state(saved, ["encoder", "other"])
     second = make()
     second.restore_server_state(saved, list(start))
     after = self._round(second, 3, resumed, deltas[2])
