@@ -232,9 +232,11 @@ def default_params(recipe: str = "tuned") -> params_lib.Params:
   if recipe != "tuned":
     return params
   # The resized crop keeps stretching the mel axis too ((0, 0): crop_scale's
-  # range, as a params.json from before the option reads), as when the
-  # federated figures of docs/federated.md were measured; mobile-ssl-train's
-  # recipe crops time only since 2026-12-04, not yet measured federated.
+  # range, as a params.json from before the option reads). mobile-ssl-train's
+  # recipe crops time only since 2026-12-04; federated, the time-only crop
+  # gained digits but lost 3.2 points on speakers 10-shot, where central
+  # gained 2.7: with one speaker per client, the mel stretch is what made a
+  # client's views differ as speakers do (docs/federated.md, one seed).
   augment = dataclasses.replace(params.augment, freq_crop_scale=(0.0, 0.0))
   return dataclasses.replace(
       params, encoder=dataclasses.replace(params.encoder, pooling="time_mean_max"),
