@@ -67,11 +67,13 @@ def _define(fv: flags.FlagValues, name: str, kind, default, help_text: str,
 
 
 class FieldFlag(typing.NamedTuple):
-  """A dataclass field that is a flag: its flag name, type and (tuple) element type."""
+  """A dataclass field that is a flag: its flag name, type, (tuple) element type and,
+  for a fixed-length tuple such as Tuple[float, float], its length."""
   flag: str
   field: dataclasses.Field
   kind: type
   item: typing.Optional[type]
+  length: typing.Optional[int] = None  # None: any length (Tuple[X, ...]) or not a tuple
 
 
 def field_flags(cls) -> typing.List[FieldFlag]:
@@ -85,13 +87,15 @@ def field_flags(cls) -> typing.List[FieldFlag]:
     if "help" not in meta:
       raise TypeError(f"{cls.__name__}.{field.name}: give it metadata 'help' (a flag) or "
                       "'flag': None (not a flag)")
-    kind, item = hints[field.name], None
+    kind, item, length = hints[field.name], None, None
     args = [a for a in typing.get_args(kind) if a is not type(None)]
     if typing.get_origin(kind) in (typing.Union, types.UnionType) and len(args) == 1:
       kind = args[0]  # Optional[X]: a flag of type X, default None
     if typing.get_origin(kind) is tuple:
-      kind, item = tuple, typing.get_args(kind)[0]
-    out.append(FieldFlag(meta.get("flag", field.name), field, kind, item))
+      items = typing.get_args(kind)
+      length = None if Ellipsis in items else len(items)
+      kind, item = tuple, items[0]
+    out.append(FieldFlag(meta.get("flag", field.name), field, kind, item, length))
   return out
 
 
@@ -119,6 +123,9 @@ def dataclass_values(cls, fv: flags.FlagValues, present_only: bool = False) -> d
         value = tuple(v if f.item is str else f.item(v) for v in value)
       except ValueError:
         raise ValueError(f"--{f.flag}: expected comma-separated numbers, got {value}") from None
+      if f.length is not None and len(value) != f.length:
+        raise ValueError(f"--{f.flag}: expected {f.length} comma-separated values, got "
+                         f"{len(value)} ({','.join(map(str, value))})")
     values[f.field.name] = value
   return values
 

@@ -98,6 +98,8 @@ def test_train_flags_given_override_the_chosen_recipe():
 
 @pytest.mark.parametrize("args,message", [
     (["--crop_scale=big,1"], "--crop_scale: expected comma-separated numbers"),
+    (["--freq_crop_scale=0.8"], r"--freq_crop_scale: expected 2 comma-separated values, got 1 \(0.8\)"),
+    (["--crop_scale=0.6,1,1.5"], "--crop_scale: expected 2 comma-separated values, got 3"),
     (["--crop_scale=1.5,0.5"], "--crop_scale must be two numbers 0 < low <= high"),
     (["--pooling=attention"], "--pooling must be one of max, mean_max, time_mean_max, multi_mean_std"),
     (["--width=-1"], "--width must be > 0"),
