@@ -76,6 +76,10 @@ class TestRunDirectory:
     np.testing.assert_array_equal(again["encoder"], result["weights"]["encoder"])
     with pytest.raises(ValueError, match="other settings"):
       run_state.start_or_resume(run, PARAMS, dataclasses.replace(fed, local_steps=4))
+    # Other params (a run started under an earlier default): resume with its own params.json.
+    other = dataclasses.replace(PARAMS, augment=dataclasses.replace(PARAMS.augment, gain_db=3.0))
+    with pytest.raises(ValueError, match=f"other params; resume it with --params_file={run}/params.json"):
+      run_state.start_or_resume(run, other, fed)
     # A finished run is an ordinary run directory: its encoder embeds as the trainable file does.
     run_state.finish(run, PARAMS, again)
     encoder, params = model_dir.load_encoder(run)

@@ -98,9 +98,9 @@ class TestCommandFlags:
         "cosine", 600, 19)  # the tuned recipe's 100 of 3,200
     assert params.train.clip_norm > 0 and params.train.weight_decay > 0
     assert params.augment.enabled
-    # The crop stretches frequency too, as when docs/federated.md's figures were measured.
-    assert params.augment.crop_scales == ((0.6, 1.5), (0.6, 1.5))
-    assert params.augment.freq_crop_scale == (0.0, 0.0)  # as a params.json from before reads
+    # The crop stretches the mel axis mildly (0.8-1.25x), time as mobile-ssl-train does:
+    # what kept federated within 3 points of central (docs/federated.md).
+    assert params.augment.crop_scales == ((0.6, 1.5), (0.8, 1.25))
     # Cosine logits (bounded by 1/temperature) on the 512-value read-out.
     assert (params.task.contrastive_similarity, params.task.contrastive_temperature,
             params.encoder.pooling) == ("cosine", 0.2, "time_mean_max")
