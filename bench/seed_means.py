@@ -69,7 +69,8 @@ def main(argv):
     print(f"| {name} | {len(methods)} | " + " | ".join(cells) + " |")
   if not FLAGS.output:
     return
-  fig, ax = plt.subplots(figsize=(2.2 * len(columns) + 2, 4))
+  # The legend sits right of the bars, where it covers none of them.
+  fig, ax = plt.subplots(figsize=(2.2 * len(columns) + 4.5, 4))
   width = 0.8 / len(groups)
   for g, (name, methods) in enumerate(groups):
     xs = [c + (g - (len(groups) - 1) / 2) * width for c in range(len(columns))]
@@ -82,11 +83,11 @@ def main(argv):
   ax.set_ylabel("clip accuracy (%)")
   ax.set_ylim(0, 100)
   ax.grid(axis="y", alpha=0.3)
-  ax.legend(fontsize=8, loc="lower right")
+  ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
   ax.set_title("Mean over seeds (whiskers: lowest and highest seed)")
   fig.tight_layout()
   with atomic.replacing(FLAGS.output, suffix=".png") as tmp:
-    fig.savefig(tmp, dpi=120)
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
   plt.close(fig)
   print(f"wrote {FLAGS.output}")
 

@@ -82,6 +82,7 @@ class FeatureParams:
 POOLINGS = ("max", "mean_max", "time_mean_max", "multi_mean_std")
 INPUT_NORMS = ("none", "time_mean")
 SIMILARITIES = ("bilinear", "cosine")  # of the contrastive task
+AUDIO2VEC_TARGETS = ("log_mel", "normalized")  # what Audio2Vec reconstructs
 # Blocks whose outputs `multi_mean_std` pools when params do not say: the last
 # three (what run directories written before the field existed were trained with).
 MULTI_POOL_BLOCKS = 3
@@ -229,6 +230,11 @@ class AugmentParams:
     return self.crop_scales != ((1.0, 1.0), (1.0, 1.0))
 
   def validate(self) -> "AugmentParams":
+    # A params.json can hold any list here; the flags already check the count.
+    for name in ("crop_scale", "freq_crop_scale"):
+      value = getattr(self, name)
+      if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"--{name} must be two numbers low,high, got {value!r}")
     low, high = self.crop_scale
     if not 0 < low <= high:
       raise ValueError(f"--crop_scale must be two numbers 0 < low <= high, got {self.crop_scale}")
@@ -257,6 +263,14 @@ class TaskParams:
   context_slices: int = dataclasses.field(default=2, metadata={"help": "Audio2Vec: P."})
   gap_frames: int = dataclasses.field(default=0, metadata={
       "help": "Audio2Vec: G frames between slices."})
+  # Audio2Vec: what the decoder reconstructs. 'log_mel' is the paper's target;
+  # 'normalized' standardizes each target slice over its frames and mel bins
+  # (MAE's normalized-pixel target, He et al. 2022), so the loss asks for the
+  # slice's spectro-temporal shape, not its loudness, which the context's own
+  # level already predicts.
+  audio2vec_target: str = dataclasses.field(default="log_mel", metadata={
+      "help": "Audio2Vec target: log_mel (the paper's), normalized (each slice standardized).",
+      "enum": AUDIO2VEC_TARGETS})
   # Triplet: margin on squared distances of L2-normalized embeddings;
   # positive drawn within this many frames of the anchor.
   triplet_margin: float = dataclasses.field(default=0.1, metadata={"help": "Triplet margin."})
@@ -301,6 +315,9 @@ class TaskParams:
     if self.contrastive_similarity not in SIMILARITIES:
       raise ValueError(f"--contrastive_similarity must be one of {', '.join(SIMILARITIES)}, "
                        f"got {self.contrastive_similarity!r}")
+    if self.audio2vec_target not in AUDIO2VEC_TARGETS:
+      raise ValueError(f"--audio2vec_target must be one of {', '.join(AUDIO2VEC_TARGETS)}, "
+                       f"got {self.audio2vec_target!r}")
     if not self.contrastive_init_scale > 0:
       raise ValueError(f"--contrastive_init_scale must be > 0, got {self.contrastive_init_scale}")
     return self

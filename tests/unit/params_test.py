@@ -71,6 +71,10 @@ def test_output_dim_counts_the_blocks_and_bins():
     (params_lib.AugmentParams(gain_db=-1.0), "--gain_db"),
     (params_lib.AugmentParams(eq_db=-1.0), "--eq_db"),
     (params_lib.AugmentParams(crop_scale=(0.0, 1.0)), "--crop_scale"),
+    # A params.json with one number or three: the flags check the count, the file did not.
+    (params_lib.AugmentParams(crop_scale=(0.6, 1.0, 1.5)), r"--crop_scale must be two numbers"),
+    (params_lib.AugmentParams(freq_crop_scale=[1.0]), r"--freq_crop_scale must be two numbers"),
+    (params_lib.TaskParams(audio2vec_target="raw"), "--audio2vec_target must be one of"),
 ])
 def test_validation_names_the_parameter(bad, message):
   with pytest.raises(ValueError, match=message):

@@ -97,6 +97,28 @@ def test_semi_hard_mining_picks_the_closest_farther_negative():
   np.testing.assert_allclose(triplet.loss(None, outputs, random).numpy()[0], 0.0, atol=1e-5)
 
 
+def test_normalized_audio2vec_target_ignores_the_slice_level_and_names_bad_values():
+  rng = np.random.default_rng(3)
+  targets = rng.normal(-4.0, 2.0, (2, 96, 64, 4)).astype(np.float32)
+  standardized = (targets - targets.mean(axis=(1, 2), keepdims=True)) / targets.std(
+      axis=(1, 2), keepdims=True)
+  norm = dataclasses.replace(PARAMS, task=dataclasses.replace(PARAMS.task,
+                                                              audio2vec_target="normalized"))
+  skipgram = tasks.get("audio2vec_skipgram").loss
+  # The decoder's output is compared with each slice and channel standardized.
+  np.testing.assert_allclose(skipgram(targets, standardized, norm).numpy(), 0.0, atol=1e-4)
+  louder = targets + rng.normal(0.0, 3.0, (2, 1, 1, 4)).astype(np.float32)
+  np.testing.assert_allclose(skipgram(louder, standardized, norm).numpy(), 0.0, atol=1e-4)
+  # The paper's target keeps the level: the same outputs are far from it.
+  assert skipgram(targets, standardized, PARAMS).numpy().min() > 10.0
+  cbow = tasks.get("audio2vec_cbow").loss
+  silent = np.full((2, 96, 64, 1), -13.8, np.float32)  # all cells at the log floor
+  np.testing.assert_allclose(cbow(silent, np.zeros_like(silent), norm).numpy(), 0.0, atol=1e-6)
+  bad = dataclasses.replace(PARAMS, task=dataclasses.replace(PARAMS.task, audio2vec_target="x"))
+  with pytest.raises(ValueError, match="--audio2vec_target must be one of log_mel, normalized"):
+    bad.task.validate()
+
+
 def test_contrastive_loss_prefers_matching_pairs():
   rng = np.random.default_rng(0)
   a = rng.standard_normal((6, 8)).astype(np.float32)
