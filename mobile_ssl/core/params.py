@@ -230,11 +230,6 @@ class AugmentParams:
     return self.crop_scales != ((1.0, 1.0), (1.0, 1.0))
 
   def validate(self) -> "AugmentParams":
-    # A params.json can hold any list here; the flags already check the count.
-    for name in ("crop_scale", "freq_crop_scale"):
-      value = getattr(self, name)
-      if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ValueError(f"--{name} must be two numbers low,high, got {value!r}")
     low, high = self.crop_scale
     if not 0 < low <= high:
       raise ValueError(f"--crop_scale must be two numbers 0 < low <= high, got {self.crop_scale}")
@@ -392,10 +387,19 @@ def _build(cls, values: dict, where: str):
   if unknown:
     raise ValueError(f"{where}: unknown parameter(s) {unknown}; "
                      f"known: {sorted(fields)}")
+  hints = typing.get_type_hints(cls)
   kwargs = {}
   for key, value in values.items():
     default = getattr(cls(), key) if key in fields else None
-    kwargs[key] = tuple(value) if isinstance(default, tuple) else value
+    if isinstance(default, tuple):
+      # A fixed-length tuple (Tuple[float, float]) must have that many values,
+      # as its flag requires (commands/cli.py); Tuple[X, ...] any number.
+      items = typing.get_args(hints[key])
+      if not isinstance(value, (list, tuple)) or (
+          Ellipsis not in items and len(value) != len(items)):
+        raise ValueError(f"{where}[{key!r}]: expected {len(items)} values, got {value!r}")
+      value = tuple(value)
+    kwargs[key] = value
   return cls(**kwargs)
 
 

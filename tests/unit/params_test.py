@@ -71,14 +71,28 @@ def test_output_dim_counts_the_blocks_and_bins():
     (params_lib.AugmentParams(gain_db=-1.0), "--gain_db"),
     (params_lib.AugmentParams(eq_db=-1.0), "--eq_db"),
     (params_lib.AugmentParams(crop_scale=(0.0, 1.0)), "--crop_scale"),
-    # A params.json with one number or three: the flags check the count, the file did not.
-    (params_lib.AugmentParams(crop_scale=(0.6, 1.0, 1.5)), r"--crop_scale must be two numbers"),
-    (params_lib.AugmentParams(freq_crop_scale=[1.0]), r"--freq_crop_scale must be two numbers"),
     (params_lib.TaskParams(audio2vec_target="raw"), "--audio2vec_target must be one of"),
 ])
 def test_validation_names_the_parameter(bad, message):
   with pytest.raises(ValueError, match=message):
     bad.validate()
+
+
+@pytest.mark.parametrize("augment,message", [
+    # A params.json with one number or three: the flags check the count, and so does the file.
+    ({"crop_scale": [0.6, 1.0, 1.5]}, r"params\['augment'\]\['crop_scale'\]: expected 2 values"),
+    ({"freq_crop_scale": [1.0]}, r"params\['augment'\]\['freq_crop_scale'\]: expected 2 values"),
+    ({"crop_scale": 1.0}, r"\['crop_scale'\]: expected 2 values, got 1.0"),
+])
+def test_params_file_tuples_need_their_length(augment, message):
+  values = params_lib.recipe().to_dict()
+  values["augment"].update(augment)
+  with pytest.raises(ValueError, match=message):
+    params_lib.from_dict(values)
+  # Variable-length tuples take any count.
+  values = params_lib.recipe().to_dict()
+  values["encoder"]["base_channels"] = [4, 8, 16]
+  assert params_lib.from_dict(values).encoder.base_channels == (4, 8, 16)
 
 
 def test_defaults_validate():
