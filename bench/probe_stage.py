@@ -24,8 +24,10 @@ from mobile_ssl.evaluation import suite
 flags.DEFINE_string("quickstart_dir", "quickstart", "Output folder of a finished quickstart.")
 flags.DEFINE_string("data_dir", None, "TFDS data dir.")
 flags.DEFINE_string("dataset", "synthetic_audio", "The quickstart's --dataset.")
-flags.DEFINE_string("task", "temporal_gap", "The quickstart's --task.")
+flags.DEFINE_string("task", "triplet", "The quickstart's --task.")
 flags.DEFINE_float("hop_seconds", suite.EvalParams.hop_seconds, "Hop between probe windows.")
+flags.DEFINE_enum("probe_on", "clips", list(suite.PROBE_INPUTS),
+                  "The quickstart's --probe_on: fit on clip means (its default) or every window.")
 FLAGS = flags.FLAGS
 
 
@@ -43,7 +45,8 @@ def main(argv):
   tasks = [downstream.load_task(f"{dataset}:{k}", FLAGS.data_dir, name=k) for k in labels]
   methods = suite.methods(list(runs.values()) + [suite.LOGMEL_STATS],
                                list(runs) + [suite.LOGMEL_STATS])
-  rows = suite.evaluate(methods, tasks, eval_params=suite.EvalParams(hop_seconds=FLAGS.hop_seconds),
+  rows = suite.evaluate(methods, tasks, eval_params=suite.EvalParams(hop_seconds=FLAGS.hop_seconds,
+                                                          probe_on=FLAGS.probe_on),
                              log=lambda line: print(line, flush=True))
   seconds = time.time() - started
   for row in rows:

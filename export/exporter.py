@@ -43,6 +43,7 @@ from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.data import datasets
 from mobile_ssl.data import downstream
 from mobile_ssl.evaluation import probe
+from mobile_ssl.evaluation import suite
 from mobile_ssl.export import classifier
 from mobile_ssl.export import convert
 from mobile_ssl.export import metadata
@@ -104,6 +105,11 @@ class ExportParams:
   probe_task: str = dataclasses.field(default="", metadata={
       "help": "Also compare linear-probe accuracy: a task code or "
               "DATASET:LABEL_KEY, e.g. /data/fsdd/recordings:digit."})
+  # The quickstart probes clip means; its export check then reuses that fit.
+  probe_on: str = dataclasses.field(default="windows", metadata={
+      "help": "With --probe_task: fit the probes on every window or on each clip's mean "
+              "window embedding, as mobile-ssl-eval's --probe_on.",
+      "enum": suite.PROBE_INPUTS})
   # None = DEFAULT_THRESHOLDS[quantization].
   min_mean_cosine: typing.Optional[float] = dataclasses.field(default=None, metadata={
       "help": "Default per precision: " + ", ".join(
@@ -153,6 +159,8 @@ class ExportParams:
         raise ValueError(f"--cache_dir={self.cache_dir}: {e}") from None
     if not 0.0 <= self.max_probe_drop <= 1.0:
       raise ValueError(f"--max_probe_drop={self.max_probe_drop}: must lie in [0, 1]")
+    if self.probe_on not in suite.PROBE_INPUTS:
+      raise ValueError(f"--probe_on must be one of {suite.PROBE_INPUTS}, got {self.probe_on!r}")
     if self.quantization == "int16x8" and self.input_kind != "log_mel":
       raise ValueError("--quantization=int16x8 needs --input=log_mel (the converter's 16x8 "
                        "mode cannot keep the waveform front end float)")
@@ -313,7 +321,8 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress,
     # mobile-ssl-eval's probe path and class mapping, for the encoder and the file alike.
     task = downstream.load_task(export_params.probe_task, export_params.data_dir)
     result = probe_accuracy.compare({"keras": encoder, "tflite": lite}, params, task,
-                                    cache_dir=export_params.cache_dir)
+                                    cache_dir=export_params.cache_dir,
+                                    probe_on=export_params.probe_on)
     keras_accuracy, tflite_accuracy = result["accuracy"]["keras"], result["accuracy"]["tflite"]
     drop = keras_accuracy - tflite_accuracy
     report["probe"] = {"task": result["task"], "keras_accuracy": keras_accuracy,
@@ -322,7 +331,7 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress,
                        "max_drop": export_params.max_probe_drop, "classes": result["classes"],
                        "keras_ci": result["ci"]["keras"], "tflite_ci": result["ci"]["tflite"],
                        "train_windows": result["train_windows"],
-                       "test_clips": result["test_clips"]}
+                       "test_clips": result["test_clips"], "probe_on": export_params.probe_on}
     if not drop <= export_params.max_probe_drop + probe.DROP_TOLERANCE:
       failures.append(f"probe accuracy {tflite_accuracy:.4f} vs Keras {keras_accuracy:.4f} "
                       f"(drop {drop:.4f} > {export_params.max_probe_drop})")

@@ -23,7 +23,8 @@ from mobile_ssl.export import tflite_embedder as embedder_lib
 
 
 def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
-            task: downstream.TaskData, seed: int = 0, cache_dir: str = "") -> dict:
+            task: downstream.TaskData, seed: int = 0, cache_dir: str = "",
+            probe_on: str = "windows") -> dict:
   """Linear-probe accuracy per encoder, each probe trained on its own embeddings.
 
   The first encoder is the reference (the Keras encoder): its probe picks the
@@ -39,13 +40,14 @@ def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
     seed: the probe's seed.
     cache_dir: mobile-ssl-eval's cache: Keras embeddings and probe fits made
       before (e.g. by the quickstart's probe stage) are loaded, not redone.
+    probe_on: `suite.EvalParams.probe_on` ('windows' or 'clips').
 
   Returns:
     {'task', 'accuracy': {name: float}, 'ci': {name: [low, high]},
      'agreement': {name: share of test clips predicted as the reference
      predicts them}, 'l2', 'classes', 'train_windows', 'test_clips'}.
   """
-  eval_params = suite.EvalParams(seed=seed)
+  eval_params = suite.EvalParams(seed=seed, probe_on=probe_on).validate(params.features)
   results, l2, start = {}, None, None
   for name, encoder in encoders.items():
     results[name] = suite.linear_accuracy(encoder, params, task, eval_params, name=name,

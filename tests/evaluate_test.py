@@ -22,6 +22,7 @@ from mobile_ssl.core import params as params_lib
 from mobile_ssl.data import downstream
 from mobile_ssl.data import pipeline
 from mobile_ssl.evaluation import eval_report as report
+from mobile_ssl.evaluation import probe
 from mobile_ssl.evaluation import suite as evaluation
 from mobile_ssl.evaluation import window_embeddings
 from tests import audio_fixtures
@@ -282,6 +283,34 @@ class TestEvaluation:
                               dataclasses.replace(FAST, label_draws=1), log=quiet)[0]
     assert {k: v for k, v in rows[0].items() if k != "seconds"} == {
         k: v for k, v in one.items() if k != "seconds"}
+
+  def test_a_clip_mean_probe_is_fitted_and_scored_on_clip_means(self, digit_task, tiny_run):
+    method = evaluation.methods([tiny_run])[0]
+    encoder = method.encoder(0)
+    params = dataclasses.replace(FAST, probe_on="clips", label_draws=1)
+    budget = downstream.budgets([0.5])[0]
+    row = evaluation.evaluate([method], [digit_task], "linear", [budget], params,
+                              log=lambda line: None)[0]
+    assert row["probe_on"] == "clips"
+    # By hand: the probe on the train clips' mean embeddings, each test clip's mean scored.
+    train, test = [window_embeddings.clip_means(window_embeddings.embed_split(
+        encoder, method.params.features, digit_task, split, FAST.hop_seconds))
+        for split in ("train", "test")]
+    assert len(train["clips"]) == len(digit_task.train_labels)
+    allowed = downstream.select_clips(digit_task.train_labels, budget, 0)
+    model = probe.train(train["embeddings"][allowed], digit_task.index(train["labels"][allowed]),
+                        train["clips"][allowed], digit_task.num_classes, seed=0)
+    correct = probe.clip_correct(model.probabilities(test["embeddings"].astype(np.float64)),
+                                 digit_task.index(test["labels"]), test["clips"])
+    assert row["accuracy"] == pytest.approx(correct.mean())
+    assert row["clips"] == len(test["clips"]) and row["train_clips"] == allowed.sum()
+    # The windows probe of the same budget is another fit, on more rows.
+    windows = evaluation.evaluate([method], [digit_task], "linear", [budget],
+                                  dataclasses.replace(params, probe_on="windows"),
+                                  log=lambda line: None)[0]
+    assert windows["probe_on"] == "windows" and windows["clips"] == row["clips"]
+    with pytest.raises(ValueError, match="--probe_on must be one of"):
+      dataclasses.replace(params, probe_on="frames").validate()
 
   def test_random_width_one_embeddings_separate_the_sounds(self, digit_task):
     # A broken window/label/clip alignment would give chance (1/3).

@@ -76,6 +76,14 @@ def benchmark_lines(bench: typing.Optional[dict]) -> typing.List[str]:
   return lines
 
 
+_PROBE_ON = {
+    "clips": "Each probe is fitted on the train clips' mean window embeddings (975 ms windows, "
+             "hop 0.5 s) and scores each test clip's mean embedding; `--probe_on=windows` fits "
+             "every window instead (mobile-ssl-eval's default, the papers' protocol).",
+    "windows": "Each probe is fitted on every 975 ms train window (hop 0.5 s); a test clip's "
+               "prediction is the mean of its windows' probabilities."}
+
+
 def write(summary: dict, report_dir: str) -> str:
   """Writes README.md, the probe table/plots, loss curves and size/latency bars."""
   os.makedirs(report_dir, exist_ok=True)
@@ -99,7 +107,8 @@ def write(summary: dict, report_dir: str) -> str:
   if summary["concat_clips"] > 1:
     lines.append(f"The clips are shorter than `{qp['task']}` needs, so {summary['concat_clips']} "
                  "consecutive (shuffled) clips were joined into each training recording.")
-  lines += ["", "## Linear probe (clip accuracy, 95 % bootstrap interval)", ""]
+  lines += ["", "## Linear probe (clip accuracy, 95 % bootstrap interval)", "",
+            _PROBE_ON.get(qp.get("probe_on", "windows"), ""), ""]
   lines += _accuracy_table(summary["rows"])
   lines += ["", "## int8 TFLite model", ""] + _export_lines(summary["export"])
   lines += ["", "## Size and latency", ""] + benchmark_lines(summary["benchmark"])

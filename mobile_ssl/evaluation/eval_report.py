@@ -24,7 +24,7 @@ from mobile_ssl.core import atomic  # pylint: disable=wrong-import-position
 
 COLUMNS = ("task", "method", "mode", "label_fraction", "shots_per_class", "accuracy", "ci_low",
            "ci_high", "clips", "classes", "train_clips", "unseen_test_clips", "seconds", "draws",
-           "draw_sd")
+           "draw_sd", "probe_on")
 CSV_FILE = "results.csv"
 MARKDOWN_FILE = "results.md"
 BARS_FILE = "accuracy_by_task.png"

@@ -44,6 +44,8 @@ SUPERVISED = "supervised"
 LOGMEL_STATS = logmel_stats.NAME
 BASELINES = (UNTRAINED, SUPERVISED, LOGMEL_STATS)
 MODES = ("linear", "finetune")
+# What a linear probe is fitted and scored on (`EvalParams.probe_on`).
+PROBE_INPUTS = ("windows", "clips")
 # Stored (int16) audio of the clips a fine-tuning budget allows, up to which
 # their log-mels (about as large, more for clips padded to 975 ms) stay in memory.
 MEMORY_CACHE_BYTES = 512 << 20
@@ -68,6 +70,13 @@ class EvalParams:
   label_draws: int = dataclasses.field(default=5, metadata={
       "help": "Draws of the labelled train clips averaged in every row under a label budget "
               "(draw k uses --seed + k; all labels: one)."})
+  # 'clips' fits on ~7x fewer rows for 5 s clips at hop 0.5 s: the quickstart's
+  # probe stage (docs/evaluation.md, "The quickstart's probe on clip means").
+  probe_on: str = dataclasses.field(default="windows", metadata={
+      "help": "What the linear probe is fitted on: every window (the papers; a clip's "
+              "prediction is the mean of its windows' probabilities) or 'clips', each clip's "
+              "mean window embedding (as HEAR's scene tasks and BYOL-A).",
+      "enum": PROBE_INPUTS})
   shuffle_buffer: int = dataclasses.field(default=2000, metadata={"flag": None})  # windows
   seed: int = dataclasses.field(default=0, metadata={
       "help": "Seeds baselines, label sampling and training."})
@@ -78,6 +87,8 @@ class EvalParams:
         or self.learning_rate <= 0):
       raise ValueError("--batch_size, --finetune_steps and --label_draws must be >= 1, "
                        "--learning_rate > 0")
+    if self.probe_on not in PROBE_INPUTS:
+      raise ValueError(f"--probe_on must be one of {PROBE_INPUTS}, got {self.probe_on!r}")
     return self
 
 
@@ -140,7 +151,8 @@ def linear_accuracy(encoder, params: params_lib.Params, task: downstream.TaskDat
                                                eval_params.hop_seconds, cache_dir,
                                                desc=f"{name} {task.name} {split}")
                  for split in (task.spec.train_split, task.spec.test_split)]
-  return linear(train, test, task, budget, eval_params.seed, l2, start, cache_dir) | {
+  return linear(train, test, task, budget, eval_params.seed, l2, start, cache_dir,
+                eval_params.probe_on) | {
       "train_windows": int(len(train["clips"])), "test_windows": int(len(test["clips"]))}
 
 
@@ -164,13 +176,19 @@ def fit_probe(train: dict, task: downstream.TaskData,
 
 def linear(train: dict, test: dict, task: downstream.TaskData, budget: downstream.Budget,
            seed: int = 0, l2: typing.Optional[float] = None,
-           start: typing.Optional[probe.LinearModel] = None, cache_dir: str = "") -> dict:
+           start: typing.Optional[probe.LinearModel] = None, cache_dir: str = "",
+           probe_on: str = "windows") -> dict:
   """Linear probe on the train windows the budget allows; scores on all test clips.
+
+  `probe_on` 'clips': on each clip's mean window embedding instead
+  (`window_embeddings.clip_means`), train and test alike.
 
   Returns `probe.score`'s dict with 'train_clips', 'l2' (the probe's weight
   decay: picked, or `l2`), 'predictions' (clip id -> predicted class) and
   'model' (the fitted `probe.LinearModel`).
   """
+  if probe_on == "clips":
+    train, test = window_embeddings.clip_means(train), window_embeddings.clip_means(test)
   model, allowed = fit_probe(train, task, budget, seed, l2, start, cache_dir)
   probabilities = model.probabilities(test["embeddings"].astype(np.float64))
   result = probe.score(probabilities, task.index(test["labels"]), test["clips"], seed)
@@ -272,7 +290,7 @@ def _embed_methods(methods_: typing.Sequence[Method], encoders: dict,
 
 
 def _row(task: downstream.TaskData, method: Method, budget: downstream.Budget, mode: str,
-         result: dict, seconds: float) -> dict:
+         result: dict, seconds: float, probe_on: str = "windows") -> dict:
   return {"task": task.name, "method": method.name, "mode": mode,
           "label_fraction": budget.label_fraction if not budget.shots_per_class else "",
           "shots_per_class": budget.shots_per_class or "",
@@ -280,7 +298,8 @@ def _row(task: downstream.TaskData, method: Method, budget: downstream.Budget, m
           "ci_high": result["ci_high"], "clips": result["clips"],
           "classes": task.num_classes, "train_clips": result["train_clips"],
           "unseen_test_clips": task.unseen_test_clips, "seconds": round(seconds, 1),
-          "draws": result["draws"], "draw_sd": result["draw_sd"]}
+          "draws": result["draws"], "draw_sd": result["draw_sd"],
+          "probe_on": probe_on if mode == "linear" else ""}
 
 
 def _log_row(row: dict, budget: downstream.Budget, log: typing.Callable[[str], None],
@@ -322,8 +341,8 @@ def _available_memory() -> int:
   return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def _linear_results(jobs, cache_dir: str, workers: int,
-                    log: typing.Callable[[str], None]) -> typing.List[dict]:
+def _linear_results(jobs, cache_dir: str, workers: int, log: typing.Callable[[str], None],
+                    probe_on: str = "windows") -> typing.List[dict]:
   """`linear`'s results for [(task, method, budget, [train, test windows], seed, draw)].
 
   Fitted `workers` at a time: the largest fits start first, so no core is
@@ -334,10 +353,11 @@ def _linear_results(jobs, cache_dir: str, workers: int,
   def run(job):
     task, method, budget, (train, test), seed, draw = job
     started = time.time()
-    result = linear(train, test, task, budget, seed, cache_dir=cache_dir)
+    result = linear(train, test, task, budget, seed, cache_dir=cache_dir, probe_on=probe_on)
     result["seconds"] = time.time() - started
     if draw:
-      _log_row(_row(task, method, budget, "linear", result, result["seconds"]), budget, log, draw)
+      _log_row(_row(task, method, budget, "linear", result, result["seconds"], probe_on), budget,
+               log, draw)
     return result
 
   order = sorted(range(len(jobs)), key=lambda i: -jobs[i][3][0]["embeddings"].size)
@@ -383,7 +403,8 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
   Returns:
     dicts with task, method, mode, label_fraction, shots_per_class,
     accuracy, ci_low, ci_high, clips (test), classes, train_clips,
-    unseen_test_clips, seconds, draws and draw_sd.
+    unseen_test_clips, seconds, draws, draw_sd and probe_on (linear rows:
+    `eval_params.probe_on`; '' for end-to-end rows).
   """
   if mode not in MODES:
     raise ValueError(f"--mode must be one of {MODES}, got {mode!r}")
@@ -419,7 +440,7 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
   linear_jobs = [job + (seed, f", draw {k + 1} of {len(seeds)}" if len(seeds) > 1 else "")
                  for job, seeds in zip(jobs, draws) if job[3] is not None
                  for k, seed in enumerate(seeds)]
-  fitted = iter(_linear_results(linear_jobs, cache_dir, workers, log))
+  fitted = iter(_linear_results(linear_jobs, cache_dir, workers, log, eval_params.probe_on))
   rows = []
   for (task, method, budget, frozen), seeds in zip(jobs, draws):
     results = []
@@ -438,6 +459,6 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
                  f", draw {k + 1} of {len(seeds)}")
     mode = "linear" if frozen is not None else "finetune"
     rows.append(_row(task, method, budget, mode, _combined(results, eval_params.seed),
-                     sum(r["seconds"] for r in results)))
+                     sum(r["seconds"] for r in results), eval_params.probe_on))
     _log_row(rows[-1], budget, log)
   return rows

@@ -203,3 +203,23 @@ def embed_split(encoder, feature_params: params_lib.FeatureParams, task: downstr
 def with_labels(windows: dict, task: downstream.TaskData, split: str) -> dict:
   """Adds 'labels' [n] int64 (dataset label values of each window's clip) for `task`."""
   return dict(windows, labels=task.split_labels(split)[windows["clips"]])
+
+
+def clip_means(windows: dict) -> dict:
+  """Each clip's mean window embedding: one row per clip, in clip id order.
+
+  What `EvalParams.probe_on='clips'` fits and scores the probe on (the clip
+  embedding of HEAR's scene tasks and of BYOL-A's evaluation) instead of every
+  window. Keys: 'embeddings' [clips, d] float32, 'clips' [clips] (the ids), and
+  'labels' (the clip's label) when `windows` has them.
+  """
+  clips = np.asarray(windows["clips"])
+  if len(clips) == 0:
+    raise ValueError("no windows to average")
+  order = np.argsort(clips, kind="stable")
+  ids, starts, counts = np.unique(clips[order], return_index=True, return_counts=True)
+  sums = np.add.reduceat(np.asarray(windows["embeddings"], np.float64)[order], starts, axis=0)
+  out = {"embeddings": (sums / counts[:, None]).astype(np.float32), "clips": ids}
+  if "labels" in windows:
+    out["labels"] = np.asarray(windows["labels"])[order][starts]
+  return out

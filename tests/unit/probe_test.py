@@ -7,6 +7,7 @@ import pytest
 from scipy import special
 
 from mobile_ssl.evaluation import probe
+from mobile_ssl.evaluation import window_embeddings
 
 
 def _blobs(per_class=20, windows=3, dim=6, seed=0, spread=0.3):
@@ -161,3 +162,17 @@ def test_a_few_shot_fit_reaches_its_minimum_from_any_start():
   for w, b in (cold, warm):
     p = special.softmax(x @ w + b, axis=1)
     np.testing.assert_allclose(x.T @ (p - np.eye(3)[y]) / len(x) + l2 * w, 0, atol=1e-6)
+
+
+def test_clip_means_average_each_clips_windows_in_clip_order():
+  # Windows of clips 4 and 1, interleaved: each clip's row is the mean of its own windows.
+  windows = {"embeddings": np.array([[1., 0.], [0., 2.], [3., 0.], [0., 4.], [5., 0.]], np.float32),
+             "clips": np.array([4, 1, 4, 1, 4]), "labels": np.array([7, 9, 7, 9, 7])}
+  means = window_embeddings.clip_means(windows)
+  np.testing.assert_array_equal(means["clips"], [1, 4])
+  np.testing.assert_allclose(means["embeddings"], [[0., 3.], [3., 0.]])
+  np.testing.assert_array_equal(means["labels"], [9, 7])
+  assert means["embeddings"].dtype == np.float32
+  assert "labels" not in window_embeddings.clip_means({k: windows[k] for k in ("embeddings", "clips")})
+  with pytest.raises(ValueError, match="no windows"):
+    window_embeddings.clip_means({"embeddings": np.zeros((0, 2)), "clips": np.zeros(0, int)})
