@@ -79,8 +79,11 @@ def markdown(rows: typing.Sequence[dict]) -> str:
   draws = sorted({r.get("draws", 1) for r in rows if r.get("draws", 1) > 1})
   averaged = (f" Rows under a label budget: the mean of {'/'.join(map(str, draws))} draws of "
               f"the labelled clips, ± their standard deviation." if draws else "")
+  on_clips = any(r.get("probe_on") == "clips" for r in rows)
+  probe = (" Linear probes fitted on each clip's mean window embedding (`--probe_on=clips`)."
+           if on_clips else "")
   return ("\n".join(lines) + "\n\nClip accuracy (%) [95 % bootstrap interval]." + averaged
-          + " " + details + ".\n")
+          + probe + " " + details + ".\n")
 
 
 def _task_summary(rows: typing.Sequence[dict], task: str) -> str:
@@ -182,6 +185,8 @@ def read_csv(path: str) -> typing.List[dict]:
     # Written before draws were averaged: one draw.
     row["draws"] = int(row.get("draws") or 1)
     row["draw_sd"] = float(row.get("draw_sd") or 0.0)
+    # Written before --probe_on: linear rows probed every window.
+    row.setdefault("probe_on", "windows" if row["mode"] == "linear" else "")
     for key in ("clips", "classes", "train_clips", "unseen_test_clips"):
       row[key] = int(row[key])
     row["shots_per_class"] = int(row["shots_per_class"]) if row["shots_per_class"] else ""

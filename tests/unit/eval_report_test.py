@@ -46,3 +46,19 @@ class TestReport:
     assert report.markdown(back) == report.markdown(self.ROWS)
     # One fraction only: no label-efficiency plot.
     assert "fractions" not in report.write(self.ROWS[:1], str(tmp_path / "one"))
+
+
+def test_a_clip_mean_probe_is_named_under_the_table_and_kept_in_the_csv(tmp_path):
+  rows = [dict(TestReport.ROWS[0], probe_on="clips"), dict(TestReport.ROWS[2], probe_on="")]
+  text = report.markdown(rows)
+  assert "Linear probes fitted on each clip's mean window embedding (`--probe_on=clips`)." in text
+  back = report.read_csv(report.write(rows, str(tmp_path / "out"))["csv"])
+  assert [r["probe_on"] for r in back] == ["clips", ""]
+  assert report.markdown(back) == text
+  # Rows probed on every window (or written before the column) say nothing of it.
+  assert "probe_on" not in report.markdown(TestReport.ROWS)
+  old = tmp_path / "old.csv"
+  old.write_text("task,method,mode,label_fraction,shots_per_class,accuracy,ci_low,ci_high,clips,"
+                 "classes,train_clips,unseen_test_clips,seconds\n"
+                 "A,m1,linear,1.0,,0.9,0.85,0.95,100,4,400,0,1.0\n")
+  assert report.read_csv(str(old))[0]["probe_on"] == "windows"
