@@ -23,3 +23,9 @@ def test_a_cache_dir_under_a_file_is_refused_before_anything_runs(tmp_path):
   with pytest.raises(ValueError, match=r"--cache_dir=.*is not a writable folder"):
     exporter.ExportParams(cache_dir=str(blocker / "cache")).validate()
   exporter.ExportParams(cache_dir=str(tmp_path / "new" / "cache")).validate()  # made later
+
+
+def test_the_probe_check_fits_windows_or_clip_means_only():
+  exporter.ExportParams(probe_on="clips").validate()
+  with pytest.raises(ValueError, match=r"--probe_on must be one of \('windows', 'clips'\), got 'frames'"):
+    exporter.ExportParams(probe_on="frames").validate()
