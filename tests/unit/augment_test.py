@@ -60,6 +60,22 @@ def test_resized_crop_keeps_the_shape_and_unit_scale_is_identity():
   assert np.mean(np.abs(out.numpy() - x.numpy())) > 0.1
 
 
+def test_a_time_only_crop_is_crop_and_resize_along_time():
+  # The lerp of the time-only path samples where the 2-D kernel samples, fill included
+  # (scales above 1 reach outside the view).
+  x = tf.random.stateless_normal([16, 96, 64, 1], [1, 2])
+  for k in range(3):
+    seed = tf.constant([k, 5], tf.int64)
+    out = augment.resized_crop(x, (0.6, 1.5), seed, -6.9, freq_scale=(1.0, 1.0))
+    seeds = tf.random.experimental.stateless_split(seed, 4)
+    h = augment._uniform([16], seeds[0], 0.6, 1.5)  # pylint: disable=protected-access
+    y1 = augment._uniform([16], seeds[2], 0.0, 1.0) * (1.0 - h)  # pylint: disable=protected-access
+    boxes = tf.stack([y1, tf.zeros_like(y1), y1 + h, tf.ones_like(y1)], axis=1)
+    expected = tf.image.crop_and_resize(x, boxes, tf.range(16), [96, 64], extrapolation_value=-6.9)
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), atol=1e-5)
+    assert np.any(out.numpy() == np.float32(-6.9))  # some views reach past the clip
+
+
 def test_frequency_crop_range_is_its_own_and_defaults_to_the_time_range():
   # Content that changes only over time, then only over frequency.
   over_time = tf.constant(np.broadcast_to(
