@@ -40,6 +40,7 @@ import numpy as np
 from mobile_ssl.core import atomic
 from mobile_ssl.core import embedding
 from mobile_ssl.core import model_dir as model_dir_lib
+from mobile_ssl.core import params as params_lib
 from mobile_ssl.data import datasets
 from mobile_ssl.data import downstream
 from mobile_ssl.evaluation import probe
@@ -159,8 +160,7 @@ class ExportParams:
         raise ValueError(f"--cache_dir={self.cache_dir}: {e}") from None
     if not 0.0 <= self.max_probe_drop <= 1.0:
       raise ValueError(f"--max_probe_drop={self.max_probe_drop}: must lie in [0, 1]")
-    if self.probe_on not in suite.PROBE_INPUTS:
-      raise ValueError(f"--probe_on must be one of {suite.PROBE_INPUTS}, got {self.probe_on!r}")
+    params_lib.check_choices(self)  # --probe_on (the other choices are checked above)
     if self.quantization == "int16x8" and self.input_kind != "log_mel":
       raise ValueError("--quantization=int16x8 needs --input=log_mel (the converter's 16x8 "
                        "mode cannot keep the waveform front end float)")

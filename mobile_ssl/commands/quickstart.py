@@ -146,8 +146,8 @@ def quickstart(qp: QuickstartParams) -> dict:
   """Runs (or resumes) every stage; returns the summary that the report shows."""
   if qp.steps < 1 or qp.width <= 0 or qp.batch_size < 1:
     raise ValueError("--steps and --batch_size must be >= 1 and --width > 0")
-  evaluation.EvalParams(probe_on=qp.probe_on).validate()
   tasks.get(qp.task)  # An unknown task fails before any work.
+  params_lib.check_choices(qp)  # --recipe, --peer, --probe_on
   os.makedirs(qp.output_dir, exist_ok=True)
   stages = Stages(qp.output_dir)
   out = lambda *parts: os.path.join(qp.output_dir, *parts)

@@ -167,9 +167,7 @@ class EncoderParams:
       raise ValueError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}.")
     if self.pool_blocks < 1:
       raise ValueError(f"--pool_blocks must be >= 1, got {self.pool_blocks}.")
-    if self.input_norm not in INPUT_NORMS:
-      raise ValueError(f"--input_norm must be one of {', '.join(INPUT_NORMS)}, got "
-                       f"{self.input_norm!r}.")
+    check_choices(self)  # --input_norm
     return self
 
 
@@ -310,9 +308,7 @@ class TaskParams:
     if self.contrastive_similarity not in SIMILARITIES:
       raise ValueError(f"--contrastive_similarity must be one of {', '.join(SIMILARITIES)}, "
                        f"got {self.contrastive_similarity!r}")
-    if self.audio2vec_target not in AUDIO2VEC_TARGETS:
-      raise ValueError(f"--audio2vec_target must be one of {', '.join(AUDIO2VEC_TARGETS)}, "
-                       f"got {self.audio2vec_target!r}")
+    check_choices(self)  # --audio2vec_target
     if not self.contrastive_init_scale > 0:
       raise ValueError(f"--contrastive_init_scale must be > 0, got {self.contrastive_init_scale}")
     return self
@@ -379,6 +375,20 @@ class Params:
 
 _SECTIONS = {"features": FeatureParams, "encoder": EncoderParams,
              "task": TaskParams, "train": TrainParams, "augment": AugmentParams}
+
+
+def check_choices(values) -> None:
+  """Refuses a field with 'enum' metadata whose value is not one of its choices.
+
+  The flag of such a field is an absl enum, which refuses other values; this
+  names the same flag for values set in code or read from a params.json.
+  """
+  for field in dataclasses.fields(values):
+    choices = field.metadata.get("enum")
+    value = getattr(values, field.name)
+    if choices is not None and value not in choices:
+      flag = field.metadata.get("flag") or field.name
+      raise ValueError(f"--{flag} must be one of {', '.join(choices)}, got {value!r}")
 
 
 def _build(cls, values: dict, where: str):

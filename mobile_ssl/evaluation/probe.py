@@ -97,11 +97,17 @@ def clip_predictions(model: LinearModel, x: np.ndarray, clips: np.ndarray):
   return average_by_clip(model.probabilities(x), clips)
 
 
+def sum_by_clip(values: np.ndarray, clips: np.ndarray):
+  """(clip ids [m] sorted, float64 sum of each clip's rows [m, d], rows per clip [m])."""
+  ids, inverse, counts = np.unique(clips, return_inverse=True, return_counts=True)
+  summed = np.zeros((len(ids), values.shape[1]))
+  np.add.at(summed, inverse, values)
+  return ids, summed, counts
+
+
 def average_by_clip(p: np.ndarray, clips: np.ndarray):
   """(clip ids [m], argmax of the clip's mean window probabilities [m])."""
-  ids, inverse = np.unique(clips, return_inverse=True)
-  summed = np.zeros((len(ids), p.shape[1]))
-  np.add.at(summed, inverse, p)
+  ids, summed, _ = sum_by_clip(p, clips)
   return ids, summed.argmax(axis=1)
 
 

@@ -87,8 +87,7 @@ class EvalParams:
         or self.learning_rate <= 0):
       raise ValueError("--batch_size, --finetune_steps and --label_draws must be >= 1, "
                        "--learning_rate > 0")
-    if self.probe_on not in PROBE_INPUTS:
-      raise ValueError(f"--probe_on must be one of {PROBE_INPUTS}, got {self.probe_on!r}")
+    params_lib.check_choices(self)  # --probe_on
     return self
 
 

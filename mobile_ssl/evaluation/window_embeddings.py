@@ -39,6 +39,7 @@ from mobile_ssl.core import inference
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.data import downstream
 from mobile_ssl.data import pipeline
+from mobile_ssl.evaluation import probe
 
 # Windows per encoder call: past ~128 the per-call overhead is amortized; the
 # last batch of a split is smaller.
@@ -216,10 +217,8 @@ def clip_means(windows: dict) -> dict:
   clips = np.asarray(windows["clips"])
   if len(clips) == 0:
     raise ValueError("no windows to average")
-  order = np.argsort(clips, kind="stable")
-  ids, starts, counts = np.unique(clips[order], return_index=True, return_counts=True)
-  sums = np.add.reduceat(np.asarray(windows["embeddings"], np.float64)[order], starts, axis=0)
-  out = {"embeddings": (sums / counts[:, None]).astype(np.float32), "clips": ids}
+  ids, summed, counts = probe.sum_by_clip(np.asarray(windows["embeddings"]), clips)
+  out = {"embeddings": (summed / counts[:, None]).astype(np.float32), "clips": ids}
   if "labels" in windows:
-    out["labels"] = np.asarray(windows["labels"])[order][starts]
+    out["labels"] = np.asarray(windows["labels"])[np.unique(clips, return_index=True)[1]]
   return out
