@@ -98,11 +98,26 @@ def clip_predictions(model: LinearModel, x: np.ndarray, clips: np.ndarray):
 
 
 def sum_by_clip(values: np.ndarray, clips: np.ndarray):
-  """(clip ids [m] sorted, float64 sum of each clip's rows [m, d], rows per clip [m])."""
-  ids, inverse, counts = np.unique(clips, return_inverse=True, return_counts=True)
-  summed = np.zeros((len(ids), values.shape[1]))
-  np.add.at(summed, inverse, values)
-  return ids, summed, counts
+  """(clip ids [m] sorted, float64 sum of each clip's rows [m, d], rows per clip [m]).
+
+  Each clip's rows are summed as one contiguous block (windows come in clip
+  order, so the stable sort is usually the identity and no copy is made):
+  the same sequential float64 sums as `np.add.at`, which took 1.2 s on the
+  quickstart's 20,315 x 1,536 train windows against 0.1 s here.
+  """
+  values, clips = np.asarray(values), np.asarray(clips)
+  if len(clips) == 0:
+    return clips[:0], np.zeros((0,) + values.shape[1:]), np.zeros(0, np.int64)
+  order = np.argsort(clips, kind="stable")
+  if np.all(order[1:] > order[:-1]):  # already in clip order
+    order = slice(None)
+  sorted_clips, values = clips[order], values[order]
+  starts = np.flatnonzero(np.r_[True, sorted_clips[1:] != sorted_clips[:-1]])
+  ends = np.r_[starts[1:], len(sorted_clips)]
+  summed = np.empty((len(starts),) + values.shape[1:])
+  for i, (start, end) in enumerate(zip(starts, ends)):
+    summed[i] = values[start:end].sum(axis=0, dtype=np.float64)
+  return sorted_clips[starts], summed, ends - starts
 
 
 def average_by_clip(p: np.ndarray, clips: np.ndarray):

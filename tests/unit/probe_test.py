@@ -176,3 +176,23 @@ def test_clip_means_average_each_clips_windows_in_clip_order():
   assert "labels" not in window_embeddings.clip_means({k: windows[k] for k in ("embeddings", "clips")})
   with pytest.raises(ValueError, match="no windows"):
     window_embeddings.clip_means({"embeddings": np.zeros((0, 2)), "clips": np.zeros(0, int)})
+
+
+@pytest.mark.parametrize("order", ["clip order", "shuffled"])
+def test_sum_by_clip_equals_sequential_float64_sums_in_either_window_order(order):
+  # The sums are the same float64 additions, in the same order, as np.add.at's.
+  rng = np.random.default_rng(0)
+  clips = np.repeat(rng.permutation(50)[:30], rng.integers(1, 9, 30))
+  if order == "shuffled":
+    clips = rng.permutation(clips)
+  values = rng.standard_normal((len(clips), 7)).astype(np.float32) * 1e3
+  ids, inverse, counts = np.unique(clips, return_inverse=True, return_counts=True)
+  expected = np.zeros((len(ids), 7))
+  np.add.at(expected, inverse, values)
+  got_ids, summed, got_counts = probe.sum_by_clip(values, clips)
+  np.testing.assert_array_equal(got_ids, ids)
+  np.testing.assert_array_equal(got_counts, counts)
+  np.testing.assert_array_equal(summed, expected)
+  assert summed.dtype == np.float64
+  empty = probe.sum_by_clip(np.zeros((0, 7), np.float32), np.zeros(0, np.int64))
+  assert [a.shape for a in empty] == [(0,), (0, 7), (0,)]
