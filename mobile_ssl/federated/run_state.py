@@ -94,8 +94,7 @@ class FederatedParams:
     if self.rounds < 1 or self.local_steps < 1:
       raise ValueError(f"--rounds and --local_steps must be >= 1, got {self.rounds}, "
                        f"{self.local_steps}")
-    if self.strategy not in STRATEGIES:
-      raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+    params_lib.check_choices(self)
     if self.train_batch < 2:
       raise ValueError(f"--train_batch must be >= 2, got {self.train_batch}")
     if self.server_learning_rate <= 0 or not 0 <= self.server_momentum < 1:

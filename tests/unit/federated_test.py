@@ -324,3 +324,14 @@ class TestSchedule:
         assert abs(schedule.learning_rate_at(train, step) - want) < 1e-8, (train, step)
     with pytest.raises(ValueError, match="--schedule"):
       schedule.learning_rate_at(params_lib.TrainParams(schedule="step"), 0)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"strategy": "fedprox"}, "--strategy must be one of fedavg, fedavgm, fedadam, got 'fedprox'"),
+    ({"strategy": "fedavg", "server_momentum": 0.5}, "need --strategy=fedavgm"),
+    ({"rounds": 0}, "--rounds and --local_steps must be >= 1"),
+])
+def test_federated_params_refuse_bad_values_naming_the_flag(changes, message):
+  with pytest.raises(ValueError, match=message):
+    run_state.FederatedParams(**changes).validate()
+  assert run_state.FederatedParams(strategy="fedavg").validate().server_momentum == 0.0
