@@ -314,6 +314,9 @@ class TaskParams:
     return self
 
 
+CONCAT_MODES = ("join", "loop")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainParams:
   """Optimisation and run bookkeeping of a training run (mobile_ssl/training/trainer.py)."""
@@ -352,6 +355,12 @@ class TrainParams:
   concat_clips: int = dataclasses.field(default=1, metadata={
       "help": "Join this many shuffled clips into one recording (for very short clips); "
               "0: as many as the task needs."})
+  # How a recording of `concat_clips` is made: 'join' the pool's next clips
+  # (neighbours in its stored order, usually other sounds), or 'loop' one clip
+  # that many times, so a multi-slice context holds only that clip.
+  concat_mode: str = dataclasses.field(default="join", metadata={
+      "help": "With --concat_clips=N: join N clips of the pool into one recording, or loop "
+              "each clip N times.", "enum": CONCAT_MODES})
 
 
 @dataclasses.dataclass(frozen=True)

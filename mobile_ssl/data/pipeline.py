@@ -73,14 +73,32 @@ def clips(builder: tfds.core.DatasetBuilder, split: str, *,
   return ds.map(convert, num_parallel_calls=AUTOTUNE, deterministic=True)
 
 
-def concatenate_clips(ds: tf.data.Dataset, count: int) -> tf.data.Dataset:
+def samples_for_frames(frames: int, feature_params: params_lib.FeatureParams) -> int:
+  """The fewest samples that make `frames` STFT frames (0 for none)."""
+  if frames <= 0:
+    return 0
+  return (frames - 1) * feature_params.hop_samples + feature_params.window_samples
+
+
+def concatenate_clips(ds: tf.data.Dataset, count: int, mode: str = "join",
+                      min_samples: int = 0) -> tf.data.Dataset:
   """Joins each run of `count` consecutive clips into one longer recording.
 
   For pretraining on corpora of very short clips (FSDD's are ~0.5 s): with
   shuffled input the joined clips are random neighbours. Labels are dropped.
+  `mode` 'loop': each clip repeated instead, one recording per clip, so every
+  slice of a context is cut from the same sound: `count` times, or as many
+  as it takes to reach `min_samples` (a task's context; a shorter clip
+  would be dropped, and dropping the short ones would bias the pool).
   """
   if count <= 1:
     return ds
+  if mode == "loop":
+    def loop(x):
+      length = tf.maximum(tf.shape(x["waveform"])[0], 1)
+      times = tf.maximum(count, -(-min_samples // length))
+      return {"waveform": tf.tile(x["waveform"], [times])}
+    return ds.map(loop, num_parallel_calls=AUTOTUNE)
   waveforms = ds.map(lambda x: x["waveform"])
   joined = waveforms.ragged_batch(count, drop_remainder=True)
 
@@ -119,9 +137,14 @@ def cache_key(params: params_lib.Params) -> str:
   The cached log-mels depend on nothing else, so a folder cache is reused by
   every run with the same front end, and a changed front end never reads it.
   """
-  digest = hashlib.sha1(repr((dataclasses.asdict(params.features),
-                              params.train.concat_clips)).encode()).hexdigest()[:12]
-  return f"logmel_{digest}_concat{params.train.concat_clips}"
+  # A looped clip is repeated to the task's context, so the task is part of it.
+  joining = (params.train.concat_clips,) + ((
+      params.train.concat_mode, dataclasses.asdict(params.task))
+      if params.train.concat_mode != "join" else ())
+  digest = hashlib.sha1(repr((dataclasses.asdict(params.features),) + joining
+                             ).encode()).hexdigest()[:12]
+  loop = "_loop" if params.train.concat_mode == "loop" else ""
+  return f"logmel_{digest}_concat{params.train.concat_clips}{loop}"
 
 
 def slices(ds: tf.data.Dataset, feature_params: params_lib.FeatureParams,
@@ -191,10 +214,14 @@ def clip_samples(builder: tfds.core.DatasetBuilder, split: str,
 
 
 def sample_frames(builder: tfds.core.DatasetBuilder, split: str, params: params_lib.Params,
-                  sample: int = 200) -> typing.List[int]:
-  """Log-mel frames of the first `sample` clips (after padding and `concat_clips`)."""
+                  sample: int = 200, min_frames: int = 0) -> typing.List[int]:
+  """Log-mel frames of the first `sample` clips (after padding and `concat_clips`).
+
+  `min_frames`: the task's, which a looped clip is repeated to reach.
+  """
   ds = concatenate_clips(clips(builder, split, feature_params=params.features),
-                         params.train.concat_clips)
+                         params.train.concat_clips, params.train.concat_mode,
+                         samples_for_frames(min_frames, params.features))
   slice_samples = params.features.slice_samples
   lengths = ds.take(sample).map(lambda x: tf.maximum(tf.shape(x["waveform"])[0], slice_samples))
   return [int(features.num_frames(n, params.features)) for n in lengths.as_numpy_iterator()]
@@ -207,7 +234,7 @@ def long_enough(builder: tfds.core.DatasetBuilder, split: str, min_frames: int,
   A task stream whose clips are all too short would wait forever for an
   example; the training CLI checks each source with this first.
   """
-  frames = sample_frames(builder, split, params, sample)
+  frames = sample_frames(builder, split, params, sample, min_frames)
   return sum(f >= min_frames for f in frames), len(frames)
 
 
@@ -268,7 +295,8 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
   for i, (builder, split) in enumerate(sources):
     ds = clips(builder, split, label_key=label_key, shuffle_files=True,
                seed=order_seed(seed + i), feature_params=params.features)
-    ds = concatenate_clips(ds, params.train.concat_clips)
+    ds = concatenate_clips(ds, params.train.concat_clips, params.train.concat_mode,
+                           samples_for_frames(min_frames, params.features))
     ds = log_mels(ds, params.features)
     if cache_dir == "memory":
       ds = ds.cache()

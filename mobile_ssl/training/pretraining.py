@@ -113,7 +113,7 @@ def concat_count(builder, split: str, params: params_lib.Params) -> int:
   fp = params.features
   if need_frames <= fp.slice_frames:
     return 1  # every clip is padded to one slice: joining would only mix clips
-  need = (need_frames - 1) * fp.hop_samples + fp.window_samples
+  need = data.samples_for_frames(need_frames, fp)
   lengths = np.asarray(data.clip_samples(builder, split, fp), np.int64)
   for count in range(1, MAX_CONCAT + 1):
     groups = len(lengths) // count
@@ -157,6 +157,7 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
   params.encoder.validate()
   params.augment.validate()
   params.task.validate()
+  params_lib.check_choices(params.train)
   task = None if params.task.name == "untrained" else tasks.get(params.task.name)
   sources = resolve_sources(params.datasets, split, data_dir) if task else []
   if task and task.needs_labels:
@@ -170,8 +171,11 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
     params = dataclasses.replace(params, train=dataclasses.replace(params.train,
                                                                    concat_clips=count))
     if count > 1 and progress:
-      print(f"clips are shorter than --task={task.name} needs: joining {count} clips per "
-            "recording (--concat_clips)", file=sys.stderr)
+      need = seconds_of(task.min_frames(params), params.features)
+      how = (f"looping each clip to {need:.2f} s (at least {count} times, --concat_mode=loop)"
+             if params.train.concat_mode == "loop" else f"joining {count} clips per recording")
+      print(f"clips are shorter than --task={task.name} needs: {how} (--concat_clips)",
+            file=sys.stderr)
   check_resumable(model_dir, params, force)
   chief = trainer.is_chief(strategy)
   if chief:

@@ -1,5 +1,7 @@
 """Tests of mobile_ssl.data.pipeline on the tiny synthetic dataset: slices, caches, task examples."""
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
@@ -63,7 +65,37 @@ def test_task_dataset_skips_and_counts_short_clips(tiny_synthetic):
   assert 0 < counter.count < counter.seen
 
 
+def test_looped_clips_reach_the_tasks_context_and_none_is_skipped(tiny_synthetic):
+  # 2-3 s clips, a 500-frame (5 s) context: joining 2 skips some, looping none.
+  counts = {}
+  for mode in ("join", "loop"):
+    params = dataclasses.replace(PARAMS, train=dataclasses.replace(
+        PARAMS.train, concat_clips=2, concat_mode=mode))
+    counter = pipeline.SkipCounter()
+    ds = pipeline.task_dataset([(tiny_synthetic, "train")], _crop, 500, params,
+                               batch_size=4, seed=0, skip_counter=counter)
+    frames = np.concatenate([t.numpy() for _, t in ds.take(4)])
+    assert frames.min() >= 500
+    counts[mode] = counter.count
+  assert counts["join"] > 0 and counts["loop"] == 0
+
+
 def test_concatenate_clips_joins_waveforms():
   ds = tf.data.Dataset.from_tensor_slices({"waveform": tf.ones([6, 100])})
   joined = list(pipeline.concatenate_clips(ds, 3))
   assert len(joined) == 2 and joined[0]["waveform"].shape == (300,)
+
+
+def test_concatenate_clips_loops_each_clip_in_loop_mode():
+  ds = tf.data.Dataset.from_tensor_slices({"waveform": [[1., 2.], [3., 4.]]})
+  looped = [x["waveform"].tolist() for x in pipeline.concatenate_clips(ds, 3, "loop")
+            .as_numpy_iterator()]
+  assert looped == [[1., 2.] * 3, [3., 4.] * 3]
+  # Repeated past `count` when the task's context needs more: 7 samples -> 4 loops of 2.
+  ds = tf.data.Dataset.from_tensor_slices({"waveform": [[1., 2.]]})
+  assert next(pipeline.concatenate_clips(ds, 3, "loop", min_samples=7).as_numpy_iterator())[
+      "waveform"].tolist() == [1., 2.] * 4
+  params = params_lib.Params(train=params_lib.TrainParams(concat_clips=3))
+  loop = dataclasses.replace(params, train=dataclasses.replace(params.train, concat_mode="loop"))
+  assert pipeline.cache_key(params) != pipeline.cache_key(loop)
+  assert pipeline.cache_key(loop).endswith("_concat3_loop")
