@@ -118,6 +118,13 @@ def num_frames(num_samples, params: params_lib.FeatureParams):
       0, (num_samples - params.window_samples) // params.hop_samples + 1)
 
 
+def num_samples(frames: int, params: params_lib.FeatureParams) -> int:
+  """The fewest samples that give `frames` STFT frames (0 for none): `num_frames`' inverse."""
+  if frames <= 0:
+    return 0
+  return (frames - 1) * params.hop_samples + params.window_samples
+
+
 def pad_to_slice(waveform: tf.Tensor, params: params_lib.FeatureParams) -> tf.Tensor:
   """Zero-pads [samples] at the end up to one slice (15,600 samples).
 

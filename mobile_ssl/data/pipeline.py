@@ -73,13 +73,6 @@ def clips(builder: tfds.core.DatasetBuilder, split: str, *,
   return ds.map(convert, num_parallel_calls=AUTOTUNE, deterministic=True)
 
 
-def samples_for_frames(frames: int, feature_params: params_lib.FeatureParams) -> int:
-  """The fewest samples that make `frames` STFT frames (0 for none)."""
-  if frames <= 0:
-    return 0
-  return (frames - 1) * feature_params.hop_samples + feature_params.window_samples
-
-
 def concatenate_clips(ds: tf.data.Dataset, count: int, mode: str = "join",
                       min_samples: int = 0) -> tf.data.Dataset:
   """Joins each run of `count` consecutive clips into one longer recording.
@@ -221,7 +214,7 @@ def sample_frames(builder: tfds.core.DatasetBuilder, split: str, params: params_
   """
   ds = concatenate_clips(clips(builder, split, feature_params=params.features),
                          params.train.concat_clips, params.train.concat_mode,
-                         samples_for_frames(min_frames, params.features))
+                         features.num_samples(min_frames, params.features))
   slice_samples = params.features.slice_samples
   lengths = ds.take(sample).map(lambda x: tf.maximum(tf.shape(x["waveform"])[0], slice_samples))
   return [int(features.num_frames(n, params.features)) for n in lengths.as_numpy_iterator()]
@@ -296,7 +289,7 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
     ds = clips(builder, split, label_key=label_key, shuffle_files=True,
                seed=order_seed(seed + i), feature_params=params.features)
     ds = concatenate_clips(ds, params.train.concat_clips, params.train.concat_mode,
-                           samples_for_frames(min_frames, params.features))
+                           features.num_samples(min_frames, params.features))
     ds = log_mels(ds, params.features)
     if cache_dir == "memory":
       ds = ds.cache()

@@ -16,6 +16,7 @@ import typing
 import numpy as np
 
 from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import features
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import tasks
@@ -113,7 +114,7 @@ def concat_count(builder, split: str, params: params_lib.Params) -> int:
   fp = params.features
   if need_frames <= fp.slice_frames:
     return 1  # every clip is padded to one slice: joining would only mix clips
-  need = data.samples_for_frames(need_frames, fp)
+  need = features.num_samples(need_frames, fp)
   lengths = np.asarray(data.clip_samples(builder, split, fp), np.int64)
   for count in range(1, MAX_CONCAT + 1):
     groups = len(lengths) // count

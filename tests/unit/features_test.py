@@ -140,3 +140,12 @@ def test_frame_waveform_windows_and_regular_timestamps(centre):
 def test_frame_waveform_pads_a_short_clip_to_one_window():
   windows, stamps = features.frame_waveform(np.ones(100, np.float32), 0.5, PARAMS)
   assert windows.shape == (1, 15600) and windows[0, :100].sum() == 100 and windows[0, 100:].sum() == 0
+
+
+@pytest.mark.parametrize("frames", [1, 96, 481])
+def test_num_samples_is_the_fewest_samples_for_that_many_frames(frames):
+  fp = params_lib.FeatureParams()
+  samples = features.num_samples(frames, fp)
+  assert int(features.num_frames(samples, fp)) == frames
+  assert int(features.num_frames(samples - 1, fp)) == frames - 1
+  assert features.num_samples(0, fp) == 0
