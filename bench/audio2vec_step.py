@@ -2,9 +2,11 @@ r"""Where an Audio2Vec training step's time goes: encoder passes against the dec
 
   python bench/audio2vec_step.py [--batch_size=64] [--steps=15] [--repeats=3]
 
-Times one optimizer step (forward, backward, AdamW; random inputs, no input
-pipeline) of the tuned recipe's models in one run, interleaved, the median of
-`--repeats` rounds of `--steps` steps each:
+Times one step of the training loop (`trainer.fit`: forward, backward, AdamW)
+on one cached batch of random inputs (no input pipeline, as the cached side of
+bench/train_throughput.py) for the tuned recipe's models, in one run,
+interleaved: per model the median step of each of `--repeats` rounds of
+`--steps` steps (after 5 warm-up steps), then the median of the rounds:
 
 - the encoder alone on one batch of slices (one encoder pass, the peer),
 - Audio2Vec SkipGram (P = 2: one pass, a decoder with four output channels),
@@ -34,44 +36,44 @@ flags.DEFINE_integer("batch_size", 64, "Examples per step.", lower_bound=1)
 flags.DEFINE_integer("steps", 15, "Timed steps per round (after 5 warm-up steps).", lower_bound=1)
 flags.DEFINE_integer("repeats", 3, "Rounds; the median is reported.", lower_bound=1)
 FLAGS = flags.FLAGS
+_WARMUP = 5
 
 
 def _case(task: str, context_slices: int, batch: int):
-  """(model, loss, inputs, targets) of `task` in the tuned recipe with P = context_slices."""
+  """(build_model, loss, params, one cached batch) of `task`, tuned recipe, P context slices."""
   params = params_lib.recipe(task if task != "encoder" else "triplet")
   params = dataclasses.replace(params, task=dataclasses.replace(
       params.task, context_slices=context_slices))
-  encoder = encoder_lib.build_encoder(params.encoder, params.features, seed=0)
   s, bins = params.features.slice_frames, params.features.num_mel_bins
   rng = tf.random.Generator.from_seed(0)
+  encoder = lambda: encoder_lib.build_encoder(params.encoder, params.features, seed=0)
   if task == "encoder":
-    return (encoder, lambda y, out: tf.reduce_mean(tf.square(out), -1),
-            rng.normal([batch, s, bins, 1]), None)
+    return (encoder, lambda y, out: tf.reduce_mean(tf.square(out), -1), params,
+            (rng.normal([batch, s, bins, 1]), tf.zeros([batch])))
   spec = tasks.get(task)
-  model = spec.build_model(encoder, params)
   p2 = 2 * context_slices
   if task == "audio2vec_cbow":
-    inputs = {"context": rng.normal([batch, p2, s, bins, 1])}
-    targets = rng.normal([batch, s, bins, 1])
+    example = ({"context": rng.normal([batch, p2, s, bins, 1])}, rng.normal([batch, s, bins, 1]))
   else:
-    inputs = {"centre": rng.normal([batch, s, bins, 1])}
-    targets = rng.normal([batch, s, bins, p2])
-  return model, lambda y, out: spec.loss(y, out, params), inputs, targets
+    example = ({"centre": rng.normal([batch, s, bins, 1])}, rng.normal([batch, s, bins, p2]))
+  return (lambda: spec.build_model(encoder(), params),
+          lambda y, out: spec.loss(y, out, params), params, example)
 
 
-def _step_function(model, loss_fn, inputs, targets):
-  optimizer = trainer.make_optimizer(params_lib.recipe().train)
-  optimizer.build(model.trainable_variables)
+def _seconds_per_step(build_model, loss_fn, params, example) -> float:
+  """Median seconds of a step of the one training loop (`trainer.fit`) on a cached batch."""
+  params = dataclasses.replace(params, train=dataclasses.replace(
+      params.train, steps=_WARMUP + FLAGS.steps, batch_size=FLAGS.batch_size,
+      log_every_steps=1))
+  times = []
 
-  @tf.function
-  def step():
-    with tf.GradientTape() as tape:
-      loss = tf.reduce_mean(loss_fn(targets, model(inputs, training=True)))
-    grads = tape.gradient(loss, model.trainable_variables)
-    optimizer.apply_gradients(zip(grads, model.trainable_variables))
-    return loss
+  def status():
+    times.append(time.perf_counter())
+    return {}
 
-  return step
+  trainer.fit(build_model, loss_fn, tf.data.Dataset.from_tensors(example).repeat(), params,
+              status=status, progress=False)
+  return float(np.median(np.diff(times[_WARMUP - 1:])))
 
 
 def main(argv):
@@ -80,20 +82,13 @@ def main(argv):
            "SkipGram, P = 2": ("audio2vec_skipgram", 2),
            "CBoW, P = 2 (the paper's)": ("audio2vec_cbow", 2),
            "CBoW, P = 1": ("audio2vec_cbow", 1)}
-  steps = {name: _step_function(*_case(task, p, FLAGS.batch_size))
-           for name, (task, p) in cases.items()}
-  for step in steps.values():
-    for _ in range(5):
-      float(step())
-  seconds = {name: [] for name in steps}
+  seconds = {name: [] for name in cases}
   for _ in range(FLAGS.repeats):
-    for name, step in steps.items():
-      started = time.perf_counter()
-      for _ in range(FLAGS.steps):
-        float(step())
-      seconds[name].append((time.perf_counter() - started) / FLAGS.steps)
+    for name, (task, p) in cases.items():
+      seconds[name].append(_seconds_per_step(*_case(task, p, FLAGS.batch_size)))
   peer = float(np.median(seconds["encoder alone, one pass (peer)"]))
-  print(f"batch {FLAGS.batch_size}, median of {FLAGS.repeats} rounds of {FLAGS.steps} steps")
+  print(f"batch {FLAGS.batch_size}, median of {FLAGS.repeats} rounds of {FLAGS.steps} steps, "
+        "trainer.fit on a cached batch")
   print("| model | ms per step | examples/s | / one encoder pass |")
   print("|---|---:|---:|---:|")
   for name, values in seconds.items():
