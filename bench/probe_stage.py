@@ -28,6 +28,8 @@ flags.DEFINE_string("task", "triplet", "The quickstart's --task.")
 flags.DEFINE_float("hop_seconds", suite.EvalParams.hop_seconds, "Hop between probe windows.")
 flags.DEFINE_enum("probe_on", "clips", list(suite.PROBE_INPUTS),
                   "The quickstart's --probe_on: fit on clip means (its default) or every window.")
+flags.DEFINE_integer("probe_iterations", 200,
+                     "The quickstart's --probe_iterations (its default 200; mobile-ssl-eval's 500).")
 FLAGS = flags.FLAGS
 
 
@@ -45,8 +47,11 @@ def main(argv):
   tasks = [downstream.load_task(f"{dataset}:{k}", FLAGS.data_dir, name=k) for k in labels]
   methods = suite.methods(list(runs.values()) + [suite.LOGMEL_STATS],
                                list(runs) + [suite.LOGMEL_STATS])
+  # A checkout from before --probe_iterations has no such field (its cap was 500).
+  caps = ({"probe_iterations": FLAGS.probe_iterations}
+          if hasattr(suite.EvalParams, "probe_iterations") else {})
   rows = suite.evaluate(methods, tasks, eval_params=suite.EvalParams(hop_seconds=FLAGS.hop_seconds,
-                                                          probe_on=FLAGS.probe_on),
+                                                          probe_on=FLAGS.probe_on, **caps),
                              log=lambda line: print(line, flush=True))
   seconds = time.time() - started
   for row in rows:

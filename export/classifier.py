@@ -62,7 +62,8 @@ def train_head(encoder: keras.Model, params, task: downstream.TaskData,
   train = window_embeddings.embed_split(
       encoder, params.features, task, task.spec.train_split, eval_params.hop_seconds,
       desc=f"classifier {task.name} train" if progress else "embed")
-  model, _ = suite.fit_probe(train, task, seed=eval_params.seed)
+  model, _ = suite.fit_probe(train, task, seed=eval_params.seed,
+                             max_iterations=eval_params.probe_iterations)
   return Head(model, task, int(len(train["clips"])), int(len(np.unique(train["clips"]))))
 
 

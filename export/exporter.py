@@ -111,6 +111,10 @@ class ExportParams:
       "help": "With --probe_task: fit the probes on every window or on each clip's mean "
               "window embedding, as mobile-ssl-eval's --probe_on.",
       "enum": suite.PROBE_INPUTS})
+  # The quickstart's lower cap; its export check then reuses that fit too.
+  probe_iterations: int = dataclasses.field(default=suite.EvalParams.probe_iterations, metadata={
+      "help": "With --probe_task: the probes' iteration cap, as mobile-ssl-eval's "
+              "--probe_iterations."})
   # None = DEFAULT_THRESHOLDS[quantization].
   min_mean_cosine: typing.Optional[float] = dataclasses.field(default=None, metadata={
       "help": "Default per precision: " + ", ".join(
@@ -149,6 +153,8 @@ class ExportParams:
       raise ValueError(f"unknown input kind {self.input_kind!r}; valid: {', '.join(INPUT_KINDS)}")
     if self.num_representative < 1 or self.num_validation < 1:
       raise ValueError("--num_representative and --num_validation must be >= 1")
+    if self.probe_iterations < 1:
+      raise ValueError(f"--probe_iterations must be >= 1, got {self.probe_iterations}")
     for name in ("min_mean_cosine", "min_min_cosine"):
       value = getattr(self, name)
       if value is not None and not -1.0 <= value <= 1.0:
@@ -322,7 +328,8 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress,
     task = downstream.load_task(export_params.probe_task, export_params.data_dir)
     result = probe_accuracy.compare({"keras": encoder, "tflite": lite}, params, task,
                                     cache_dir=export_params.cache_dir,
-                                    probe_on=export_params.probe_on)
+                                    probe_on=export_params.probe_on,
+                                    probe_iterations=export_params.probe_iterations)
     keras_accuracy, tflite_accuracy = result["accuracy"]["keras"], result["accuracy"]["tflite"]
     drop = keras_accuracy - tflite_accuracy
     report["probe"] = {"task": result["task"], "keras_accuracy": keras_accuracy,
@@ -331,7 +338,8 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress,
                        "max_drop": export_params.max_probe_drop, "classes": result["classes"],
                        "keras_ci": result["ci"]["keras"], "tflite_ci": result["ci"]["tflite"],
                        "train_windows": result["train_windows"],
-                       "test_clips": result["test_clips"], "probe_on": export_params.probe_on}
+                       "test_clips": result["test_clips"], "probe_on": export_params.probe_on,
+                       "probe_iterations": export_params.probe_iterations}
     if not drop <= export_params.max_probe_drop + probe.DROP_TOLERANCE:
       failures.append(f"probe accuracy {tflite_accuracy:.4f} vs Keras {keras_accuracy:.4f} "
                       f"(drop {drop:.4f} > {export_params.max_probe_drop})")

@@ -24,7 +24,8 @@ from mobile_ssl.export import tflite_embedder as embedder_lib
 
 def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
             task: downstream.TaskData, seed: int = 0, cache_dir: str = "",
-            probe_on: str = "windows") -> dict:
+            probe_on: str = "windows",
+            probe_iterations: int = suite.EvalParams.probe_iterations) -> dict:
   """Linear-probe accuracy per encoder, each probe trained on its own embeddings.
 
   The first encoder is the reference (the Keras encoder): its probe picks the
@@ -41,13 +42,15 @@ def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
     cache_dir: mobile-ssl-eval's cache: Keras embeddings and probe fits made
       before (e.g. by the quickstart's probe stage) are loaded, not redone.
     probe_on: `suite.EvalParams.probe_on` ('windows' or 'clips').
+    probe_iterations: `suite.EvalParams.probe_iterations`, the probes' cap.
 
   Returns:
     {'task', 'accuracy': {name: float}, 'ci': {name: [low, high]},
      'agreement': {name: share of test clips predicted as the reference
      predicts them}, 'l2', 'classes', 'train_windows', 'test_clips'}.
   """
-  eval_params = suite.EvalParams(seed=seed, probe_on=probe_on).validate(params.features)
+  eval_params = suite.EvalParams(seed=seed, probe_on=probe_on,
+                                 probe_iterations=probe_iterations).validate(params.features)
   results, l2, start = {}, None, None
   for name, encoder in encoders.items():
     results[name] = suite.linear_accuracy(encoder, params, task, eval_params, name=name,

@@ -309,6 +309,18 @@ class TestEvaluation:
                                   dataclasses.replace(params, probe_on="windows"),
                                   log=lambda line: None)[0]
     assert windows["probe_on"] == "windows" and windows["clips"] == row["clips"]
+    assert row["probe_iterations"] == windows["probe_iterations"] == probe.MAX_ITERATIONS
+    # A lower iteration cap reaches the fit: the row is that of the capped probe by hand.
+    capped = evaluation.evaluate([method], [digit_task], "linear", [budget],
+                                 dataclasses.replace(params, probe_iterations=2),
+                                 log=lambda line: None)[0]
+    model = probe.train(train["embeddings"][allowed], digit_task.index(train["labels"][allowed]),
+                        train["clips"][allowed], digit_task.num_classes, seed=0,
+                        max_iterations=2)
+    correct = probe.clip_correct(model.probabilities(test["embeddings"].astype(np.float64)),
+                                 digit_task.index(test["labels"]), test["clips"])
+    assert capped["probe_iterations"] == 2
+    assert capped["accuracy"] == pytest.approx(correct.mean())
     with pytest.raises(ValueError, match="--probe_on must be one of"):
       dataclasses.replace(params, probe_on="frames").validate()
 

@@ -21,10 +21,11 @@ matplotlib.use("Agg")  # Files only: no display on servers and CI.
 from matplotlib import pyplot  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from mobile_ssl.core import atomic  # pylint: disable=wrong-import-position
+from mobile_ssl.evaluation import probe as probe_lib  # pylint: disable=wrong-import-position
 
 COLUMNS = ("task", "method", "mode", "label_fraction", "shots_per_class", "accuracy", "ci_low",
            "ci_high", "clips", "classes", "train_clips", "unseen_test_clips", "seconds", "draws",
-           "draw_sd", "probe_on")
+           "draw_sd", "probe_on", "probe_iterations")
 CSV_FILE = "results.csv"
 MARKDOWN_FILE = "results.md"
 BARS_FILE = "accuracy_by_task.png"
@@ -82,6 +83,11 @@ def markdown(rows: typing.Sequence[dict]) -> str:
   on_clips = any(r.get("probe_on") == "clips" for r in rows)
   probe = (" Linear probes fitted on each clip's mean window embedding (`--probe_on=clips`)."
            if on_clips else "")
+  caps = sorted({int(r["probe_iterations"]) for r in rows if r.get("probe_iterations")
+                 and int(r["probe_iterations"]) != probe_lib.MAX_ITERATIONS})
+  if caps:
+    probe += (f" Probe fits stopped after at most {'/'.join(map(str, caps))} L-BFGS iterations "
+              f"(`--probe_iterations`; default {probe_lib.MAX_ITERATIONS}).")
   return ("\n".join(lines) + "\n\nClip accuracy (%) [95 % bootstrap interval]." + averaged
           + probe + " " + details + ".\n")
 
@@ -187,6 +193,10 @@ def read_csv(path: str) -> typing.List[dict]:
     row["draw_sd"] = float(row.get("draw_sd") or 0.0)
     # Written before --probe_on: linear rows probed every window.
     row.setdefault("probe_on", "windows" if row["mode"] == "linear" else "")
+    # Written before --probe_iterations: the default cap.
+    caps = row.get("probe_iterations") or (probe_lib.MAX_ITERATIONS if row["mode"] == "linear"
+                                           else "")
+    row["probe_iterations"] = int(caps) if caps != "" else ""
     for key in ("clips", "classes", "train_clips", "unseen_test_clips"):
       row[key] = int(row[key])
     row["shots_per_class"] = int(row["shots_per_class"]) if row["shots_per_class"] else ""

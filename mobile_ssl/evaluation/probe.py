@@ -5,7 +5,13 @@ to convergence by L-BFGS (the problem is convex, so there is no learning-rate
 or epoch budget to tune). The decay is picked from a small grid on a held-out
 tenth of the training clips (strongest decay first, each fit warm-started
 from the last), then the model is refitted on all of them, starting from the
-picked decay's fit.
+picked decay's fit. Each fit stops at the minimum or at an iteration cap
+(`MAX_ITERATIONS` for the refit, 2/5 of it per decay of the grid), whichever
+comes first; fits on thousands of rows of a weakly decayed, separable problem
+reach the cap. A lower cap (`max_iterations`, mobile-ssl-eval's
+--probe_iterations) is a faster, earlier-stopped probe: the quickstart uses
+200 on clip means (docs/evaluation.md, "The quickstart's probe with lower
+iteration caps").
 Features are standardized with training statistics. A clip's prediction is the
 mean of its windows' class probabilities (as in the papers); accuracy comes
 with a 95 % bootstrap interval over test clips.
@@ -48,6 +54,10 @@ GTOL, FTOL = 1e-9, 1e-15
 DROP_TOLERANCE = 1e-9
 # Part of a cached fit's key: bump it when the fit itself changes.
 VERSION = 3
+# The refit's iteration cap; each decay of the grid gets GRID_SHARE of it
+# (200 of 500: the caps of probe version 3).
+MAX_ITERATIONS = 500
+GRID_SHARE = 0.4
 _FILE_PREFIX = "probe_"
 
 
@@ -66,8 +76,13 @@ class LinearModel:
     return p / p.sum(axis=1, keepdims=True)
 
 
+def grid_iterations(max_iterations: int) -> int:
+  """The cap of each decay's fit in the grid, from the refit's cap."""
+  return max(1, round(GRID_SHARE * max_iterations))
+
+
 def _fit(x: np.ndarray, y: np.ndarray, num_classes: int, l2: float,
-         max_iterations: int = 500, start: typing.Optional[np.ndarray] = None
+         max_iterations: int = MAX_ITERATIONS, start: typing.Optional[np.ndarray] = None
          ) -> typing.Tuple[np.ndarray, np.ndarray]:
   n, d = x.shape
   onehot = np.eye(num_classes)[y]
@@ -133,7 +148,8 @@ def _clip_labels(clips: np.ndarray, labels: np.ndarray):
 
 def train(x: np.ndarray, y: np.ndarray, clips: np.ndarray, num_classes: int,
           seed: int = 0, l2: typing.Optional[float] = None,
-          start: typing.Optional[LinearModel] = None, cache_dir: str = "") -> LinearModel:
+          start: typing.Optional[LinearModel] = None, cache_dir: str = "",
+          max_iterations: int = MAX_ITERATIONS) -> LinearModel:
   """Fits the probe on window embeddings x [n, d], labels y [n], clip ids [n].
 
   `l2` fixes the weight decay instead of picking it from `L2_GRID`. Comparing
@@ -146,29 +162,37 @@ def train(x: np.ndarray, y: np.ndarray, clips: np.ndarray, num_classes: int,
   .tflite file's nearly equal embeddings; the minimum is the same, L-BFGS
   gets there in fewer steps. `cache_dir`: load the fit from there when the
   same one was made before, else make it and keep it there.
+  `max_iterations`: the refit's iteration cap (`grid_iterations` of it per
+  decay of the grid); at least 1.
   """
+  if max_iterations < 1:
+    raise ValueError(f"a probe needs at least 1 iteration, got {max_iterations}")
   path = ""
   if cache_dir:
-    path = _cache_path(cache_dir, x, y, clips, num_classes, seed, l2, start)
+    path = _cache_path(cache_dir, x, y, clips, num_classes, seed, l2, start, max_iterations)
     if os.path.exists(path):
       kept = atomic.read_arrays(path)
       return LinearModel(kept["weights"], kept["bias"], kept["mean"], kept["scale"],
                          float(kept["l2"]))
   with threadpoolctl.threadpool_limits(1, user_api="blas"):
-    model = _train(x, y, clips, num_classes, seed, l2, start)
+    model = _train(x, y, clips, num_classes, seed, l2, start, max_iterations)
   if path:
     atomic.write_arrays(path, dataclasses.asdict(model))
   return model
 
 
-def _cache_path(cache_dir, x, y, clips, num_classes, seed, l2, start) -> str:
-  digest = hashlib.sha1(repr((VERSION, L2_GRID, num_classes, seed, l2, np.shape(x))).encode())
+def _cache_path(cache_dir, x, y, clips, num_classes, seed, l2, start, max_iterations) -> str:
+  key = (VERSION, L2_GRID, num_classes, seed, l2, np.shape(x))
+  if max_iterations != MAX_ITERATIONS:  # the default's keys are those of before the option
+    key += (max_iterations,)
+  digest = hashlib.sha1(repr(key).encode())
   for array in (x, y, clips) + ((start.weights, start.bias) if start is not None else ()):
     digest.update(np.ascontiguousarray(array).tobytes())
   return os.path.join(cache_dir, f"{_FILE_PREFIX}{digest.hexdigest()[:20]}.npz")
 
 
-def _train(x, y, clips, num_classes, seed, fixed_l2=None, start_model=None):
+def _train(x, y, clips, num_classes, seed, fixed_l2=None, start_model=None,
+           max_iterations=MAX_ITERATIONS):
   if num_classes < 2 or len(np.unique(y)) < 2:
     raise ValueError(f"a probe needs at least 2 classes in the training data, got "
                      f"{len(np.unique(y))}")
@@ -189,7 +213,8 @@ def _train(x, y, clips, num_classes, seed, fixed_l2=None, start_model=None):
     # of the iterations a cold start takes. Ties go to the weakest decay.
     accuracy, solutions = {}, {}
     for l2 in sorted(L2_GRID, reverse=True):
-      w, b = _fit(z[~is_held], y[~is_held], num_classes, l2, max_iterations=200, start=start)
+      w, b = _fit(z[~is_held], y[~is_held], num_classes, l2,
+                  max_iterations=grid_iterations(max_iterations), start=start)
       start = solutions[l2] = np.concatenate([w.ravel(), b])
       model = LinearModel(w, b, np.zeros_like(mean), np.ones_like(scale))
       ids, pred = clip_predictions(model, z[is_held], clips[is_held])
@@ -197,7 +222,7 @@ def _train(x, y, clips, num_classes, seed, fixed_l2=None, start_model=None):
       accuracy[l2] = float(np.mean(pred == truth))
     best_l2 = max(L2_GRID, key=lambda l2: (accuracy[l2], -l2))
     start = solutions[best_l2]  # the refit on all clips starts from its 90 % fit
-  w, b = _fit(z, y, num_classes, best_l2, start=start)
+  w, b = _fit(z, y, num_classes, best_l2, max_iterations=max_iterations, start=start)
   return LinearModel(w, b, mean, scale, best_l2)
 
 

@@ -77,16 +77,23 @@ class EvalParams:
               "prediction is the mean of its windows' probabilities) or 'clips', each clip's "
               "mean window embedding (as HEAR's scene tasks and BYOL-A).",
       "enum": PROBE_INPUTS})
+  # Lower caps stop the fits earlier: the quickstart's 200 on clip means took
+  # 0.4x the fitting time with its rows within a point (docs/evaluation.md,
+  # "The quickstart's probe with lower iteration caps").
+  probe_iterations: int = dataclasses.field(default=probe.MAX_ITERATIONS, metadata={
+      "help": "Iteration cap of the linear probe's final L-BFGS fit (each weight decay of its "
+              "grid gets 2/5 of it); fits that reach their minimum first stop there."})
   shuffle_buffer: int = dataclasses.field(default=2000, metadata={"flag": None})  # windows
   seed: int = dataclasses.field(default=0, metadata={
       "help": "Seeds baselines, label sampling and training."})
 
   def validate(self, feature_params=params_lib.FeatureParams()) -> "EvalParams":
     features.hop_frames(self.hop_seconds, feature_params)  # Whole STFT hops only.
-    if (self.batch_size < 1 or self.finetune_steps < 1 or self.label_draws < 1
-        or self.learning_rate <= 0):
-      raise ValueError("--batch_size, --finetune_steps and --label_draws must be >= 1, "
-                       "--learning_rate > 0")
+    for name in ("batch_size", "finetune_steps", "label_draws", "probe_iterations"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
+    if not self.learning_rate > 0:
+      raise ValueError(f"--learning_rate must be > 0, got {self.learning_rate}")
     params_lib.check_choices(self)  # --probe_on
     return self
 
@@ -151,36 +158,38 @@ def linear_accuracy(encoder, params: params_lib.Params, task: downstream.TaskDat
                                                desc=f"{name} {task.name} {split}")
                  for split in (task.spec.train_split, task.spec.test_split)]
   return linear(train, test, task, budget, eval_params.seed, l2, start, cache_dir,
-                eval_params.probe_on) | {
+                eval_params.probe_on, eval_params.probe_iterations) | {
       "train_windows": int(len(train["clips"])), "test_windows": int(len(test["clips"]))}
 
 
 def fit_probe(train: dict, task: downstream.TaskData,
               budget: downstream.Budget = downstream.Budget(), seed: int = 0,
               l2: typing.Optional[float] = None, start: typing.Optional[probe.LinearModel] = None,
-              cache_dir: str = "") -> typing.Tuple[probe.LinearModel, np.ndarray]:
+              cache_dir: str = "", max_iterations: int = probe.MAX_ITERATIONS
+              ) -> typing.Tuple[probe.LinearModel, np.ndarray]:
   """The linear probe on the train windows (`embed_split`'s dict) a budget allows.
 
   The one fit of mobile-ssl-eval's probe; the classifier export fits its head
-  here too. `l2`, `start`, `cache_dir`: as `probe.train`'s. Returns (the
+  here too. `l2`, `start`, `cache_dir`, `max_iterations`: as `probe.train`'s. Returns (the
   probe, the mask of train clips the budget allowed).
   """
   allowed = downstream.select_clips(task.train_labels, budget, seed)
   keep = allowed[train["clips"]]
   model = probe.train(train["embeddings"][keep], task.index(train["labels"][keep]),
                       train["clips"][keep], task.num_classes, seed=seed, l2=l2, start=start,
-                      cache_dir=cache_dir)
+                      cache_dir=cache_dir, max_iterations=max_iterations)
   return model, allowed
 
 
 def linear(train: dict, test: dict, task: downstream.TaskData, budget: downstream.Budget,
            seed: int = 0, l2: typing.Optional[float] = None,
            start: typing.Optional[probe.LinearModel] = None, cache_dir: str = "",
-           probe_on: str = "windows") -> dict:
+           probe_on: str = "windows", max_iterations: int = probe.MAX_ITERATIONS) -> dict:
   """Linear probe on the train windows the budget allows; scores on all test clips.
 
   `probe_on` 'clips': on each clip's mean window embedding instead
-  (`window_embeddings.clip_means`), train and test alike.
+  (`window_embeddings.clip_means`), train and test alike. `max_iterations`:
+  the probe's iteration cap (`probe.train`).
 
   Returns `probe.score`'s dict with 'train_clips', 'l2' (the probe's weight
   decay: picked, or `l2`), 'predictions' (clip id -> predicted class) and
@@ -188,7 +197,7 @@ def linear(train: dict, test: dict, task: downstream.TaskData, budget: downstrea
   """
   if probe_on == "clips":
     train, test = window_embeddings.clip_means(train), window_embeddings.clip_means(test)
-  model, allowed = fit_probe(train, task, budget, seed, l2, start, cache_dir)
+  model, allowed = fit_probe(train, task, budget, seed, l2, start, cache_dir, max_iterations)
   probabilities = model.probabilities(test["embeddings"].astype(np.float64))
   result = probe.score(probabilities, task.index(test["labels"]), test["clips"], seed)
   ids, predicted = probe.average_by_clip(probabilities, test["clips"])  # what score scored
@@ -289,7 +298,8 @@ def _embed_methods(methods_: typing.Sequence[Method], encoders: dict,
 
 
 def _row(task: downstream.TaskData, method: Method, budget: downstream.Budget, mode: str,
-         result: dict, seconds: float, probe_on: str = "windows") -> dict:
+         result: dict, seconds: float, probe_on: str = "windows",
+         probe_iterations: int = probe.MAX_ITERATIONS) -> dict:
   return {"task": task.name, "method": method.name, "mode": mode,
           "label_fraction": budget.label_fraction if not budget.shots_per_class else "",
           "shots_per_class": budget.shots_per_class or "",
@@ -298,7 +308,8 @@ def _row(task: downstream.TaskData, method: Method, budget: downstream.Budget, m
           "classes": task.num_classes, "train_clips": result["train_clips"],
           "unseen_test_clips": task.unseen_test_clips, "seconds": round(seconds, 1),
           "draws": result["draws"], "draw_sd": result["draw_sd"],
-          "probe_on": probe_on if mode == "linear" else ""}
+          "probe_on": probe_on if mode == "linear" else "",
+          "probe_iterations": probe_iterations if mode == "linear" else ""}
 
 
 def _log_row(row: dict, budget: downstream.Budget, log: typing.Callable[[str], None],
@@ -341,7 +352,8 @@ def _available_memory() -> int:
 
 
 def _linear_results(jobs, cache_dir: str, workers: int, log: typing.Callable[[str], None],
-                    probe_on: str = "windows") -> typing.List[dict]:
+                    probe_on: str = "windows", max_iterations: int = probe.MAX_ITERATIONS
+                    ) -> typing.List[dict]:
   """`linear`'s results for [(task, method, budget, [train, test windows], seed, draw)].
 
   Fitted `workers` at a time: the largest fits start first, so no core is
@@ -352,11 +364,12 @@ def _linear_results(jobs, cache_dir: str, workers: int, log: typing.Callable[[st
   def run(job):
     task, method, budget, (train, test), seed, draw = job
     started = time.time()
-    result = linear(train, test, task, budget, seed, cache_dir=cache_dir, probe_on=probe_on)
+    result = linear(train, test, task, budget, seed, cache_dir=cache_dir, probe_on=probe_on,
+                    max_iterations=max_iterations)
     result["seconds"] = time.time() - started
     if draw:
-      _log_row(_row(task, method, budget, "linear", result, result["seconds"], probe_on), budget,
-               log, draw)
+      _log_row(_row(task, method, budget, "linear", result, result["seconds"], probe_on,
+                    max_iterations), budget, log, draw)
     return result
 
   order = sorted(range(len(jobs)), key=lambda i: -jobs[i][3][0]["embeddings"].size)
@@ -402,8 +415,9 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
   Returns:
     dicts with task, method, mode, label_fraction, shots_per_class,
     accuracy, ci_low, ci_high, clips (test), classes, train_clips,
-    unseen_test_clips, seconds, draws, draw_sd and probe_on (linear rows:
-    `eval_params.probe_on`; '' for end-to-end rows).
+    unseen_test_clips, seconds, draws, draw_sd, probe_on and probe_iterations
+    (linear rows: `eval_params.probe_on` and `.probe_iterations`; '' for
+    end-to-end rows).
   """
   if mode not in MODES:
     raise ValueError(f"--mode must be one of {MODES}, got {mode!r}")
@@ -439,7 +453,8 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
   linear_jobs = [job + (seed, f", draw {k + 1} of {len(seeds)}" if len(seeds) > 1 else "")
                  for job, seeds in zip(jobs, draws) if job[3] is not None
                  for k, seed in enumerate(seeds)]
-  fitted = iter(_linear_results(linear_jobs, cache_dir, workers, log, eval_params.probe_on))
+  fitted = iter(_linear_results(linear_jobs, cache_dir, workers, log, eval_params.probe_on,
+                                eval_params.probe_iterations))
   rows = []
   for (task, method, budget, frozen), seeds in zip(jobs, draws):
     results = []
@@ -458,6 +473,7 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
                  f", draw {k + 1} of {len(seeds)}")
     mode = "linear" if frozen is not None else "finetune"
     rows.append(_row(task, method, budget, mode, _combined(results, eval_params.seed),
-                     sum(r["seconds"] for r in results), eval_params.probe_on))
+                     sum(r["seconds"] for r in results), eval_params.probe_on,
+                     eval_params.probe_iterations))
     _log_row(rows[-1], budget, log)
   return rows

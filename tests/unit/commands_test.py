@@ -196,11 +196,15 @@ def test_a_bad_flag_exits_2_with_one_line(module, arg, names, capsys):
     (train, ["--crop_scale=a,b"], "--crop_scale: expected comma-separated numbers"),
     (train, ["--pooling=sum"], "--pooling must be one of"),
     (evaluate, ["--encoders=untrained", "--tasks=SYN_EVENT", "--output_dir=unused",
-                "--batch_size=0"], "--batch_size, --finetune_steps and --label_draws must be >= 1"),
+                "--batch_size=0"], "--batch_size must be >= 1, got 0"),
+    (evaluate, ["--encoders=untrained", "--tasks=SYN_EVENT", "--output_dir=unused",
+                "--probe_iterations=0"], "--probe_iterations must be >= 1, got 0"),
     (export_tflite, [], "--encoder is required"),
     (bench, ["--threads=0"], "--threads: '0' must be >= 1"),
     (federated, ["--model_dir=unused"], "--dataset is required"),
     (quickstart, ["--steps=0", "--output_dir=unused"], "--steps and --batch_size must be >= 1"),
+    (quickstart, ["--probe_iterations=0", "--output_dir=unused"],
+     "--probe_iterations must be >= 1, got 0"),
 ], ids=lambda v: getattr(v, "__name__", "").rsplit(".", 1)[-1] or None)
 def test_a_bad_value_is_exit_code_2_from_main(module, args, message, capsys):
   fv = _flags(module, *args)

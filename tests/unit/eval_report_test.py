@@ -62,3 +62,21 @@ def test_a_clip_mean_probe_is_named_under_the_table_and_kept_in_the_csv(tmp_path
                  "classes,train_clips,unseen_test_clips,seconds\n"
                  "A,m1,linear,1.0,,0.9,0.85,0.95,100,4,400,0,1.0\n")
   assert report.read_csv(str(old))[0]["probe_on"] == "windows"
+
+
+def test_a_lower_probe_iteration_cap_is_named_under_the_table_and_kept_in_the_csv(tmp_path):
+  rows = [dict(TestReport.ROWS[0], probe_iterations=200),
+          dict(TestReport.ROWS[2], probe_iterations="")]
+  text = report.markdown(rows)
+  assert "at most 200 L-BFGS iterations (`--probe_iterations`; default 500)" in text
+  back = report.read_csv(report.write(rows, str(tmp_path / "out"))["csv"])
+  assert [r["probe_iterations"] for r in back] == [200, ""]
+  assert report.markdown(back) == text
+  # The default cap (or a CSV written before the column) says nothing of it.
+  assert "probe_iterations" not in report.markdown(
+      [dict(TestReport.ROWS[0], probe_iterations=500)])
+  old = tmp_path / "old.csv"
+  old.write_text("task,method,mode,label_fraction,shots_per_class,accuracy,ci_low,ci_high,clips,"
+                 "classes,train_clips,unseen_test_clips,seconds\n"
+                 "A,m1,linear,1.0,,0.9,0.85,0.95,100,4,400,0,1.0\n")
+  assert report.read_csv(str(old))[0]["probe_iterations"] == 500

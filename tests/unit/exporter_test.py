@@ -27,5 +27,7 @@ def test_a_cache_dir_under_a_file_is_refused_before_anything_runs(tmp_path):
 
 def test_the_probe_check_fits_windows_or_clip_means_only():
   exporter.ExportParams(probe_on="clips").validate()
+  with pytest.raises(ValueError, match="--probe_iterations must be >= 1, got 0"):
+    exporter.ExportParams(probe_iterations=0).validate()
   with pytest.raises(ValueError, match="--probe_on must be one of windows, clips, got 'frames'"):
     exporter.ExportParams(probe_on="frames").validate()

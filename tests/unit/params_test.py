@@ -121,8 +121,9 @@ def test_recipes():
   assert tuned.task.contrastive_similarity == "cosine"
   assert (tuned.train.schedule, tuned.train.concat_clips) == ("cosine", 0)
   assert (tuned.train.steps, tuned.train.batch_size) == (params_lib.TUNED_STEPS, 64) == (3200, 64)
-  # A task with a costlier step gets fewer steps, within the same time budget.
+  # Steps follow a task's step cost where it is far from triplet's: the same time budget.
   assert params_lib.recipe("audio2vec_cbow").train.steps == 1600 < params_lib.TUNED_STEPS
+  assert params_lib.recipe("audio2vec_skipgram").train.steps == 3700 > params_lib.TUNED_STEPS
   assert params_lib.recipe("temporal_gap").train.steps == params_lib.TUNED_STEPS
   assert tuned.augment == params_lib.TUNED_AUGMENT and tuned.augment.enabled
   with pytest.raises(ValueError, match="--recipe must be one of tuned, paper, got 'best'"):

@@ -126,10 +126,40 @@ def test_a_cached_fit_is_loaded_not_redone_and_its_key_covers_the_inputs(tmp_pat
     np.testing.assert_array_equal(getattr(again, field), getattr(first, field))
   assert again.l2 == first.l2
   # Anything the fit depends on is part of the key: these are new fits.
-  for changed in (dict(x=x + 1e-3), dict(y=np.roll(y, 1)), dict(seed=1), dict(l2=0.1)):
+  for changed in (dict(x=x + 1e-3), dict(y=np.roll(y, 1)), dict(seed=1), dict(l2=0.1),
+                  dict(max_iterations=200)):
     arguments = dict(x=x, y=y, clips=clips, num_classes=3) | changed
     with pytest.raises(AssertionError, match="cached fit"):
       probe.train(cache_dir=str(tmp_path), **arguments)
+
+
+def test_the_iteration_cap_bounds_every_fit_of_the_grid_and_the_refit(monkeypatch):
+  x, y, clips = _blobs(spread=1.5)
+  caps = []
+  fit = probe._fit  # pylint: disable=protected-access
+
+  def recording_fit(*args, max_iterations, **kwargs):
+    caps.append(max_iterations)
+    return fit(*args, max_iterations=max_iterations, **kwargs)
+
+  monkeypatch.setattr(probe, "_fit", recording_fit)
+  probe.train(x, y, clips, 3)
+  assert caps == [200] * len(probe.L2_GRID) + [probe.MAX_ITERATIONS]  # probe version 3's caps
+  caps.clear()
+  probe.train(x, y, clips, 3, max_iterations=200)
+  assert caps == [80] * len(probe.L2_GRID) + [200]
+  caps.clear()
+  probe.train(x, y, clips, 3, l2=0.1, max_iterations=7)
+  assert caps == [7]
+  with pytest.raises(ValueError, match="at least 1 iteration, got 0"):
+    probe.train(x, y, clips, 3, max_iterations=0)
+
+
+def test_a_lower_cap_stops_a_weakly_decayed_fit_short_of_its_minimum():
+  x, y, _ = _blobs(per_class=8, spread=1.5)
+  full = probe._fit(x, y, 3, 1e-4)  # pylint: disable=protected-access
+  short = probe._fit(x, y, 3, 1e-4, max_iterations=5)  # pylint: disable=protected-access
+  assert np.abs(short[0]).max() < 0.9 * np.abs(full[0]).max()
 
 
 def test_a_warm_start_reaches_the_same_minimum():
