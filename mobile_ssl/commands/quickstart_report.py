@@ -12,7 +12,6 @@ import typing
 from mobile_ssl.benchmark import bench_report
 from mobile_ssl.core import atomic
 from mobile_ssl.evaluation import eval_report
-from mobile_ssl.evaluation import probe as probe_lib
 
 README = "README.md"
 LOSS_PNG = "loss_curves.png"
@@ -85,15 +84,6 @@ _PROBE_ON = {
                "prediction is the mean of its windows' probabilities."}
 
 
-def _caps(qp: dict) -> str:
-  """The probes' iteration cap, when it is not mobile-ssl-eval's."""
-  cap = qp.get("probe_iterations", probe_lib.MAX_ITERATIONS)
-  if cap == probe_lib.MAX_ITERATIONS:
-    return ""
-  return (f" The fits stop after at most {cap} L-BFGS iterations (`--probe_iterations`; "
-          f"mobile-ssl-eval: {probe_lib.MAX_ITERATIONS}).")
-
-
 def write(summary: dict, report_dir: str) -> str:
   """Writes README.md, the probe table/plots, loss curves and size/latency bars."""
   os.makedirs(report_dir, exist_ok=True)
@@ -118,7 +108,7 @@ def write(summary: dict, report_dir: str) -> str:
     lines.append(f"The clips are shorter than `{qp['task']}` needs, so {summary['concat_clips']} "
                  "consecutive (shuffled) clips were joined into each training recording.")
   lines += ["", "## Linear probe (clip accuracy, 95 % bootstrap interval)", "",
-            _PROBE_ON.get(qp.get("probe_on", "windows"), "") + _caps(qp), ""]
+            _PROBE_ON.get(qp.get("probe_on", "windows"), ""), ""]
   lines += _accuracy_table(summary["rows"])
   lines += ["", "## int8 TFLite model", ""] + _export_lines(summary["export"])
   lines += ["", "## Size and latency", ""] + benchmark_lines(summary["benchmark"])
