@@ -8,7 +8,16 @@ A group names the methods (results.csv's `method`) that are seeds of one
 configuration; each bar is their mean, its whisker the lowest and highest
 seed, one bar per task and label budget. A single-method group is drawn
 without a whisker. Prints the Markdown table of means (± the seeds' SD)
-that docs/ quotes. Not a test.
+that docs/ quotes.
+
+  python bench/seed_means.py --results=pool.csv --curve="clips in the pool" \
+      --groups="675=p25,p25_s1;1350=p50,p50_s1;2700=full,full_s1;untrained=untrained" \
+      --output=docs/results/pool.png
+
+`--curve=LABEL` draws lines instead of bars: the groups named by a number
+are points at that x (log scale, LABEL under the axis), one panel per
+column, whiskers the lowest and highest seed; the other groups (the floor,
+untrained) are horizontal dashed lines. Not a test.
 """
 
 import statistics
@@ -23,7 +32,9 @@ from mobile_ssl.evaluation import eval_report
 flags.DEFINE_string("results", None, "A results.csv of mobile-ssl-eval.", required=True)
 flags.DEFINE_string("groups", None, "NAME=method,method;NAME=... (seeds of one configuration).",
                     required=True)
-flags.DEFINE_string("output", "", "Where to write the bar chart (PNG); none when empty.")
+flags.DEFINE_string("output", "", "Where to write the chart (PNG); none when empty.")
+flags.DEFINE_string("curve", "", "x-axis label: draw groups named by numbers as a curve "
+                    "against that number instead of bars.")
 FLAGS = flags.FLAGS
 
 
@@ -69,6 +80,61 @@ def main(argv):
     print(f"| {name} | {len(methods)} | " + " | ".join(cells) + " |")
   if not FLAGS.output:
     return
+  if FLAGS.curve:
+    fig = _curve(groups, columns, stats, FLAGS.curve)
+  else:
+    fig = _bars(groups, columns, stats)
+  with atomic.replacing(FLAGS.output, suffix=".png") as tmp:
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+  plt.close(fig)
+  print(f"wrote {FLAGS.output}")
+
+
+def _number(name: str):
+  try:
+    return float(name.replace(",", ""))
+  except ValueError:
+    return None
+
+
+def _curve(groups: list, columns: list, stats: dict, label: str):
+  """One panel per column: the numbered groups as a line, the others as dashed levels."""
+  points = sorted((_number(name), name, methods) for name, methods in groups
+                  if _number(name) is not None)
+  if len(points) < 2:
+    raise app.UsageError("--curve needs at least two groups named by a number, got "
+                         f"{[name for name, _ in groups]}")
+  levels = [name for name, _ in groups if _number(name) is None]
+  across = min(3, len(columns))
+  down = -(-len(columns) // across)
+  fig, axes = plt.subplots(down, across, figsize=(3.2 * across + 1.5, 2.9 * down),
+                           squeeze=False)
+  for ax in axes.flat[len(columns):]:
+    ax.set_visible(False)
+  for ax, column in zip(axes.flat, columns):
+    xs = [x for x, _, _ in points]
+    means = [stats[(name, column)][0] for _, name, _ in points]
+    low = [m - stats[(name, column)][1] for m, (_, name, _) in zip(means, points)]
+    high = [stats[(name, column)][2] - m for m, (_, name, _) in zip(means, points)]
+    ax.errorbar(xs, means, yerr=[low, high], marker="o", capsize=2, color="C0",
+                label="pretrained (mean, seed range)")
+    for i, name in enumerate(levels):
+      ax.axhline(stats[(name, column)][0], linestyle="--", color=f"C{i + 1}", label=name)
+    ax.set_xscale("log")
+    ax.set_xticks(xs, [f"{x:g}" for x in xs], fontsize=7)
+    ax.minorticks_off()
+    ax.set_title(column, fontsize=9)
+    ax.set_xlabel(label, fontsize=8)
+    ax.grid(alpha=0.3)
+  for row in axes:
+    row[0].set_ylabel("clip accuracy (%)")
+  axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+  fig.tight_layout()
+  return fig
+
+
+def _bars(groups: list, columns: list, stats: dict):
+  """One bar per group and column, whiskers the lowest and highest seed."""
   # The legend sits right of the bars, where it covers none of them.
   fig, ax = plt.subplots(figsize=(2.2 * len(columns) + 4.5, 4))
   width = 0.8 / len(groups)
@@ -86,10 +152,7 @@ def main(argv):
   ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
   ax.set_title("Mean over seeds (whiskers: lowest and highest seed)")
   fig.tight_layout()
-  with atomic.replacing(FLAGS.output, suffix=".png") as tmp:
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-  plt.close(fig)
-  print(f"wrote {FLAGS.output}")
+  return fig
 
 
 if __name__ == "__main__":
