@@ -20,6 +20,7 @@ column, whiskers the lowest and highest seed; the other groups (the floor,
 untrained) are horizontal dashed lines. Not a test.
 """
 
+import os
 import statistics
 
 from absl import app
@@ -60,6 +61,11 @@ def parse_groups(text: str) -> list:
 
 def main(argv):
   del argv
+  if not os.path.isfile(FLAGS.results):
+    raise app.UsageError(f"--results: no file {FLAGS.results}")
+  folder = os.path.dirname(os.path.abspath(FLAGS.output)) if FLAGS.output else ""
+  if folder and not os.path.isdir(folder):
+    raise app.UsageError(f"--output: no folder {folder}")
   rows = read_rows(FLAGS.results)
   groups = parse_groups(FLAGS.groups)
   columns = list(dict.fromkeys(c for (_, c) in rows))
