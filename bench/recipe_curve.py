@@ -10,7 +10,9 @@ encoder is probed like `mobile-ssl-eval` does (same embedding path, same
 linear probe, 95 % bootstrap intervals), and the step is turned into minutes
 of pretraining with the run's own train_log.csv. Runs on pools of different
 sizes (`--dataset=FOLDER@train[:25%]`) give the pool-size curve: pass several
-runs, their points are labelled by run name. Writes curve.csv, curve.md and
+runs, their points are labelled by run name (for the final encoders' accuracy
+against the pool size itself, over seeds, probe them with mobile-ssl-eval and
+draw `bench/seed_means.py --curve`). Writes curve.csv, curve.md and
 curve.png (accuracy against pretraining minutes, one panel per task and label
 budget). Not a test.
 """
