@@ -9,8 +9,9 @@ windows, labels and clip ids are the same. Built for throughput (docs/evaluation
   * each clip's log-mel is computed once, in parallel tf.data maps, and its
     windows are cut from it (`pipeline.slices`) and re-batched by
     `unbatch().batch()`, a C++ loop, instead of one small dataset per clip;
-  * the encoder runs on `BATCH_WINDOWS` windows per call, BN folded into the
-    convs (`inference.embed_function`), while tf.data prepares the next batch;
+  * the encoders run on `BATCH_WINDOWS` windows per call, BN folded into the
+    convs, all of a pass in one traced graph (`inference.joint_embed_function`),
+    while tf.data prepares the next batch;
   * embeddings do not depend on the label: a split is embedded once per
     encoder and every label task of that dataset reuses it (`evaluate` keeps
     them in memory; `cache_dir` keeps them on disk, keyed by the encoder's
@@ -41,9 +42,10 @@ from mobile_ssl.data import downstream
 from mobile_ssl.data import pipeline
 from mobile_ssl.evaluation import probe
 
-# Windows per encoder call: past ~128 the per-call overhead is amortized; the
-# last batch of a split is smaller.
-BATCH_WINDOWS = 256
+# Windows per encoder call; the last batch of a split is smaller. The quickstart's
+# three encoders on 20,315 windows in memory: 10.7 s at 256, 10.5 at 512, 9.6-10.3
+# at 1,024 (docs/evaluation.md, "Embedding throughput"); a batch's log-mel is 25 MB.
+BATCH_WINDOWS = 1024
 _FILE_PREFIX = "windows_"
 
 
@@ -100,18 +102,18 @@ def _progress(total: int, desc: str):
                    disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False)
 
 
-def _run_all(runs: typing.Sequence[typing.Callable], batches: typing.Iterable, num_clips: int,
+def _run_all(run: typing.Callable, outputs: int, batches: typing.Iterable, num_clips: int,
              desc: str) -> typing.List[dict]:
-  """One pass over (inputs, clips) batches, every run on every batch.
+  """One pass over (inputs, clips) batches; `run(inputs)` gives `outputs` embeddings of each.
 
   Returns:
-    per run, {'embeddings' [n, d] float32, 'clips' [n] int64}.
+    per output, {'embeddings' [n, d] float32, 'clips' [n] int64}.
   """
-  embeddings, clips = [[] for _ in runs], []
+  embeddings, clips = [[] for _ in range(outputs)], []
   with _progress(num_clips, desc) as bar:
     for inputs, clip in batches:
-      for run, out in zip(runs, embeddings):
-        out.append(np.asarray(run(inputs), np.float32))
+      for result, out in zip(run(inputs), embeddings):
+        out.append(np.asarray(result, np.float32))
       clips.append(np.asarray(clip, np.int64))
       bar.update(int(clips[-1][-1]) + 1 - bar.n)
   if not clips:
@@ -144,10 +146,11 @@ def keras_windows_many(encoders: typing.Sequence[keras.Model],
                     "cached": True}
   todo = [i for i, r in enumerate(results) if r is None]
   if todo:
-    functions = [inference.embed_function(encoders[i], feature_params, prints[i]) for i in todo]
+    joint = inference.joint_embed_function([encoders[i] for i in todo], feature_params,
+                                           [prints[i] for i in todo])
     batches = ((b["log_mel"], b["clip"]) for b in log_mel_windows(
         task, split, feature_params, hop_seconds).as_numpy_iterator())
-    outs = _run_all([lambda x, f=f: f(x).numpy() for f in functions], batches,
+    outs = _run_all(lambda x: [e.numpy() for e in joint(x)], len(todo), batches,
                     len(task.split_labels(split)), desc)
     for i, out in zip(todo, outs):
       if paths[i]:
@@ -170,7 +173,7 @@ def _runner_windows(runner, fp: params_lib.FeatureParams, task: downstream.TaskD
   else:
     raise ValueError(f"cannot embed with {type(runner).__name__}: not a Keras encoder, and its "
                      f"input_kind {kind!r} is neither 'log_mel' nor 'waveform'")
-  out, = _run_all([runner.run], batches, len(task.split_labels(split)), desc)
+  out, = _run_all(lambda x: [runner.run(x)], 1, batches, len(task.split_labels(split)), desc)
   return out | {"cached": False}
 
 

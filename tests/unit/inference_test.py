@@ -60,3 +60,26 @@ def test_embed_function_is_keyed_by_weights_not_by_object():
   np.testing.assert_allclose(after, model(x[..., None], training=False).numpy(), rtol=1e-4,
                              atol=1e-4)
   assert np.abs(after - before).max() > 1e-3
+
+
+def test_joint_embed_function_gives_each_encoders_own_embeddings():
+  small = dataclasses.replace(params_lib.EncoderParams(), width=0.25)
+  encoders = [_trained_like(small),
+              encoder_lib.build_encoder(dataclasses.replace(small, pooling="mean_max"), seed=5),
+              logmel_stats.build()]
+  fp = params_lib.FeatureParams()
+  x = np.random.default_rng(4).normal(size=(5, 96, 64)).astype(np.float32)
+  joint = inference.joint_embed_function(encoders, fp, ["a", "b", "stats"])(x)
+  assert len(joint) == 3
+  for encoder, out in zip(encoders, joint):
+    expected = encoder(x[..., None], training=False).numpy()
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-4, atol=1e-4)
+  # Different encoders give different embeddings: the check above is not of one output thrice.
+  assert np.abs(joint[0].numpy() - joint[1].numpy()).max() > 1e-2
+
+
+def test_joint_embed_function_needs_a_key_per_encoder():
+  model = encoder_lib.build_encoder(dataclasses.replace(params_lib.EncoderParams(), width=0.25))
+  with pytest.raises(ValueError, match="2 encoders need as many keys, got 1"):
+    inference.joint_embed_function([model, model], params_lib.FeatureParams(), ["only-one"])
