@@ -28,6 +28,21 @@ from mobile_ssl.core import params as params_lib
 AUTOTUNE = tf.data.AUTOTUNE
 
 
+def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
+  """`ds` with tf.data's autotuner off: for a stream read while a model runs on every core.
+
+  The autotuner sizes each parallel map and prefetch buffer from timings it
+  takes while the model's ops hold the cores, and there it sometimes settles
+  in a state where the whole pass runs 40 % slower: the probe's embedding pass
+  of the quickstart's encoders took 20.7-20.8 s in 3 of 5 passes with it and
+  14.6-15.1 s in all 5 without, same process, alternating (docs/evaluation.md,
+  "Embedding throughput"). Off, an `AUTOTUNE` map runs one call per core.
+  """
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return ds.with_options(options)
+
+
 def nested(example: dict, key: str):
   """A feature by its '/'-separated key: 'instrument/family' -> example['instrument']['family']."""
   for part in key.split("/"):

@@ -90,11 +90,12 @@ def log_mel_windows(task: downstream.TaskData, split: str, fp: params_lib.Featur
   """Batches {'log_mel' [B, frames, bins] float32, 'clip' [B] int64, 'timestamp'} of a split.
 
   `pipeline.slice_dataset`'s windows (same padding, log-mel and framing,
-  `pipeline.slices`), without labels and in larger batches.
+  `pipeline.slices`), without labels and in larger batches, read beside the
+  encoders (`pipeline.without_autotune`).
   """
   ds = pipeline.clips(task.builder, split, audio_key=task.spec.audio_key, feature_params=fp)
   ds = pipeline.slices(pipeline.log_mels(ds, fp), fp, hop_seconds)
-  return ds.batch(batch_windows).prefetch(pipeline.AUTOTUNE)
+  return pipeline.without_autotune(ds.batch(batch_windows).prefetch(pipeline.AUTOTUNE))
 
 
 def _progress(total: int, desc: str):

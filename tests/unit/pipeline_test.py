@@ -99,3 +99,11 @@ def test_concatenate_clips_loops_each_clip_in_loop_mode():
   loop = dataclasses.replace(params, train=dataclasses.replace(params.train, concat_mode="loop"))
   assert pipeline.cache_key(params) != pipeline.cache_key(loop)
   assert pipeline.cache_key(loop).endswith("_concat3_loop")
+
+
+def test_without_autotune_turns_the_autotuner_off_and_keeps_the_elements():
+  ds = tf.data.Dataset.range(10).map(lambda x: x * 2, num_parallel_calls=pipeline.AUTOTUNE)
+  assert ds.options().autotune.enabled is not False
+  quiet = pipeline.without_autotune(ds.prefetch(pipeline.AUTOTUNE))
+  assert quiet.options().autotune.enabled is False
+  assert list(quiet.as_numpy_iterator()) == list(range(0, 20, 2))
