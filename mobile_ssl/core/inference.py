@@ -123,7 +123,7 @@ def joint_embed_function(encoders: typing.Sequence[keras.Model],
   runs their independent ops side by side, where each small model alone
   leaves cores waiting on its ops' joins, and the graph is traced once, not
   once per encoder (3 quickstart encoders on 20,315 windows: 10.7 s against
-  12.2 s one after another, docs/evaluation.md, "Embedding throughput").
+  12.2 s one after another, docs/evaluation.md, "One graph for a pass's encoders").
 
   One traced function per `keys`, whatever B (the last batch is smaller). A
   folded copy holds the weights as they are now, so each key must name them

@@ -36,7 +36,8 @@ def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
   in a state where the whole pass runs 40 % slower: the probe's embedding pass
   of the quickstart's encoders took 20.7-20.8 s in 3 of 5 passes with it and
   14.6-15.1 s in all 5 without, same process, alternating (docs/evaluation.md,
-  "Embedding throughput"). Off, an `AUTOTUNE` map runs one call per core.
+  "One graph for a pass's encoders, and tf.data's autotuner off"). Off, each
+  `AUTOTUNE` map and buffer keeps a fixed size.
   """
   options = tf.data.Options()
   options.autotune.enabled = False

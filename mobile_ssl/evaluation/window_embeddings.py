@@ -44,7 +44,8 @@ from mobile_ssl.evaluation import probe
 
 # Windows per encoder call; the last batch of a split is smaller. The quickstart's
 # three encoders on 20,315 windows in memory: 10.7 s at 256, 10.5 at 512, 9.6-10.3
-# at 1,024 (docs/evaluation.md, "Embedding throughput"); a batch's log-mel is 25 MB.
+# at 1,024 (docs/evaluation.md, "One graph for a pass's encoders"); a batch's log-mel
+# is 25 MB.
 BATCH_WINDOWS = 1024
 _FILE_PREFIX = "windows_"
 
