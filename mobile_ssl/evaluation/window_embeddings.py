@@ -104,17 +104,19 @@ def _progress(total: int, desc: str):
                    disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False)
 
 
-def _run_all(run: typing.Callable, outputs: int, batches: typing.Iterable, num_clips: int,
+def _run_all(run: typing.Callable, batches: typing.Iterable, num_clips: int,
              desc: str) -> typing.List[dict]:
-  """One pass over (inputs, clips) batches; `run(inputs)` gives `outputs` embeddings of each.
+  """One pass over (inputs, clips) batches; `run(inputs)` gives a list of embeddings of them.
 
   Returns:
-    per output, {'embeddings' [n, d] float32, 'clips' [n] int64}.
+    per item of `run`'s list, {'embeddings' [n, d] float32, 'clips' [n] int64}.
   """
-  embeddings, clips = [[] for _ in range(outputs)], []
+  embeddings, clips = None, []
   with _progress(num_clips, desc) as bar:
     for inputs, clip in batches:
-      for result, out in zip(run(inputs), embeddings):
+      results = run(inputs)
+      embeddings = embeddings or [[] for _ in results]
+      for result, out in zip(results, embeddings):
         out.append(np.asarray(result, np.float32))
       clips.append(np.asarray(clip, np.int64))
       bar.update(int(clips[-1][-1]) + 1 - bar.n)
@@ -152,7 +154,7 @@ def keras_windows_many(encoders: typing.Sequence[keras.Model],
                                            [prints[i] for i in todo])
     batches = ((b["log_mel"], b["clip"]) for b in log_mel_windows(
         task, split, feature_params, hop_seconds).as_numpy_iterator())
-    outs = _run_all(lambda x: [e.numpy() for e in joint(x)], len(todo), batches,
+    outs = _run_all(lambda x: [e.numpy() for e in joint(x)], batches,
                     len(task.split_labels(split)), desc)
     for i, out in zip(todo, outs):
       if paths[i]:
@@ -175,7 +177,7 @@ def _runner_windows(runner, fp: params_lib.FeatureParams, task: downstream.TaskD
   else:
     raise ValueError(f"cannot embed with {type(runner).__name__}: not a Keras encoder, and its "
                      f"input_kind {kind!r} is neither 'log_mel' nor 'waveform'")
-  out, = _run_all(lambda x: [runner.run(x)], 1, batches, len(task.split_labels(split)), desc)
+  out, = _run_all(lambda x: [runner.run(x)], batches, len(task.split_labels(split)), desc)
   return out | {"cached": False}
 
 
