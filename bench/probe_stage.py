@@ -4,14 +4,17 @@ r"""Seconds of the quickstart's probe stage on the runs of an earlier quickstart
 
 Repeats exactly the probe call of `mobile-ssl-quickstart` (stage 4): the run
 directories it trained (pretext task, supervised, untrained) and the
-logmel_stats floor, a linear probe on every label of the dataset, no
-embedding cache (a fresh stage). Only public API, so it runs against another
+logmel_stats floor, a linear probe on every label of the dataset, with an
+empty cache folder that the stage writes its embeddings and fits to, as the
+quickstart's writes its eval_cache (`--nowrite_cache`: no cache, as this
+script ran before session 41). Only public API, so it runs against another
 checkout too (`PYTHONPATH=../other_checkout python bench/probe_stage.py ...`)
 for a before/after on the same runs and machine. Not a test.
 """
 
 import json
 import os
+import tempfile
 import time
 
 from absl import app
@@ -30,6 +33,9 @@ flags.DEFINE_enum("probe_on", "clips", list(suite.PROBE_INPUTS),
                   "The quickstart's --probe_on: fit on clip means (its default) or every window.")
 flags.DEFINE_integer("probe_iterations", 200,
                      "The quickstart's --probe_iterations (its default 200; mobile-ssl-eval's 500).")
+flags.DEFINE_bool("write_cache", True,
+                  "Write the embeddings and fits to an empty temporary cache folder, as the "
+                  "quickstart's stage writes its eval_cache.")
 FLAGS = flags.FLAGS
 
 
@@ -44,16 +50,22 @@ def main(argv):
           "untrained": out("untrained")}
   dataset = FLAGS.dataset
   started = time.time()
-  tasks = [downstream.load_task(f"{dataset}:{k}", FLAGS.data_dir, name=k) for k in labels]
+  specs = [f"{dataset}:{k}" for k in labels]
+  # A checkout from before load_tasks (session 41) loads them one by one.
+  tasks = (downstream.load_tasks(specs, FLAGS.data_dir, labels)
+           if hasattr(downstream, "load_tasks") else
+           [downstream.load_task(s, FLAGS.data_dir, name=k) for s, k in zip(specs, labels)])
   methods = suite.methods(list(runs.values()) + [suite.LOGMEL_STATS],
                                list(runs) + [suite.LOGMEL_STATS])
   # A checkout from before --probe_iterations has no such field (its cap was 500).
   caps = ({"probe_iterations": FLAGS.probe_iterations}
           if hasattr(suite.EvalParams, "probe_iterations") else {})
-  rows = suite.evaluate(methods, tasks, eval_params=suite.EvalParams(hop_seconds=FLAGS.hop_seconds,
-                                                          probe_on=FLAGS.probe_on, **caps),
-                             log=lambda line: print(line, flush=True))
-  seconds = time.time() - started
+  with tempfile.TemporaryDirectory(prefix="probe_stage_cache_") as cache_dir:
+    rows = suite.evaluate(methods, tasks, eval_params=suite.EvalParams(
+        hop_seconds=FLAGS.hop_seconds, probe_on=FLAGS.probe_on, **caps),
+                          cache_dir=cache_dir if FLAGS.write_cache else "",
+                          log=lambda line: print(line, flush=True))
+    seconds = time.time() - started
   for row in rows:
     print(f"{row['method']:14s} {row['task']:8s} {100 * row['accuracy']:5.1f}")
   print(f"probe stage: {seconds:.1f} s ({len(methods)} encoders x {len(tasks)} tasks, "

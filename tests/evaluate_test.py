@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import threadpoolctl
 
+from mobile_ssl.core import atomic
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
@@ -107,6 +108,23 @@ class TestTasks:
     with pytest.raises(ValueError, match="no train split 'train'; it has test"):
       downstream.load_task(f"{test_only}:digit", data_dir)
 
+  def test_tasks_of_one_dataset_share_one_label_pass_per_split(self, digits_dir, data_dir,
+                                                                monkeypatch):
+    specs = [f"{digits_dir}:digit", f"{digits_dir}:speaker"]
+    alone = [downstream.load_task(s, data_dir, name=n) for s, n in zip(specs, ["d", "s"])]
+    passes = []
+    real = downstream.clip_labels_many
+    monkeypatch.setattr(downstream, "clip_labels_many",
+                        lambda b, split, keys, audio: passes.append((split, list(keys)))
+                        or real(b, split, keys, audio))
+    together = downstream.load_tasks(specs, data_dir, ["d", "s"])
+    assert sorted(passes) == [("test", ["digit", "speaker"]), ("train", ["digit", "speaker"])]
+    for a, t in zip(alone, together):
+      assert (t.name, t.num_classes, t.class_names) == (a.name, a.num_classes, a.class_names)
+      np.testing.assert_array_equal(t.train_labels, a.train_labels)
+      np.testing.assert_array_equal(t.test_labels, a.test_labels)
+    assert not np.array_equal(together[0].train_labels, together[1].train_labels)
+
   def test_unknown_label_or_task_is_a_clear_error(self, digits_dir, data_dir):
     with pytest.raises(ValueError, match="no label 'colour'.*digit"):
       downstream.load_task(f"{digits_dir}:colour", data_dir)
@@ -132,6 +150,21 @@ class TestEvaluation:
       evaluation.methods([str(tmp_path / "missing")])
     with pytest.raises(ValueError, match="--names"):
       evaluation.methods(["untrained", tiny_run], ["only_one"])
+
+  def test_methods_load_each_run_once(self, tiny_run, monkeypatch):
+    loads = []
+    real = model_dir.load_encoder
+    monkeypatch.setattr(model_dir, "load_encoder", lambda d: loads.append(d) or real(d))
+    first, second = evaluation.methods([tiny_run, tiny_run], ["a", "b"])
+    assert loads == [tiny_run, tiny_run]  # the up-front checks
+    a = first.encoder(0)
+    assert len(loads) == 2  # the checked copy, not a second load
+    b = second.encoder(0)
+    assert b is not a  # the same run under two names: two models, never one shared
+    again = first.encoder(0)  # later calls load a fresh copy
+    assert len(loads) == 4 and again is not a
+    for w_a, w_again in zip(a.get_weights(), again.get_weights()):
+      np.testing.assert_array_equal(w_a, w_again)
 
   def test_embeddings_are_cached_by_encoder_and_hop(self, digit_task, tiny_run, tmp_path):
     encoder, params = model_dir.load_encoder(tiny_run)
@@ -160,6 +193,41 @@ class TestEvaluation:
     expected = encoder(log_mel[..., None], training=False).numpy()
     np.testing.assert_allclose(out["embeddings"], expected, rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(out["labels"], digit_task.train_labels[out["clips"]])
+
+  def test_cache_files_are_written_in_the_background(self, digit_task, tiny_run, tmp_path):
+    encoder, params = model_dir.load_encoder(tiny_run)
+    cache = str(tmp_path / "cache")
+    embed = lambda folder: window_embeddings.keras_windows_many(
+        [encoder], params.features, digit_task, "test", FAST.hop_seconds, folder)[0]
+    first = embed(cache)
+    again = embed(cache)  # waits for the pending file, then reads it
+    assert not first["cached"] and again["cached"]
+    np.testing.assert_array_equal(first["embeddings"], again["embeddings"])
+    window_embeddings.wait_for_cache_writes()
+    assert len(os.listdir(cache)) == 1  # one file, no temporary left behind
+    blocked = tmp_path / "a_file"
+    blocked.write_text("")
+    assert not embed(str(blocked / "cache"))["cached"]  # the embeddings come back anyway
+    with pytest.raises(OSError):
+      window_embeddings.wait_for_cache_writes()
+    window_embeddings.wait_for_cache_writes()  # the failed write is no longer pending
+
+  def test_evaluate_keeps_its_rows_when_the_cache_cannot_be_written(self, digit_task, tmp_path,
+                                                                    monkeypatch):
+    real = atomic.write_arrays
+
+    def disk_full_for_windows(path, arrays):
+      if os.path.basename(path).startswith("windows_"):
+        raise OSError(28, "No space left on device", path)
+      real(path, arrays)
+
+    monkeypatch.setattr(atomic, "write_arrays", disk_full_for_windows)
+    lines = []
+    rows = evaluation.evaluate(evaluation.methods([evaluation.LOGMEL_STATS]), [digit_task],
+                               eval_params=FAST, cache_dir=str(tmp_path / "cache"),
+                               log=lines.append)
+    assert len(rows) == 1 and 0 <= rows[0]["accuracy"] <= 1
+    assert any("embedding cache could not be written" in line for line in lines), lines
 
   def test_cache_misses_after_the_same_encoder_changes(self, digit_task, tmp_path):
     encoder = encoder_lib.build_encoder(TINY.encoder, TINY.features, seed=1)

@@ -89,8 +89,7 @@ def evaluate_from_flags(fv: flags.FlagValues):
   task_names = datasets.split_list(fv.task_names)
   if task_names and len(task_names) != len(task_specs):
     raise ValueError(f"--task_names has {len(task_names)} names for {len(task_specs)} --tasks")
-  tasks = [downstream.load_task(spec, fv.data_dir, task_names[i] if task_names else "")
-           for i, spec in enumerate(task_specs)]
+  tasks = downstream.load_tasks(task_specs, fv.data_dir, task_names)
   rows = suite.evaluate(methods, tasks, fv.mode, budgets, eval_params,
                              cache_dir="" if cache_dir == "none" else cache_dir)
   return rows, eval_report.write(rows, fv.output_dir)

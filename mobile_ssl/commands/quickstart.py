@@ -202,7 +202,7 @@ def quickstart(qp: QuickstartParams) -> dict:
     if record:
       rows = record["rows"]
     else:
-      task_list = [downstream.load_task(s, qp.data_dir, name=k) for s, k in zip(specs, labels)]
+      task_list = downstream.load_tasks(specs, qp.data_dir, labels)
       method_list = evaluation.methods(list(runs.values()) + [evaluation.LOGMEL_STATS],
                                        list(runs) + [evaluation.LOGMEL_STATS])
       rows = evaluation.evaluate(method_list, task_list, cache_dir=out("eval_cache"),

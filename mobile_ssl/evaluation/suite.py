@@ -105,11 +105,16 @@ class Method:
   kind: str  # 'run' | UNTRAINED | SUPERVISED | LOGMEL_STATS
   params: params_lib.Params
   model_dir: str = ""
+  # The copy `methods` loaded to check the run (at most one): the first
+  # `encoder` call takes it instead of loading the file a second time (0.2 s
+  # a run directory in the quickstart's probe stage, docs/evaluation.md).
+  loaded: typing.List[keras.Model] = dataclasses.field(
+      default_factory=list, compare=False, repr=False)
 
   def encoder(self, seed: int) -> keras.Model:
     """A fresh copy (fine-tuning changes the weights it is given)."""
     if self.kind == "run":
-      return model_dir_lib.load_encoder(self.model_dir)[0]
+      return self.loaded.pop() if self.loaded else model_dir_lib.load_encoder(self.model_dir)[0]
     if self.kind == LOGMEL_STATS:
       return logmel_stats.build(self.params.features)
     return encoder_lib.build_encoder(self.params.encoder, self.params.features, seed=seed)
@@ -124,17 +129,18 @@ def methods(specs: typing.Sequence[str], names: typing.Sequence[str] = (),
   """
   if names and len(names) != len(specs):
     raise ValueError(f"--names has {len(names)} names for {len(specs)} --encoders")
-  runs = {}
+  runs, loaded = {}, {}
   for spec in specs:
     if spec not in BASELINES:
-      model_dir_lib.load_encoder(spec)  # A clear error now rather than after hours.
-      runs[spec] = model_dir_lib.read_params(spec)
+      # A clear error now rather than after hours; the model is kept for `encoder`.
+      loaded[spec], runs[spec] = model_dir_lib.load_encoder(spec)
   base = next(iter(runs.values()), None) or baseline_params or params_lib.Params()
   out = []
   for i, spec in enumerate(specs):
     name = names[i] if names else os.path.basename(os.path.normpath(spec))
     kind = spec if spec in BASELINES else "run"
-    out.append(Method(name, kind, runs.get(spec, base), "" if kind != "run" else spec))
+    out.append(Method(name, kind, runs.get(spec, base), "" if kind != "run" else spec,
+                      [loaded.pop(spec)] if spec in loaded else []))
   if len({m.name for m in out}) != len(out):
     raise ValueError(f"method names must be unique, got {[m.name for m in out]}; use --names")
   return out
@@ -476,4 +482,8 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
                      sum(r["seconds"] for r in results), eval_params.probe_on,
                      eval_params.probe_iterations))
     _log_row(rows[-1], budget, log)
+  try:
+    window_embeddings.wait_for_cache_writes()
+  except (OSError, ValueError) as e:  # the rows stand; only the cache is missing
+    log(f"the embedding cache could not be written: {e}")
   return rows

@@ -17,17 +17,21 @@ windows, labels and clip ids are the same. Built for throughput (docs/evaluation
     them in memory; `cache_dir` keeps them on disk, keyed by the encoder's
     checksum (weights and front end), the dataset, split and hop), and labels
     are attached from the task's per-clip labels (`TaskData.split_labels`,
-    in the same clip order as `pipeline.clips`).
+    in the same clip order as `pipeline.clips`);
+  * the cache files are written by one background thread while the next
+    pass or the probe fits run (`wait_for_cache_writes`).
 Window runners (`mobile_ssl.export.tflite_embedder.TFLiteEmbedder`) are not cached: they get
 the same windows, as log-mel or as waveform frames (`pipeline.waveform_windows`),
 one invoke per window.
 """
 
+from concurrent import futures
 import dataclasses
 import hashlib
 import json
 import os
 import sys
+import threading
 import typing
 
 import keras
@@ -48,6 +52,44 @@ from mobile_ssl.evaluation import probe
 # is 25 MB.
 BATCH_WINDOWS = 1024
 _FILE_PREFIX = "windows_"
+
+# Cache files not yet on disk: path -> the background write's future. Writing
+# the quickstart's eight split files (450 MB of .npz) took about 1 s in the
+# main thread, with the other core idle (docs/evaluation.md, "What is left in
+# the encoders' time").
+_pending_writes: typing.Dict[str, futures.Future] = {}
+_pending_lock = threading.Lock()
+_writer: typing.Optional[futures.ThreadPoolExecutor] = None
+
+
+def _write_later(path: str, arrays: dict) -> None:
+  """Hands a cache file to the writer thread (atomic: readers see all of it or nothing)."""
+  global _writer
+  with _pending_lock:
+    if _writer is None:
+      _writer = futures.ThreadPoolExecutor(1, thread_name_prefix="embedding_cache_writer")
+    _pending_writes[path] = _writer.submit(atomic.write_arrays, path, arrays)
+
+
+def _wait_for(paths: typing.Iterable[str]) -> None:
+  """Waits for the pending writes of `paths`, all of them; raises the first one's error."""
+  with _pending_lock:
+    pending = [_pending_writes.pop(p) for p in paths if p in _pending_writes]
+  errors = [e for e in (future.exception() for future in pending) if e is not None]
+  if errors:
+    raise errors[0]
+
+
+def wait_for_cache_writes() -> None:
+  """Blocks until every embedding cache file handed to the writer is on disk.
+
+  Raises the first write's error (a full disk, say). `suite.evaluate` and the
+  export's probe check call it before they return; a process that never does
+  still writes them all before it exits (the writer is a non-daemon thread).
+  """
+  with _pending_lock:
+    paths = list(_pending_writes)
+  _wait_for(paths)
 
 
 def fingerprint(model: keras.Model, feature_params: params_lib.FeatureParams) -> str:
@@ -143,6 +185,7 @@ def keras_windows_many(encoders: typing.Sequence[keras.Model],
   prints = [fingerprint(e, feature_params) for e in encoders]
   paths = [cache_path(cache_dir, p, key) if cache_dir else "" for p in prints]
   results: typing.List[typing.Optional[dict]] = [None] * len(encoders)
+  _wait_for(paths)  # written earlier in this process: read it, don't embed again
   for i, path in enumerate(paths):
     if path and os.path.exists(path):
       cached = atomic.read_arrays(path)
@@ -158,7 +201,7 @@ def keras_windows_many(encoders: typing.Sequence[keras.Model],
                     len(task.split_labels(split)), desc)
     for i, out in zip(todo, outs):
       if paths[i]:
-        atomic.write_arrays(paths[i], out)
+        _write_later(paths[i], out)
       results[i] = out | {"cached": False}
   return results
 
@@ -203,6 +246,9 @@ def embed_split(encoder, feature_params: params_lib.FeatureParams, task: downstr
   if isinstance(encoder, keras.Model):
     out = keras_windows_many([encoder], feature_params, task, split, hop_seconds, cache_dir,
                              desc)[0]
+    if cache_dir:  # its file is on disk when this returns, as before the writer thread
+      _wait_for([cache_path(cache_dir, fingerprint(encoder, feature_params),
+                            split_key(task, split, hop_seconds))])
   else:
     out = _runner_windows(encoder, feature_params, task, split, hop_seconds, desc)
   return with_labels(out, task, split)
