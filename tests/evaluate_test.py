@@ -208,6 +208,7 @@ class TestEvaluation:
     blocked = tmp_path / "a_file"
     blocked.write_text("")
     assert not embed(str(blocked / "cache"))["cached"]  # the embeddings come back anyway
+    assert not embed(str(blocked / "cache"))["cached"]  # the failed write is a miss here
     with pytest.raises(OSError):
       window_embeddings.wait_for_cache_writes()
     window_embeddings.wait_for_cache_writes()  # the failed write is no longer pending

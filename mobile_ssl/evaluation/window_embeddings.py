@@ -71,21 +71,25 @@ def _write_later(path: str, arrays: dict) -> None:
     _pending_writes[path] = _writer.submit(atomic.write_arrays, path, arrays)
 
 
-def _wait_for(paths: typing.Iterable[str]) -> None:
-  """Waits for the pending writes of `paths`, all of them; raises the first one's error."""
+def _wait_for(paths: typing.Iterable[str], raise_errors: bool = True) -> None:
+  """Waits for the pending writes of `paths`, all of them; raises the first one's error.
+
+  `raise_errors` False: a failed write is only a missing file (a cache miss).
+  """
   with _pending_lock:
     pending = [_pending_writes.pop(p) for p in paths if p in _pending_writes]
   errors = [e for e in (future.exception() for future in pending) if e is not None]
-  if errors:
+  if errors and raise_errors:
     raise errors[0]
 
 
 def wait_for_cache_writes() -> None:
   """Blocks until every embedding cache file handed to the writer is on disk.
 
-  Raises the first write's error (a full disk, say). `suite.evaluate` and the
-  export's probe check call it before they return; a process that never does
-  still writes them all before it exits (the writer is a non-daemon thread).
+  Raises the first write's error (a full disk, say). `suite.evaluate` calls it
+  before it returns, and `embed_split` waits for its own file; a process that
+  never waits still writes them all before it exits (Python joins the writer
+  thread at exit).
   """
   with _pending_lock:
     paths = list(_pending_writes)
@@ -185,7 +189,9 @@ def keras_windows_many(encoders: typing.Sequence[keras.Model],
   prints = [fingerprint(e, feature_params) for e in encoders]
   paths = [cache_path(cache_dir, p, key) if cache_dir else "" for p in prints]
   results: typing.List[typing.Optional[dict]] = [None] * len(encoders)
-  _wait_for(paths)  # written earlier in this process: read it, don't embed again
+  # Written earlier in this process: read it, don't embed again. A failed
+  # write is a miss here; its error went to whoever waited for it.
+  _wait_for(paths, raise_errors=False)
   for i, path in enumerate(paths):
     if path and os.path.exists(path):
       cached = atomic.read_arrays(path)
