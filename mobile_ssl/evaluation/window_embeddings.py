@@ -87,7 +87,7 @@ def wait_for_cache_writes() -> None:
   """Blocks until every embedding cache file handed to the writer is on disk.
 
   Raises the first write's error (a full disk, say). `suite.evaluate` calls it
-  before it returns, and `embed_split` waits for its own file; a process that
+  before it returns (`embed_split` writes its file itself); a process that
   never waits still writes them all before it exits (Python joins the writer
   thread at exit).
   """
@@ -175,12 +175,13 @@ def _run_all(run: typing.Callable, batches: typing.Iterable, num_clips: int,
 def keras_windows_many(encoders: typing.Sequence[keras.Model],
                        feature_params: params_lib.FeatureParams, task: downstream.TaskData,
                        split: str, hop_seconds: float, cache_dir: str = "",
-                       desc: str = "embed") -> typing.List[dict]:
+                       desc: str = "embed", write_later: bool = True) -> typing.List[dict]:
   """Label-free embeddings of a split by several Keras encoders, in one pass over the audio.
 
   The encoders share the front end (`feature_params`), so each batch of
   log-mel windows is decoded and computed once and fed to every encoder not
-  found in the cache.
+  found in the cache. `write_later`: new cache files go to the writer thread
+  (`wait_for_cache_writes`); False: they are on disk when this returns.
 
   Returns:
     per encoder, {'embeddings' [n, d] float32, 'clips' [n] int64, 'cached': bool}.
@@ -206,8 +207,10 @@ def keras_windows_many(encoders: typing.Sequence[keras.Model],
     outs = _run_all(lambda x: [e.numpy() for e in joint(x)], batches,
                     len(task.split_labels(split)), desc)
     for i, out in zip(todo, outs):
-      if paths[i]:
+      if paths[i] and write_later:
         _write_later(paths[i], out)
+      elif paths[i]:
+        atomic.write_arrays(paths[i], out)
       results[i] = out | {"cached": False}
   return results
 
@@ -250,11 +253,9 @@ def embed_split(encoder, feature_params: params_lib.FeatureParams, task: downstr
      'clips' [n] int64 (clip index in the split), 'cached': bool}.
   """
   if isinstance(encoder, keras.Model):
+    # Its file is on disk when this returns, as before the writer thread.
     out = keras_windows_many([encoder], feature_params, task, split, hop_seconds, cache_dir,
-                             desc)[0]
-    if cache_dir:  # its file is on disk when this returns, as before the writer thread
-      _wait_for([cache_path(cache_dir, fingerprint(encoder, feature_params),
-                            split_key(task, split, hop_seconds))])
+                             desc, write_later=False)[0]
   else:
     out = _runner_windows(encoder, feature_params, task, split, hop_seconds, desc)
   return with_labels(out, task, split)
