@@ -120,7 +120,8 @@ def clip_labels_many(builder: tfds.core.DatasetBuilder, split: str,
   ds = builder.as_dataset(split=split, shuffle_files=False,
                           read_config=tfds.ReadConfig(try_autocache=False),
                           decoders={audio_key: tfds.decode.SkipDecoding()})
-  ds = ds.map(lambda example: {k: pipeline.nested(example, k) for k in keys})
+  ds = pipeline.without_autotune(
+      ds.map(lambda example: {k: pipeline.nested(example, k) for k in keys}))
   batches = list(ds.batch(4096).as_numpy_iterator())
   return {k: (np.concatenate([b[k] for b in batches]).astype(np.int64) if batches
               else np.zeros(0, np.int64)) for k in keys}

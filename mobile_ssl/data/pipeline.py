@@ -29,15 +29,24 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 
 def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
-  """`ds` with tf.data's autotuner off: for a stream read while a model runs on every core.
+  """`ds` with tf.data's autotuner off; every stream here starts with it (`clips`).
 
-  The autotuner sizes each parallel map and prefetch buffer from timings it
-  takes while the model's ops hold the cores, and there it sometimes settles
-  in a state where the whole pass runs 40 % slower: the probe's embedding pass
-  of the quickstart's encoders took 20.7-20.8 s in 3 of 5 passes with it and
-  14.6-15.1 s in all 5 without, same process, alternating (docs/evaluation.md,
-  "One graph for a pass's encoders, and tf.data's autotuner off"). Off, each
-  `AUTOTUNE` map and buffer keeps a fixed size.
+  Options reach every dataset built on `ds`, so the two roots (`clips` and
+  the label pass, `downstream.clip_labels_many`) switch it off for all of
+  training, the probe's embedding pass and the export's passes. Two reasons:
+    * Deleting an autotuned iterator waits for the autotuner's thread, which
+      sleeps between rounds for up to 60 s and is not woken: the end of a
+      training run (its iterator goes when `trainer.fit` returns) sat idle for
+      29-44 s in the quickstart's pretrain and supervised stages, and a
+      100-s iterator took 42.1 s to delete against 0.19 s without the
+      autotuner (docs/evaluation.md, "Idle at the end of every training run").
+    * Its timings are taken while the model's ops hold the cores, and there
+      it sometimes settled in a state where the probe's embedding pass of the
+      quickstart's encoders ran 40 % slower: 20.7-20.8 s in 3 of 5 passes
+      with it, 14.6-15.1 s in all 5 without (docs/evaluation.md, "One graph
+      for a pass's encoders, and tf.data's autotuner off").
+  Off, each `AUTOTUNE` map and buffer keeps a fixed size. The elements and
+  their order are the same either way (every map keeps its order).
   """
   options = tf.data.Options()
   options.autotune.enabled = False
@@ -59,7 +68,8 @@ def clips(builder: tfds.core.DatasetBuilder, split: str, *,
   """Clips of a prepared TFDS split as {'waveform': float32 [n] at 16 kHz, 'label'?}.
 
   Integer audio is scaled by 1/32768 (TFDS stores 16-bit PCM, sometimes as
-  int64); float audio is used as it is.
+  int64); float audio is used as it is. tf.data's autotuner is off for this
+  stream and all built on it (`without_autotune`).
   """
   info = builder.info
   if audio_key not in info.features.keys():
@@ -86,7 +96,7 @@ def clips(builder: tfds.core.DatasetBuilder, split: str, *,
       out["label"] = tf.cast(nested(example, label_key), tf.int64)
     return out
 
-  return ds.map(convert, num_parallel_calls=AUTOTUNE, deterministic=True)
+  return without_autotune(ds.map(convert, num_parallel_calls=AUTOTUNE, deterministic=True))
 
 
 def concatenate_clips(ds: tf.data.Dataset, count: int, mode: str = "join",

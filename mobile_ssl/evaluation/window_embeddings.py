@@ -138,11 +138,11 @@ def log_mel_windows(task: downstream.TaskData, split: str, fp: params_lib.Featur
 
   `pipeline.slice_dataset`'s windows (same padding, log-mel and framing,
   `pipeline.slices`), without labels and in larger batches, read beside the
-  encoders (`pipeline.without_autotune`).
+  encoders (with tf.data's autotuner off, as every stream from `pipeline.clips`).
   """
   ds = pipeline.clips(task.builder, split, audio_key=task.spec.audio_key, feature_params=fp)
   ds = pipeline.slices(pipeline.log_mels(ds, fp), fp, hop_seconds)
-  return pipeline.without_autotune(ds.batch(batch_windows).prefetch(pipeline.AUTOTUNE))
+  return ds.batch(batch_windows).prefetch(pipeline.AUTOTUNE)
 
 
 def _progress(total: int, desc: str):

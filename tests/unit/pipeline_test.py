@@ -107,3 +107,20 @@ def test_without_autotune_turns_the_autotuner_off_and_keeps_the_elements():
   quiet = pipeline.without_autotune(ds.prefetch(pipeline.AUTOTUNE))
   assert quiet.options().autotune.enabled is False
   assert list(quiet.as_numpy_iterator()) == list(range(0, 20, 2))
+
+
+def test_every_stream_from_a_split_has_the_autotuner_off(tiny_synthetic):
+  """Training's stream too: deleting an autotuned iterator can wait up to 60 s."""
+  def crop(clip, params, seed):
+    return clip["log_mel"][:96], tf.constant(0)
+
+  streams = {
+      "clips": pipeline.clips(tiny_synthetic, "train"),
+      "slices": pipeline.slice_dataset(tiny_synthetic, "test", batch_size=4),
+      "training": pipeline.task_dataset([(tiny_synthetic, "train")], crop, 96, PARAMS,
+                                        batch_size=2, seed=0, cache_dir="memory"),
+  }
+  assert {name: ds.options().autotune.enabled for name, ds in streams.items()} == {
+      name: False for name in streams}
+  inputs, _ = next(iter(streams["training"]))
+  assert inputs.shape == (2, 96, 64)
