@@ -35,11 +35,12 @@ def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
   the label pass, `downstream.clip_labels_many`) switch it off for all of
   training, the probe's embedding pass and the export's passes. Two reasons:
     * Deleting an autotuned iterator waits for the autotuner's thread, which
-      sleeps between rounds for up to 60 s and is not woken: the end of a
-      training run (its iterator goes when `trainer.fit` returns) sat idle for
-      29-44 s in the quickstart's pretrain and supervised stages, and a
-      100-s iterator took 42.1 s to delete against 0.19 s without the
-      autotuner (docs/evaluation.md, "Idle at the end of every training run").
+      sleeps between rounds for up to 60 s and is not woken: the quickstart's
+      pretrain and supervised stages sat idle for 29-44 s at their ends, and
+      `bench/iterator_teardown.py` saw 600-step pretraining runs take 148 s
+      twice in four with the autotuner on (102 and 107 s otherwise), never
+      with it off (106, 109 s) (docs/evaluation.md, "Idle at the end of every
+      training run").
     * Its timings are taken while the model's ops hold the cores, and there
       it sometimes settled in a state where the probe's embedding pass of the
       quickstart's encoders ran 40 % slower: 20.7-20.8 s in 3 of 5 passes
