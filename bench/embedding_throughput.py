@@ -7,7 +7,7 @@ Times, on every 975 ms window (0.5 s hop) of one split, interleaved
 `--repeats` times (median windows/s; contention hits every row alike):
   * keras path      `window_embeddings.embed_split` uncached: decode, log-mel
                     once per clip, windows, the BN-folded encoders in batches of
-                    `window_embeddings.BATCH_WINDOWS` (1,024);
+                    `window_embeddings.BATCH_WINDOWS` (256);
   * keras path (old) the path before the one-pass embedding, rebuilt here: a dataset per clip
                     (`flat_map`), batches of 64, the unfolded Keras encoder;
   * litert path     `embed_split` with the float32 waveform .tflite

@@ -46,11 +46,14 @@ from mobile_ssl.data import downstream
 from mobile_ssl.data import pipeline
 from mobile_ssl.evaluation import probe
 
-# Windows per encoder call; the last batch of a split is smaller. The quickstart's
-# three encoders on 20,315 windows in memory: 10.7 s at 256, 10.5 at 512, 9.6-10.3
-# at 1,024 (docs/evaluation.md, "One graph for a pass's encoders"); a batch's log-mel
-# is 25 MB.
-BATCH_WINDOWS = 1024
+# Windows per encoder call; the last batch of a split is smaller. The embeddings are
+# the same to the bit at any size. Timed on batches already in memory, 1,024 was a
+# few % faster than 256 (docs/evaluation.md, "One graph for a pass's encoders"), but
+# the real pass reads the front end beside the encoders, and a process's first call
+# at 1,024 costs about 1.7 s more than the next: the quickstart's train and test
+# passes took 25.0 s at 1,024 and 22.2 s at 256 (means of 3, alternating; "Smaller
+# batches for the probe's pass", session 43). A batch's log-mel is 6 MB.
+BATCH_WINDOWS = 256
 _FILE_PREFIX = "windows_"
 
 # Cache files not yet on disk: path -> the background write's future. Writing
