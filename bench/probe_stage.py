@@ -1,6 +1,6 @@
 r"""Seconds of the quickstart's probe stage on the runs of an earlier quickstart.
 
-  python bench/probe_stage.py --quickstart_dir=quickstart [--data_dir=DIR]
+  python bench/probe_stage.py --quickstart_dir=quickstart [--data_dir=DIR] [--batch_windows=N]
 
 Repeats exactly the probe call of `mobile-ssl-quickstart` (stage 4): the run
 directories it trained (pretext task, supervised, untrained) and the
@@ -9,7 +9,9 @@ empty cache folder that the stage writes its embeddings and fits to, as the
 quickstart's writes its eval_cache (`--nowrite_cache`: no cache, as this
 script ran before session 41). Only public API, so it runs against another
 checkout too (`PYTHONPATH=../other_checkout python bench/probe_stage.py ...`)
-for a before/after on the same runs and machine. Not a test.
+for a before/after on the same runs and machine (`--batch_windows` acts only on
+checkouts from session 43 on, which read the batch size when a pass starts).
+Not a test.
 """
 
 import json
@@ -23,6 +25,7 @@ from absl import logging
 
 from mobile_ssl.data import downstream
 from mobile_ssl.evaluation import suite
+from mobile_ssl.evaluation import window_embeddings
 
 flags.DEFINE_string("quickstart_dir", "quickstart", "Output folder of a finished quickstart.")
 flags.DEFINE_string("data_dir", None, "TFDS data dir.")
@@ -33,6 +36,9 @@ flags.DEFINE_enum("probe_on", "clips", list(suite.PROBE_INPUTS),
                   "The quickstart's --probe_on: fit on clip means (its default) or every window.")
 flags.DEFINE_integer("probe_iterations", 200,
                      "The quickstart's --probe_iterations (its default 200; mobile-ssl-eval's 500).")
+flags.DEFINE_integer("batch_windows", 0,
+                     "Windows per encoder call in the embedding pass (0: the library's "
+                     "window_embeddings.BATCH_WINDOWS, 256 since session 43, 1,024 before).")
 flags.DEFINE_bool("write_cache", True,
                   "Write the embeddings and fits to an empty temporary cache folder, as the "
                   "quickstart's stage writes its eval_cache.")
@@ -49,6 +55,8 @@ def main(argv):
   runs = {FLAGS.task: out(f"pretrain_{FLAGS.task}"), "supervised": out("supervised"),
           "untrained": out("untrained")}
   dataset = FLAGS.dataset
+  if FLAGS.batch_windows:  # read when each pass starts (the library's default)
+    window_embeddings.BATCH_WINDOWS = FLAGS.batch_windows
   started = time.time()
   specs = [f"{dataset}:{k}" for k in labels]
   # A checkout from before load_tasks (session 41) loads them one by one.
@@ -69,6 +77,7 @@ def main(argv):
   for row in rows:
     print(f"{row['method']:14s} {row['task']:8s} {100 * row['accuracy']:5.1f}")
   print(f"probe stage: {seconds:.1f} s ({len(methods)} encoders x {len(tasks)} tasks, "
+        f"batches of {window_embeddings.BATCH_WINDOWS} windows, "
         f"evaluation from {os.path.dirname(os.path.abspath(suite.__file__))})")
 
 

@@ -194,6 +194,21 @@ class TestEvaluation:
     np.testing.assert_allclose(out["embeddings"], expected, rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(out["labels"], digit_task.train_labels[out["clips"]])
 
+  def test_embeddings_do_not_depend_on_the_batch_size(self, digit_task, tiny_run, monkeypatch):
+    encoder, params = model_dir.load_encoder(tiny_run)
+    embed = lambda: window_embeddings.keras_windows_many(
+        [encoder, encoder_lib.build_encoder(TINY.encoder, TINY.features, seed=5)],
+        params.features, digit_task, "train", FAST.hop_seconds)
+    default = embed()
+    monkeypatch.setattr(window_embeddings, "BATCH_WINDOWS", 3)  # read when a pass starts
+    sizes = [len(b["clip"]) for b in window_embeddings.log_mel_windows(
+        digit_task, "train", params.features, FAST.hop_seconds).as_numpy_iterator()]
+    assert sizes[:-1] == [3] * (len(sizes) - 1) and 1 <= sizes[-1] <= 3
+    assert sum(sizes) == len(default[0]["clips"])
+    for small, usual in zip(embed(), default):  # the same to the bit: a choice of speed only
+      np.testing.assert_array_equal(small["embeddings"], usual["embeddings"])
+      np.testing.assert_array_equal(small["clips"], usual["clips"])
+
   def test_cache_files_are_written_in_the_background(self, digit_task, tiny_run, tmp_path):
     encoder, params = model_dir.load_encoder(tiny_run)
     cache = str(tmp_path / "cache")

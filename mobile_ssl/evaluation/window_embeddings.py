@@ -48,11 +48,12 @@ from mobile_ssl.evaluation import probe
 
 # Windows per encoder call; the last batch of a split is smaller. The embeddings are
 # the same to the bit at any size. Timed on batches already in memory, 1,024 was a
-# few % faster than 256 (docs/evaluation.md, "One graph for a pass's encoders"), but
-# the real pass reads the front end beside the encoders, and a process's first call
-# at 1,024 costs about 1.7 s more than the next: the quickstart's train and test
-# passes took 25.0 s at 1,024 and 22.2 s at 256 (means of 3, alternating; "Smaller
-# batches for the probe's pass", session 43). A batch's log-mel is 6 MB.
+# few % faster than 256 (docs/evaluation.md, "One graph for a pass's encoders"). But
+# the real pass computes the log-mels on the same cores, and a fresh process's first
+# call at 1,024 costs about 1.7 s more than the next. In fresh processes the
+# quickstart's probe stage took 2.8 s less at 256 (six alternating pairs of
+# bench/probe_stage.py). Inside the quickstart, after its training, no difference
+# showed ("Smaller batches for the probe's pass", session 43). A batch's log-mel is 6 MB.
 BATCH_WINDOWS = 256
 _FILE_PREFIX = "windows_"
 
@@ -136,16 +137,18 @@ def cache_path(cache_dir: str, encoder_fingerprint: str, key: str) -> str:
 
 
 def log_mel_windows(task: downstream.TaskData, split: str, fp: params_lib.FeatureParams,
-                    hop_seconds: float, batch_windows: int = BATCH_WINDOWS) -> tf.data.Dataset:
+                    hop_seconds: float, batch_windows: int = 0) -> tf.data.Dataset:
   """Batches {'log_mel' [B, frames, bins] float32, 'clip' [B] int64, 'timestamp'} of a split.
 
   `pipeline.slice_dataset`'s windows (same padding, log-mel and framing,
   `pipeline.slices`), without labels and in larger batches, read beside the
   encoders (with tf.data's autotuner off, as every stream from `pipeline.clips`).
+  `batch_windows` 0: `BATCH_WINDOWS` as it is when called (bench/probe_stage.py
+  --batch_windows sets it to time other sizes on the same runs).
   """
   ds = pipeline.clips(task.builder, split, audio_key=task.spec.audio_key, feature_params=fp)
   ds = pipeline.slices(pipeline.log_mels(ds, fp), fp, hop_seconds)
-  return ds.batch(batch_windows).prefetch(pipeline.AUTOTUNE)
+  return ds.batch(batch_windows or BATCH_WINDOWS).prefetch(pipeline.AUTOTUNE)
 
 
 def _progress(total: int, desc: str):
