@@ -39,6 +39,8 @@ flags.DEFINE_integer("probe_iterations", 200,
 flags.DEFINE_integer("batch_windows", 0,
                      "Windows per encoder call in the embedding pass (0: the library's "
                      "window_embeddings.BATCH_WINDOWS, 256 since session 43, 1,024 before).")
+flags.register_validator("batch_windows", lambda n: n >= 0,
+                         message="--batch_windows must be >= 0 (0: the library's size)")
 flags.DEFINE_bool("write_cache", True,
                   "Write the embeddings and fits to an empty temporary cache folder, as the "
                   "quickstart's stage writes its eval_cache.")

@@ -137,18 +137,18 @@ def cache_path(cache_dir: str, encoder_fingerprint: str, key: str) -> str:
 
 
 def log_mel_windows(task: downstream.TaskData, split: str, fp: params_lib.FeatureParams,
-                    hop_seconds: float, batch_windows: int = 0) -> tf.data.Dataset:
+                    hop_seconds: float) -> tf.data.Dataset:
   """Batches {'log_mel' [B, frames, bins] float32, 'clip' [B] int64, 'timestamp'} of a split.
 
   `pipeline.slice_dataset`'s windows (same padding, log-mel and framing,
   `pipeline.slices`), without labels and in larger batches, read beside the
   encoders (with tf.data's autotuner off, as every stream from `pipeline.clips`).
-  `batch_windows` 0: `BATCH_WINDOWS` as it is when called (bench/probe_stage.py
+  In batches of `BATCH_WINDOWS`, read when called (bench/probe_stage.py
   --batch_windows sets it to time other sizes on the same runs).
   """
   ds = pipeline.clips(task.builder, split, audio_key=task.spec.audio_key, feature_params=fp)
   ds = pipeline.slices(pipeline.log_mels(ds, fp), fp, hop_seconds)
-  return ds.batch(batch_windows or BATCH_WINDOWS).prefetch(pipeline.AUTOTUNE)
+  return ds.batch(BATCH_WINDOWS).prefetch(pipeline.AUTOTUNE)
 
 
 def _progress(total: int, desc: str):
