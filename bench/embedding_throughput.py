@@ -81,8 +81,8 @@ def main(argv):
   lite_mel = tflite_embedder.TFLiteEmbedder(convert.encoder_tflite(
       encoder, params, "log_mel", "float32"), num_threads=1)
   # Real windows of the split for the bare rows.
-  batch = next(window_embeddings.log_mel_windows(task, FLAGS.split, fp, eval_params.hop_seconds,
-                                                 FLAGS.bare_windows).as_numpy_iterator())
+  batch = next(window_embeddings.log_mel_windows(task, FLAGS.split, fp, eval_params.hop_seconds)
+               .unbatch().batch(FLAGS.bare_windows).as_numpy_iterator())
   log_mel = batch["log_mel"]
   wave_windows = []
   for frames in pipeline.waveform_windows(task.builder, FLAGS.split, fp,
