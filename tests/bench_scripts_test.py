@@ -6,6 +6,8 @@ called `log_mel_windows` with an argument it no longer took, from 80654ed to
 session 44). Each script here runs end to end on the tiny synthetic dataset
 with its smallest settings, and its printed figures are checked for shape and
 sign, not for speed: timings belong to the scripts, not to tests.
+bench/probe_stage.py needs a finished quickstart: tests/quickstart_test.py runs
+it on its own and checks that it gives the stage's rows.
 """
 
 import os

@@ -22,7 +22,7 @@ def _quickstart(*flags):
                         env=env, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.timeout(900)  # the quickstart twice (36 s on 2 busy cores; 600 s each at most)
+@pytest.mark.timeout(900)  # the quickstart twice and the probe bench (36 s on 2 busy cores)
 def test_quickstart_runs_every_stage_then_resumes(tiny_synthetic, data_dir, tmp_path):
   flags = ["--dataset=synthetic_audio/tiny", f"--data_dir={data_dir}", "--steps=12",
            "--width=0.25", "--batch_size=8", f"--output_dir={tmp_path}",
@@ -49,6 +49,17 @@ def test_quickstart_runs_every_stage_then_resumes(tiny_synthetic, data_dir, tmp_
     assert model_dir_lib.read_params(str(tmp_path / run)).encoder.pool_blocks == 3
   stages = json.load(open(tmp_path / "stages.json"))
   assert {"data", "pretrain", "probe", "export", "benchmark"} <= set(stages)
+  # bench/probe_stage.py repeats the probe stage on these runs (the measurements of
+  # docs/evaluation.md come from it): it still runs, and gives the stage's rows.
+  bench = subprocess.run([sys.executable, os.path.join(REPO, "bench", "probe_stage.py"),
+                          f"--quickstart_dir={tmp_path}", f"--data_dir={data_dir}",
+                          "--dataset=synthetic_audio/tiny"], cwd=REPO, capture_output=True,
+                         text=True, timeout=600)
+  assert bench.returncode == 0, bench.stderr[-3000:]
+  assert len(stages["probe"]["rows"]) == 8  # 4 methods x 2 labels
+  for row in stages["probe"]["rows"]:
+    assert (f"{row['method']:14s} {row['task']:8s} {100 * row['accuracy']:5.1f}"
+            in bench.stdout), (row, bench.stdout[-2000:])
   # Re-running the same command continues where it stopped: nothing is retrained.
   again = _quickstart(*flags)
   assert again.returncode == 0, again.stderr[-3000:]
