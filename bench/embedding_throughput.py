@@ -46,6 +46,8 @@ flags.DEFINE_string("encoder", "untrained", "'untrained' (width 1.0, seed 0) or 
 flags.DEFINE_string("data_dir", None, "TFDS data dir.")
 flags.DEFINE_integer("repeats", 3, "Interleaved repetitions of every row.")
 flags.DEFINE_integer("bare_windows", 512, "Windows per bare-model timing.")
+for _name in ("repeats", "bare_windows"):
+  flags.register_validator(_name, lambda n: n >= 1, message=f"--{_name} must be >= 1")
 FLAGS = flags.FLAGS
 
 
