@@ -340,8 +340,9 @@ def _combined(results: typing.Sequence[dict], seed: int) -> dict:
       "train_clips": results[0]["train_clips"]}
 
 
-# Peak memory of one probe fit over its train windows' float32 bytes (6.8
-# measured with tracemalloc on 20,315 x 1,536 windows), rounded up.
+# Peak memory of one probe fit over its train windows' float32 bytes (7.7
+# measured with tracemalloc on 20,315 x 1,536 windows, the gradient's
+# transposed copy included; 6.8 before it), rounded up.
 FIT_MEMORY_FACTOR = 8
 
 
@@ -408,7 +409,7 @@ def evaluate(method_list: typing.Sequence[Method], task_list: typing.Sequence[do
 
   The linear probes are fitted `workers` at a time (0: one per CPU this
   process may use, fewer when the memory available would not hold them: a
-  fit peaks at about 7x its train windows' float32 bytes), each with one BLAS
+  fit peaks at about 8x its train windows' float32 bytes), each with one BLAS
   thread: a fit is a chain of dependent L-BFGS steps whose products are too
   small to split well across cores (docs/evaluation.md, "How a number is
   made"), so the cores serve separate fits. The rows are the same as one at a
