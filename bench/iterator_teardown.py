@@ -25,7 +25,8 @@ import time
 from absl import app
 from absl import flags
 
-flags.DEFINE_string("data_dir", None, "TFDS data dir holding synthetic_audio.")
+flags.DEFINE_string("data_dir", None, "TFDS data dir holding the dataset.")
+flags.DEFINE_string("dataset", "synthetic_audio", "The quickstart's --dataset.")
 flags.DEFINE_integer("steps", 600, "Training steps of each run (the quickstart's 600).")
 flags.DEFINE_integer("runs", 2, "Runs per mode.")
 flags.DEFINE_list("modes", ["on", "off"], "Autotuner modes to time, each in its own process.")
@@ -38,7 +39,7 @@ from mobile_ssl.commands import quickstart
 from mobile_ssl.data import pipeline
 from mobile_ssl.training import pretraining, trainer
 
-mode, steps, data_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3] or None
+mode, steps, data_dir, dataset = sys.argv[1], int(sys.argv[2]), sys.argv[3] or None, sys.argv[4]
 if mode == "on":  # the streams as they were built before the autotuner went off
   pipeline.without_autotune = lambda ds: ds
 closed = []
@@ -54,7 +55,7 @@ def timed_fit(*args, **kwargs):
   return history
 returned = []
 trainer.fit = timed_fit
-qp = quickstart.QuickstartParams(data_dir=data_dir, steps=steps)
+qp = quickstart.QuickstartParams(dataset=dataset, data_dir=data_dir, steps=steps)
 params = quickstart._run_params(qp, "triplet")
 with tempfile.TemporaryDirectory() as model_dir:
   started = time.time()
@@ -78,7 +79,8 @@ def main(argv):
     for mode in FLAGS.modes:
       started = time.time()
       out = subprocess.run([sys.executable, "-c", _CHILD, mode, str(FLAGS.steps),
-                            FLAGS.data_dir or ""], capture_output=True, text=True)
+                            FLAGS.data_dir or "", FLAGS.dataset], capture_output=True,
+                           text=True)
       lines = [l for l in out.stdout.splitlines() if l.startswith("autotuner")]
       if out.returncode or not lines:
         sys.exit(f"run {run + 1} with the autotuner {mode} failed:\n{out.stderr[-2000:]}")

@@ -64,7 +64,7 @@ def main(argv):
            for spec, name in zip(FLAGS.tasks, names)]
   runs = [e for e in FLAGS.encoders if e != "untrained"]
   budgets = [downstream.Budget(), downstream.Budget(shots_per_class=FLAGS.shots_per_class)]
-  header = [f"{n}{suffix}" for n in names for suffix in ("", f", {FLAGS.shots_per_class} shots")]
+  header = [f"{n}{suffix}" for n in names for suffix in ("", f", {FLAGS.shots_per_class} shot{'' if FLAGS.shots_per_class == 1 else 's'}")]
   print("| encoder | blocks | values | " + " | ".join(header) + " |")
   print("|---|---|---:|" + "---|" * len(header))
   for spec in FLAGS.encoders:

@@ -116,7 +116,8 @@ def main(argv):
         x, y, low, high = zip(*points)
         ax.plot(x, [100 * v for v in y], marker="o", label=run)
         ax.fill_between(x, [100 * v for v in low], [100 * v for v in high], alpha=0.15)
-    ax.set_title(f"{task}, {'all labels' if shots == 'all' else f'{shots} shots'}", fontsize=9)
+    budget = "all labels" if shots == "all" else f"{shots} shot{'' if int(shots) == 1 else 's'}"
+    ax.set_title(f"{task}, {budget}", fontsize=9)
     ax.set_xlabel("pretraining minutes (2-core CPU)")
     ax.set_ylabel("probe accuracy %")
     ax.grid(alpha=0.3)

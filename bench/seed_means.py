@@ -44,7 +44,8 @@ def read_rows(path: str) -> dict:
   rows = {}
   for r in eval_report.read_csv(path):
     task = r["task"].split(":")[-1]
-    column = f"{task} · {r['shots_per_class']} shots" if r["shots_per_class"] else task
+    shots = r["shots_per_class"]
+    column = f"{task} · {shots} shot{'' if int(shots) == 1 else 's'}" if shots else task
     rows[(r["method"], column)] = 100 * r["accuracy"]
   return rows
 

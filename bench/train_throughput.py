@@ -17,6 +17,7 @@ Not a test.
 """
 
 import dataclasses
+import sys
 import time
 
 from absl import app
@@ -33,6 +34,7 @@ from mobile_ssl.data import pipeline as data
 from mobile_ssl.training import trainer
 
 flags.DEFINE_string("data_dir", None, "TFDS data dir.")
+flags.DEFINE_string("dataset", "synthetic_audio", "TFDS dataset to read the train split of.")
 flags.DEFINE_list("tasks", list(tasks.TASKS), "Tasks to time.")
 flags.DEFINE_integer("batch_size", 64, "Batch size.")
 flags.DEFINE_integer("steps", 40, "Timed steps per run (after 10 warm-up steps).")
@@ -41,6 +43,8 @@ flags.DEFINE_enum("recipe", "tuned", list(params_lib.RECIPES), "Defaults a run s
 flags.DEFINE_integer("rounds", 1, "Alternating real/cached pairs per task; the ratio is their "
                      "median.", lower_bound=1)
 flags.DEFINE_string("cache", "", "Log-mel cache for the real pipeline: '', 'memory' or a folder.")
+flags.register_validator("tasks", lambda names: set(names) <= set(tasks.TASKS),
+                         f"--tasks takes names from {', '.join(tasks.TASKS)}")
 FLAGS = flags.FLAGS
 _WARMUP = 10
 
@@ -63,7 +67,7 @@ def _seconds_per_step(task, params, dataset):
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  builder = datasets.builder("synthetic_audio", data_dir=FLAGS.data_dir)
+  builder = datasets.builder(FLAGS.dataset, data_dir=FLAGS.data_dir)
   base = params_lib.recipe(name=FLAGS.recipe)
   print(f"recipe {FLAGS.recipe}, width {FLAGS.width}, batch {FLAGS.batch_size}, "
         f"{FLAGS.steps} timed steps, cache {FLAGS.cache or 'none'}; "
@@ -80,7 +84,10 @@ def main(argv):
     real = data.task_dataset([(builder, "train")], task.make_examples, task.min_frames(params),
                              params, batch_size=FLAGS.batch_size, seed=0,
                              cache_dir=FLAGS.cache or None, label_key=label_key)
-    batch = next(iter(real))
+    batch = next(iter(real), None)
+    if batch is None:
+      sys.exit(f"{FLAGS.dataset}[train] gives no {name} examples: its clips are shorter than "
+               f"the task's context ({task.min_frames(params)} frames)")
     cached = tf.data.Dataset.from_tensors(batch).repeat()
     pairs = []
     for _ in range(FLAGS.rounds):

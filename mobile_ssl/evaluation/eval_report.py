@@ -38,7 +38,8 @@ def method_label(row: dict) -> str:
   if row["mode"] == "finetune" and row["method"] != "supervised":
     label += " (fine-tuned)"
   if row.get("shots_per_class"):
-    label += f" · {row['shots_per_class']} shots"
+    shots = int(row["shots_per_class"])
+    label += f" · {shots} shot{'' if shots == 1 else 's'}"
   elif row.get("label_fraction") not in ("", None) and float(row["label_fraction"]) != 1.0:
     label += f" · {100 * float(row['label_fraction']):g}% labels"
   return label

@@ -80,3 +80,9 @@ def test_a_lower_probe_iteration_cap_is_named_under_the_table_and_kept_in_the_cs
                  "classes,train_clips,unseen_test_clips,seconds\n"
                  "A,m1,linear,1.0,,0.9,0.85,0.95,100,4,400,0,1.0\n")
   assert report.read_csv(str(old))[0]["probe_iterations"] == 500
+
+
+def test_a_budget_of_one_shot_is_singular():
+  row = {"method": "m", "mode": "linear", "label_fraction": "", "shots_per_class": 1}
+  assert report.method_label(row) == "m · 1 shot"
+  assert report.method_label(dict(row, shots_per_class=5)) == "m · 5 shots"
