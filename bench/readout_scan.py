@@ -22,6 +22,7 @@ import keras
 
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.data import downstream
+from mobile_ssl.evaluation import eval_report
 from mobile_ssl.evaluation import suite
 from mobile_ssl.evaluation import window_embeddings
 
@@ -64,7 +65,8 @@ def main(argv):
            for spec, name in zip(FLAGS.tasks, names)]
   runs = [e for e in FLAGS.encoders if e != "untrained"]
   budgets = [downstream.Budget(), downstream.Budget(shots_per_class=FLAGS.shots_per_class)]
-  header = [f"{n}{suffix}" for n in names for suffix in ("", f", {FLAGS.shots_per_class} shot{'' if FLAGS.shots_per_class == 1 else 's'}")]
+  few = f", {eval_report.shots_label(FLAGS.shots_per_class)}"
+  header = [f"{n}{suffix}" for n in names for suffix in ("", few)]
   print("| encoder | blocks | values | " + " | ".join(header) + " |")
   print("|---|---|---:|" + "---|" * len(header))
   for spec in FLAGS.encoders:

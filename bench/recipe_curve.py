@@ -35,6 +35,7 @@ from mobile_ssl.core import encoder as encoder_lib  # noqa: E402
 from mobile_ssl.core import model_dir as model_dir_lib  # noqa: E402
 from mobile_ssl.core import tasks  # noqa: E402
 from mobile_ssl.data import downstream  # noqa: E402
+from mobile_ssl.evaluation import eval_report  # noqa: E402
 from mobile_ssl.evaluation import suite  # noqa: E402
 from mobile_ssl.training import trainer  # noqa: E402
 
@@ -116,7 +117,7 @@ def main(argv):
         x, y, low, high = zip(*points)
         ax.plot(x, [100 * v for v in y], marker="o", label=run)
         ax.fill_between(x, [100 * v for v in low], [100 * v for v in high], alpha=0.15)
-    budget = "all labels" if shots == "all" else f"{shots} shot{'' if int(shots) == 1 else 's'}"
+    budget = "all labels" if shots == "all" else eval_report.shots_label(shots)
     ax.set_title(f"{task}, {budget}", fontsize=9)
     ax.set_xlabel("pretraining minutes (2-core CPU)")
     ax.set_ylabel("probe accuracy %")

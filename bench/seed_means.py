@@ -45,7 +45,7 @@ def read_rows(path: str) -> dict:
   for r in eval_report.read_csv(path):
     task = r["task"].split(":")[-1]
     shots = r["shots_per_class"]
-    column = f"{task} · {shots} shot{'' if int(shots) == 1 else 's'}" if shots else task
+    column = f"{task} · {eval_report.shots_label(shots)}" if shots else task
     rows[(r["method"], column)] = 100 * r["accuracy"]
   return rows
 

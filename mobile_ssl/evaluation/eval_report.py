@@ -32,14 +32,18 @@ BARS_FILE = "accuracy_by_task.png"
 FRACTIONS_FILE = "accuracy_vs_label_fraction.png"
 
 
+def shots_label(shots) -> str:
+  """'1 shot', '10 shots': a label budget of `shots` (int or digits) clips per class."""
+  return f"{int(shots)} shot{'' if int(shots) == 1 else 's'}"
+
+
 def method_label(row: dict) -> str:
   """'name', 'name (fine-tuned)', plus ' · 10 shots' or ' · 10% labels'."""
   label = row["method"]
   if row["mode"] == "finetune" and row["method"] != "supervised":
     label += " (fine-tuned)"
   if row.get("shots_per_class"):
-    shots = int(row["shots_per_class"])
-    label += f" · {shots} shot{'' if shots == 1 else 's'}"
+    label += f" · {shots_label(row['shots_per_class'])}"
   elif row.get("label_fraction") not in ("", None) and float(row["label_fraction"]) != 1.0:
     label += f" · {100 * float(row['label_fraction']):g}% labels"
   return label

@@ -86,3 +86,4 @@ def test_a_budget_of_one_shot_is_singular():
   row = {"method": "m", "mode": "linear", "label_fraction": "", "shots_per_class": 1}
   assert report.method_label(row) == "m · 1 shot"
   assert report.method_label(dict(row, shots_per_class=5)) == "m · 5 shots"
+  assert report.shots_label("1") == "1 shot" and report.shots_label(10) == "10 shots"
