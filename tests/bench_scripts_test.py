@@ -31,11 +31,15 @@ def _run(script: str, *args: str) -> str:
 
 
 def _python(*args: str) -> str:
-  env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
-  process = subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True,
-                           text=True, timeout=600)
+  process = _process(*args)
   assert process.returncode == 0, process.stderr[-3000:]
   return process.stdout
+
+
+def _process(*args: str) -> subprocess.CompletedProcess:
+  env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
+  return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True,
+                        text=True, timeout=600)
 
 
 TASKS = "synthetic_audio/tiny:event,synthetic_audio/tiny:pitch"
@@ -189,11 +193,9 @@ def test_train_throughput_times_real_and_cached_steps_per_round(tiny_synthetic, 
 
 
 def test_train_throughput_names_a_task_the_clips_are_too_short_for(tiny_synthetic, data_dir):
-  env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
-  process = subprocess.run(
-      [sys.executable, os.path.join(REPO, "bench", "train_throughput.py"), f"--data_dir={data_dir}",
-       "--dataset=synthetic_audio/tiny", "--tasks=audio2vec_cbow", "--steps=1", "--width=0.25",
-       "--batch_size=8"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  process = _process(os.path.join(REPO, "bench", "train_throughput.py"), f"--data_dir={data_dir}",
+                     "--dataset=synthetic_audio/tiny", "--tasks=audio2vec_cbow", "--steps=1",
+                     "--width=0.25", "--batch_size=8")
   assert process.returncode != 0
   assert process.stderr.strip().splitlines()[-1].startswith(
       "synthetic_audio/tiny[train] gives no audio2vec_cbow examples"), process.stderr[-2000:]
