@@ -1,25 +1,39 @@
 r"""Training examples/s per task, and whether the input pipeline keeps up.
 
-  python bench/train_throughput.py [--tasks=...] [--batch_size=64] [--steps=40] [--recipe=tuned]
-      [--rounds=1]
+  python bench/train_throughput.py [--tasks=...] [--batch_size=64] [--recipe=tuned]
+      [--cache=memory] [--blocks=8] [--block_steps=12]
 
-For each task, the same training loop (`mobile_ssl.training.trainer.fit`, width 1.0,
-batch 64) runs twice: on the real input pipeline from synthetic_audio
-(decode -> log-mel -> task sampler) and on one cached batch repeated. The
-ratio of step times (real / cached) is 1.0 when the pipeline is never the
-bottleneck (goal <= 1.05). `--recipe` picks the defaults (`params.recipe`): the
-tuned recipe's augmentations run in the input pipeline, so they count on the
-real side. Timings skip the first steps (tracing, buffers). With `--cache`, a
-first-epoch run fills the cache before the timed pairs, so that every real run
-reads cached log-mels (before 2026-12-06 the first round's real run filled it,
-and its ratio counted the uncached epoch); that run's step time is printed beside
-the ratio as the uncached first epoch's. `--rounds=R`
-runs the pair R times, the real side first in the first, third, ... round and
-the cached side first in the others (an even R balances the order), and
-reports the median of the R ratios (the upper middle one when R is even) with
-each round's: one pair of runs drifts with the machine (single-round ratios of
-one task ranged 0.85-1.21 on the 2-vCPU Xeon).
-Not a test.
+For each task, the training loop (`mobile_ssl.training.trainer.fit`, width 1.0,
+batch 64) runs once on a stream that switches, every `--block_steps` steps,
+between the real input pipeline from synthetic_audio (decode -> log-mel ->
+task sampler -> the recipe's augmentations) and one cached batch repeated:
+`--blocks` blocks of each, real first. The ratio of step times (real / cached)
+is 1.0 when the pipeline is never the bottleneck (goal <= 1.05).
+
+Why blocks in one run: before session 47 (2026-12-06) the real and the cached side
+were two separate runs per round, and on the 2-vCPU VM the host's speed drifted between
+them by more than the 5 % to resolve (one task's rounds spread 0.78-1.43 in
+session 46). Blocks of a few seconds, alternating within one run, share the
+same model, the same compiled step and the host's speed of the same few seconds
+(docs/benchmark.md, "Blocks in one run").
+The first `SETTLE` steps of every block are not timed: after a cached block the
+real side's buffers are full (the pipeline kept working while the cached batch
+was served), so its first steps would be served for free, and at the start of a
+cached block the pipeline is still refilling them. The ratio is the median,
+over adjacent pairs of blocks (real-cached and cached-real alike), of the ratio
+of the pair's median step times; the 25th-75th percentile of those pair ratios
+is printed beside it as the measurement's own spread.
+
+Two more columns say what the ratio cannot: '1st epoch' (with `--cache`) is the
+s/step of a separate run that fills the log-mel cache (computing log-mels on
+the fly, after 10 warm-up steps), before the timed run reads it; 'pipe CPU' is
+the CPU time the real pipeline alone takes per batch (iterated with no training,
+after the cache is full) as a percentage of the cached step's CPU time: on a
+machine whose cores the step keeps busy, the real step cannot be faster than
+1 + that share, whatever the overlap.
+`--recipe` picks the defaults (`params.recipe`): the tuned recipe's
+augmentations run in the input pipeline, so they count on the real side and in
+'pipe CPU'. Not a test.
 """
 
 import dataclasses
@@ -39,35 +53,75 @@ from mobile_ssl.data import datasets
 from mobile_ssl.data import pipeline as data
 from mobile_ssl.training import trainer
 
+# Steps before the first block (tracing, buffers), and steps not timed at the
+# start of each block (the other side's buffers; see the docstring).
+_WARMUP = 10
+SETTLE = 4
+
 flags.DEFINE_string("data_dir", None, "TFDS data dir.")
 flags.DEFINE_string("dataset", "synthetic_audio", "TFDS dataset to read the train split of.")
 flags.DEFINE_list("tasks", list(tasks.TASKS), "Tasks to time.")
 flags.DEFINE_integer("batch_size", 64, "Batch size.")
-flags.DEFINE_integer("steps", 40, "Timed steps per run (after 10 warm-up steps).")
 flags.DEFINE_float("width", 1.0, "Encoder width.")
 flags.DEFINE_enum("recipe", "tuned", list(params_lib.RECIPES), "Defaults a run starts from.")
-flags.DEFINE_integer("rounds", 1, "Real/cached pairs per task, the order alternating from "
-                     "round to round; the ratio is their median.", lower_bound=1)
+flags.DEFINE_integer("blocks", 8, "Blocks of each side (real, cached) in the timed run.",
+                     lower_bound=1)
+flags.DEFINE_integer("block_steps", 12, f"Steps per block; the first {SETTLE} of each are not "
+                     "timed.", lower_bound=SETTLE + 1)
 flags.DEFINE_string("cache", "", "Log-mel cache for the real pipeline: '', 'memory' or a folder.")
 flags.register_validator("tasks", lambda names: set(names) <= set(tasks.TASKS),
                          f"--tasks takes names from {', '.join(tasks.TASKS)}")
 FLAGS = flags.FLAGS
-_WARMUP = 10
 
 
-def _seconds_per_step(task, params, dataset, steps=None):
+def _step_times(task, params, dataset, steps):
+  """Wall and CPU seconds of each of `steps` steps after `_WARMUP` warm-up steps."""
   params = dataclasses.replace(params, train=dataclasses.replace(
-      params.train, steps=_WARMUP + (steps or FLAGS.steps), log_every_steps=1))
-  times = []
+      params.train, steps=_WARMUP + steps, log_every_steps=1))
+  marks = []
 
   def status():
-    times.append(time.perf_counter())
+    marks.append((time.perf_counter(), time.process_time()))
     return {}
 
   trainer.fit(lambda: task.build_model(encoder_lib.build_encoder(params.encoder, seed=0), params),
               lambda t, o: task.loss(t, o, params), dataset, params, status=status, progress=False)
-  steps = np.diff(times[_WARMUP - 1:])
-  return float(np.median(steps)), float(np.mean(steps))
+  return np.diff(np.array(marks[_WARMUP - 1:]), axis=0)  # [steps, (wall, cpu)]
+
+
+def interleaved(real: tf.data.Dataset, cached: tf.data.Dataset, blocks: int,
+                block_steps: int) -> tf.data.Dataset:
+  """`_WARMUP` real batches, then `blocks` blocks of `block_steps` real and cached, alternating."""
+  def side(i):
+    return tf.where(i < _WARMUP, tf.constant(0, tf.int64), ((i - _WARMUP) // block_steps) % 2)
+
+  choice = tf.data.Dataset.range(_WARMUP + 2 * blocks * block_steps).map(side)
+  return tf.data.Dataset.choose_from_datasets([real, cached], choice)
+
+
+def block_ratios(wall: np.ndarray, block_steps: int):
+  """(median real s/step, median cached s/step, [ratio of each adjacent pair of blocks]).
+
+  `wall`: the timed steps' seconds, blocks alternating real, cached, ...; each
+  block's first `SETTLE` steps are left out.
+  """
+  blocks = wall.reshape(-1, block_steps)[:, SETTLE:]
+  medians = np.median(blocks, axis=1)
+  # Pair b: blocks b and b + 1, one of each side.
+  ratios = [(medians[b] / medians[b + 1]) if b % 2 == 0 else (medians[b + 1] / medians[b])
+            for b in range(len(medians) - 1)]
+  return float(np.median(blocks[0::2])), float(np.median(blocks[1::2])), ratios
+
+
+def _pipeline_cpu(dataset: tf.data.Dataset, batches: int) -> float:
+  """CPU seconds per batch of iterating `dataset` alone (after two batches)."""
+  iterator = iter(dataset)
+  for _ in range(2):
+    next(iterator)
+  started = time.process_time()
+  for _ in range(batches):
+    next(iterator)
+  return (time.process_time() - started) / batches
 
 
 def main(argv):
@@ -75,11 +129,13 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   builder = datasets.builder(FLAGS.dataset, data_dir=FLAGS.data_dir)
   base = params_lib.recipe(name=FLAGS.recipe)
-  print(f"recipe {FLAGS.recipe}, width {FLAGS.width}, batch {FLAGS.batch_size}, "
-        f"{FLAGS.steps} timed steps, cache {FLAGS.cache or 'none'}; "
-        "s/step is the median (mean)")
-  print(f"{'task':20s} {'examples/s':>10s} {'s/step real':>16s} {'s/step cached':>16s} "
-        f"{'ratio':>6s} {'1st epoch':>16s}" + ("  ratio per round" if FLAGS.rounds > 1 else ""))
+  steps = FLAGS.block_steps - SETTLE
+  print(f"recipe {FLAGS.recipe}, width {FLAGS.width}, batch {FLAGS.batch_size}, cache "
+        f"{FLAGS.cache or 'none'}; {FLAGS.blocks} blocks of each side, {FLAGS.block_steps} "
+        f"steps each ({steps} timed); s/step is the median; pairs: 25th-75th percentile of the "
+        "adjacent blocks' ratios")
+  print(f"{'task':20s} {'examples/s':>10s} {'s/step real':>11s} {'s/step cached':>13s} "
+        f"{'ratio':>6s} {'pairs':>11s} {'1st epoch':>9s} {'pipe CPU':>8s}")
   num_clips = builder.info.splits["train"].num_examples
   for name in FLAGS.tasks:
     task = tasks.get(name)
@@ -103,31 +159,22 @@ def main(argv):
                f"the task's context ({task.min_frames(params)} frames)")
     cached = tf.data.Dataset.from_tensors(batch).repeat()
     real = stream(FLAGS.cache or None)
-    first_epoch = ""
+    first_epoch = "-"
     if FLAGS.cache:
       # One example per clip: after the warm-up this reads past the end of the
       # split, so the cache is complete when the run's iterator goes.
-      epoch, _ = _seconds_per_step(task, params, real, -(-num_clips // FLAGS.batch_size) + 1)
-      first_epoch = f"{epoch:7.3f}"
-    pairs = []
-    for round_ in range(FLAGS.rounds):
-      # Every second round runs the cached side first, so a drift of the machine
-      # within a round, or whatever the second run of a pair gains from the
-      # first, falls on each side equally often.
-      if round_ % 2:
-        cached_step = _seconds_per_step(task, params, cached)
-        pairs.append((_seconds_per_step(task, params, real), cached_step))
-      else:
-        real_step = _seconds_per_step(task, params, real)
-        pairs.append((real_step, _seconds_per_step(task, params, cached)))
-    ratios = [r[0] / c[0] for r, c in pairs]
-    middle = pairs[int(np.argsort(ratios)[len(ratios) // 2])]
-    (real_median, real_mean), (cached_median, cached_mean) = middle
-    print(f"{name:20s} {FLAGS.batch_size / real_median:10.0f} "
-          f"{real_median:7.3f} ({real_mean:.3f}) {cached_median:7.3f} ({cached_mean:.3f}) "
-          f"{real_median / cached_median:6.2f} {first_epoch or '-':>16s}"
-          + (f"  {' '.join(f'{r:.2f}' for r in ratios)}" if FLAGS.rounds > 1 else ""),
-          flush=True)
+      epoch = _step_times(task, params, real, -(-num_clips // FLAGS.batch_size) + 1)
+      first_epoch = f"{np.median(epoch[:, 0]):.3f}"
+    times = _step_times(task, params, interleaved(real, cached, FLAGS.blocks, FLAGS.block_steps),
+                        2 * FLAGS.blocks * FLAGS.block_steps)
+    real_step, cached_step, ratios = block_ratios(times[:, 0], FLAGS.block_steps)
+    cached_cpu = np.median(times[:, 1].reshape(-1, FLAGS.block_steps)[1::2, SETTLE:])
+    pipe_cpu = _pipeline_cpu(real, FLAGS.block_steps) / cached_cpu
+    low, high = np.percentile(ratios, [25, 75]) if len(ratios) > 1 else (ratios[0], ratios[0])
+    print(f"{name:20s} {FLAGS.batch_size / real_step:10.0f} {real_step:11.3f} "
+          f"{cached_step:13.3f} {float(np.median(ratios)):6.3f} {f'{low:.2f}-{high:.2f}':>11s} "
+          f"{first_epoch:>9s} {100 * pipe_cpu:7.1f}%", flush=True)
+
 
 if __name__ == "__main__":
   app.run(main)

@@ -178,28 +178,37 @@ def test_export_table_validates_every_export_against_keras(encoder_dir, data_dir
     assert float(cosine) > 0.9999 and check == "ok"
 
 
-def test_train_throughput_times_real_and_cached_steps_per_round(tiny_synthetic, data_dir):
+def test_train_throughput_times_real_and_cached_blocks_in_one_run(tiny_synthetic, data_dir):
   out = _run("train_throughput.py", f"--data_dir={data_dir}", "--dataset=synthetic_audio/tiny",
-             "--tasks=temporal_gap", "--steps=2", "--width=0.25", "--batch_size=8", "--rounds=2",
-             "--cache=memory")
-  line = re.search(r"^temporal_gap\s+(\d+)\s+([\d.]+) \([\d.]+\)\s+([\d.]+) \([\d.]+\)\s+([\d.]+)"
-                   r"\s+([\d.]+)\s+([\d.]+) ([\d.]+)$", out, re.MULTILINE)
+             "--tasks=temporal_gap", "--width=0.25", "--batch_size=8", "--blocks=2",
+             "--block_steps=5", "--cache=memory")
+  line = re.search(r"^temporal_gap\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)-([\d.]+)"
+                   r"\s+([\d.]+)\s+([\d.]+)%$", out, re.MULTILINE)
   assert line, out
-  real, cached, ratio = float(line.group(2)), float(line.group(3)), float(line.group(4))
-  assert real > 0 and cached > 0 and float(line.group(5)) > 0  # the first epoch's s/step
-  # The step times are printed to 3 decimals and the ratio to 2, so the ratio must lie in the
-  # range the rounded times allow (tiny steps of ~0.05 s make that range a few percent wide).
-  low = (real - 0.0005) / (cached + 0.0005) - 0.005
-  high = (real + 0.0005) / max(cached - 0.0005, 1e-9) + 0.005
-  assert low <= ratio <= high, (low, ratio, high, out)
-  # The printed ratio is the median round's, so it is one of the two rounds' ratios.
-  assert f"{ratio:.2f}" in (line.group(6), line.group(7))
+  examples, real, cached = int(line.group(1)), float(line.group(2)), float(line.group(3))
+  ratio, low, high = float(line.group(4)), float(line.group(5)), float(line.group(6))
+  assert real > 0 and cached > 0
+  assert float(line.group(7)) > 0  # the first epoch's s/step
+  assert float(line.group(8)) > 0  # the pipeline's CPU time per batch, % of the step's
+  # examples/s is the batch over the real side's s/step (printed to 3 decimals).
+  assert 8 / (real + 0.0005) - 1 <= examples <= 8 / max(real - 0.0005, 1e-9) + 1, out
+  # Two blocks of each side make three adjacent pairs: the ratio is their median (printed to 3
+  # decimals), so it lies within their 25th-75th percentile (printed to 2).
+  assert 0 < low - 0.005 <= ratio <= high + 0.005, out
+  assert "2 blocks of each side, 5 steps each (1 timed)" in out, out
+
+
+def test_train_throughput_block_steps_must_exceed_the_settling_steps(tiny_synthetic, data_dir):
+  process = _process(os.path.join(REPO, "bench", "train_throughput.py"), f"--data_dir={data_dir}",
+                     "--dataset=synthetic_audio/tiny", "--tasks=temporal_gap", "--block_steps=4")
+  assert process.returncode != 0
+  assert "flag --block_steps=4" in process.stderr, process.stderr[-2000:]
 
 
 def test_train_throughput_names_a_task_the_clips_are_too_short_for(tiny_synthetic, data_dir):
   process = _process(os.path.join(REPO, "bench", "train_throughput.py"), f"--data_dir={data_dir}",
-                     "--dataset=synthetic_audio/tiny", "--tasks=audio2vec_cbow", "--steps=1",
-                     "--width=0.25", "--batch_size=8")
+                     "--dataset=synthetic_audio/tiny", "--tasks=audio2vec_cbow",
+                     "--width=0.25", "--batch_size=8", "--blocks=1", "--block_steps=5")
   assert process.returncode != 0
   assert process.stderr.strip().splitlines()[-1].startswith(
       "synthetic_audio/tiny[train] gives no audio2vec_cbow examples"), process.stderr[-2000:]
