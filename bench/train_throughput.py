@@ -99,13 +99,21 @@ def interleaved(real: tf.data.Dataset, cached: tf.data.Dataset, blocks: int,
   return tf.data.Dataset.choose_from_datasets([real, cached], choice)
 
 
+def settled_blocks(values: np.ndarray, block_steps: int) -> np.ndarray:
+  """Per-step `values` -> [blocks, block_steps - SETTLE]: each block without its first steps.
+
+  Blocks alternate real, cached, ... (rows 0::2 real, 1::2 cached).
+  """
+  return values.reshape(-1, block_steps)[:, SETTLE:]
+
+
 def block_ratios(wall: np.ndarray, block_steps: int):
   """(median real s/step, median cached s/step, [ratio of each adjacent pair of blocks]).
 
-  `wall`: the timed steps' seconds, blocks alternating real, cached, ...; each
-  block's first `SETTLE` steps are left out.
+  `wall`: the timed steps' seconds (`settled_blocks` leaves out each block's
+  first `SETTLE`).
   """
-  blocks = wall.reshape(-1, block_steps)[:, SETTLE:]
+  blocks = settled_blocks(wall, block_steps)
   medians = np.median(blocks, axis=1)
   # Pair b: blocks b and b + 1, one of each side.
   ratios = [(medians[b] / medians[b + 1]) if b % 2 == 0 else (medians[b + 1] / medians[b])
@@ -168,9 +176,9 @@ def main(argv):
     times = _step_times(task, params, interleaved(real, cached, FLAGS.blocks, FLAGS.block_steps),
                         2 * FLAGS.blocks * FLAGS.block_steps)
     real_step, cached_step, ratios = block_ratios(times[:, 0], FLAGS.block_steps)
-    cached_cpu = np.median(times[:, 1].reshape(-1, FLAGS.block_steps)[1::2, SETTLE:])
+    cached_cpu = np.median(settled_blocks(times[:, 1], FLAGS.block_steps)[1::2])
     pipe_cpu = _pipeline_cpu(real, FLAGS.block_steps) / cached_cpu
-    low, high = np.percentile(ratios, [25, 75]) if len(ratios) > 1 else (ratios[0], ratios[0])
+    low, high = np.percentile(ratios, [25, 75])
     print(f"{name:20s} {FLAGS.batch_size / real_step:10.0f} {real_step:11.3f} "
           f"{cached_step:13.3f} {float(np.median(ratios)):6.3f} {f'{low:.2f}-{high:.2f}':>11s} "
           f"{first_epoch:>9s} {100 * pipe_cpu:7.1f}%", flush=True)
