@@ -250,3 +250,18 @@ def test_audio2vec_step_prints_each_model_against_one_encoder_pass():
   assert set(rows) == {"encoder alone, one pass (peer)", "SkipGram, P = 2",
                        "CBoW, P = 2 (the paper's)", "CBoW, P = 1"}, out
   assert float(rows["encoder alone, one pass (peer)"]) == 1.0
+
+
+def test_batch_norm_step_times_both_kernels_on_the_same_model(tiny_synthetic, data_dir):
+  out = _run("batch_norm_step.py", f"--data_dir={data_dir}", "--dataset=synthetic_audio/tiny",
+             "--tasks=triplet,temporal_gap", "--width=0.25", "--batch_size=8", "--rounds=2",
+             "--steps=1")
+  rows = re.findall(r"^(\w+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)-([\d.]+)\s+(\S+)\s+(\S+)$",
+                    out, re.MULTILINE)
+  assert [row[0] for row in rows] == ["triplet", "temporal_gap"], out
+  for _, fused, plain, ratio, low, high, loss_fused, loss_plain in rows:
+    assert int(fused) > 0 and int(plain) > 0
+    # The speed-up is the median of the rounds' ratios (two rounds: their mean).
+    assert float(low) - 0.005 <= float(ratio) <= float(high) + 0.005, out
+    # The same model, weights and batch: the first losses differ only by float32 rounding.
+    assert float(loss_fused) == pytest.approx(float(loss_plain), rel=1e-3, abs=1e-5), out

@@ -19,6 +19,7 @@ import typing
 import keras
 import numpy as np
 
+from mobile_ssl.core import batch_norm
 from mobile_ssl.core import params as params_lib
 
 NAME = "encoder"
@@ -114,7 +115,7 @@ def build_encoder(encoder_params: params_lib.EncoderParams,
                               strides=options.get("stride", 1), padding="same",
                               use_bias=False, kernel_initializer=init(i), name=name)(x)
     elif kind == "bn":
-      x = keras.layers.BatchNormalization(name=name)(x)
+      x = batch_norm.FusedBatchNormalization(name=name)(x)
     elif kind == "relu":
       x = keras.layers.ReLU(name=name)(x)
     elif kind == "maxpool":

@@ -19,6 +19,7 @@ ReLU -> Conv 3x1 -> BN -> ReLU with the encoder's channels in reverse, and a
 import keras
 import tensorflow as tf
 
+from mobile_ssl.core import batch_norm
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core.tasks import sampling
 
@@ -74,7 +75,7 @@ def build_decoder(params: params_lib.Params, input_dim: int, out_channels: int) 
     for kernel, tag in (((1, 3), "freq"), ((3, 1), "time")):
       x = keras.layers.Conv2D(channels[b], kernel, padding="same", use_bias=False,
                               name=f"up{b + 1}_conv_{tag}")(x)
-      x = keras.layers.BatchNormalization(name=f"up{b + 1}_conv_{tag}_bn")(x)
+      x = batch_norm.FusedBatchNormalization(name=f"up{b + 1}_conv_{tag}_bn")(x)
       x = keras.layers.ReLU(name=f"up{b + 1}_conv_{tag}_relu")(x)
   outputs = keras.layers.Conv2D(out_channels, 1, name="reconstruction")(x)
   return keras.Model(inputs, outputs, name="decoder")
