@@ -21,8 +21,12 @@ The values are batch normalization's to float32 rounding, not to the bit:
 oneDNN sums the moments in another order (its outputs were within 2e-5 of
 Keras's, relative, on the encoder), so a run trained with it follows another
 float path from the same seed (the quickstart's rows over three seeds each
-way: docs/evaluation.md, "Fused batch normalization"). The fused op returns
-the unbiased batch variance; the moving variance keeps Keras's biased one.
+way: docs/evaluation.md, "Fused batch normalization"). Nor is a run
+reproducible to the bit: when oneDNN's kernels share the cores with other
+ops their results vary in the last bits from run to run (equal again with
+one inter-op or one intra-op thread), where Keras's ops gave the same run
+every time. The fused op returns the unbiased batch variance; the moving
+variance keeps Keras's biased one.
 """
 
 import keras
