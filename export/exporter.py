@@ -115,6 +115,14 @@ class ExportParams:
   probe_iterations: int = dataclasses.field(default=suite.EvalParams.probe_iterations, metadata={
       "help": "With --probe_task: the probes' iteration cap, as mobile-ssl-eval's "
               "--probe_iterations."})
+  # Every 4th window of each train clip (hop 2 s): the file embeds a quarter of the
+  # train windows, and the verdict moved as much as between neighbouring draws
+  # (docs/export.md, "How many windows the probe check needs").
+  probe_window_stride: int = dataclasses.field(default=4, metadata={
+      "help": "With --probe_task: fit both probes on every Nth 975 ms window of each "
+              "training clip (hop 0.5 s x N; each clip keeps its first), so the file "
+              "embeds 1/N of them; the test split is always whole. 1 = every window, "
+              "mobile-ssl-eval's row."})
   # None = DEFAULT_THRESHOLDS[quantization].
   min_mean_cosine: typing.Optional[float] = dataclasses.field(default=None, metadata={
       "help": "Default per precision: " + ", ".join(
@@ -155,6 +163,8 @@ class ExportParams:
       raise ValueError("--num_representative and --num_validation must be >= 1")
     if self.probe_iterations < 1:
       raise ValueError(f"--probe_iterations must be >= 1, got {self.probe_iterations}")
+    if self.probe_window_stride < 1:
+      raise ValueError(f"--probe_window_stride must be >= 1, got {self.probe_window_stride}")
     for name in ("min_mean_cosine", "min_min_cosine"):
       value = getattr(self, name)
       if value is not None and not -1.0 <= value <= 1.0:
@@ -329,7 +339,8 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress,
     result = probe_accuracy.compare({"keras": encoder, "tflite": lite}, params, task,
                                     cache_dir=export_params.cache_dir,
                                     probe_on=export_params.probe_on,
-                                    probe_iterations=export_params.probe_iterations)
+                                    probe_iterations=export_params.probe_iterations,
+                                    train_window_stride=export_params.probe_window_stride)
     keras_accuracy, tflite_accuracy = result["accuracy"]["keras"], result["accuracy"]["tflite"]
     drop = keras_accuracy - tflite_accuracy
     report["probe"] = {"task": result["task"], "keras_accuracy": keras_accuracy,
@@ -339,7 +350,8 @@ def _validate(path, encoder, params, export_params, data_spec, report, progress,
                        "keras_ci": result["ci"]["keras"], "tflite_ci": result["ci"]["tflite"],
                        "train_windows": result["train_windows"],
                        "test_clips": result["test_clips"], "probe_on": export_params.probe_on,
-                       "probe_iterations": export_params.probe_iterations}
+                       "probe_iterations": export_params.probe_iterations,
+                       "train_window_stride": export_params.probe_window_stride}
     if not drop <= export_params.max_probe_drop + probe.DROP_TOLERANCE:
       failures.append(f"probe accuracy {tflite_accuracy:.4f} vs Keras {keras_accuracy:.4f} "
                       f"(drop {drop:.4f} > {export_params.max_probe_drop})")
@@ -363,8 +375,10 @@ def summary(report: dict) -> str:
           f"{v['mean_centred_cosine']:.4f}) over {v['windows']} windows")
   if "probe" in report:
     p = report["probe"]
+    stride = p.get("train_window_stride", 1)
     line += (f", probe accuracy {p['tflite_accuracy']:.4f} (Keras {p['keras_accuracy']:.4f}, "
-             f"same prediction on {p['agreement']:.1%} of test clips)")
+             f"same prediction on {p['agreement']:.1%} of test clips"
+             + (f"; probes fitted on every {stride}th train window" if stride > 1 else "") + ")")
   if "classifier" in report:
     c = report["classifier"]
     line = (f"classifier of {c['num_classes']} classes ({c['task']}), accuracy "

@@ -9,7 +9,10 @@ bootstrap interval). A .tflite goes through it as a window runner
 (`mobile_ssl.export.tflite_embedder.TFLiteEmbedder`: a log-mel file gets the very log-mel
 windows the Keras encoder gets, one invoke per window as on a phone), so the
 Keras number here is mobile-ssl-eval's linear row, and the .tflite number is
-the same measurement of the file that ships. `export_tflite --probe_task`,
+the same measurement of the file that ships. With `train_window_stride` N > 1
+(export_tflite's `--probe_window_stride`, 4 by default) both probes are fitted
+on every Nth window of each train clip instead, so the file embeds 1/N of the
+train split; the Keras number is then that probe's. `export_tflite --probe_task`,
 the benchmark's accuracy column and bench/export_table.py all use `compare`
 or `accuracy`.
 """
@@ -25,7 +28,8 @@ from mobile_ssl.export import tflite_embedder as embedder_lib
 def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
             task: downstream.TaskData, seed: int = 0, cache_dir: str = "",
             probe_on: str = "windows",
-            probe_iterations: int = suite.EvalParams.probe_iterations) -> dict:
+            probe_iterations: int = suite.EvalParams.probe_iterations,
+            train_window_stride: int = 1) -> dict:
   """Linear-probe accuracy per encoder, each probe trained on its own embeddings.
 
   The first encoder is the reference (the Keras encoder): its probe picks the
@@ -43,6 +47,9 @@ def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
       before (e.g. by the quickstart's probe stage) are loaded, not redone.
     probe_on: `suite.EvalParams.probe_on` ('windows' or 'clips').
     probe_iterations: `suite.EvalParams.probe_iterations`, the probes' cap.
+    train_window_stride: every probe is fitted on every so many windows of each
+      train clip (`window_embeddings.every_nth_window`; 1: all, mobile-ssl-eval's
+      row), so a window runner embeds only those; the test split is whole.
 
   Returns:
     {'task', 'accuracy': {name: float}, 'ci': {name: [low, high]},
@@ -54,7 +61,8 @@ def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
   results, l2, start = {}, None, None
   for name, encoder in encoders.items():
     results[name] = suite.linear_accuracy(encoder, params, task, eval_params, name=name,
-                                          l2=l2, start=start, cache_dir=cache_dir)
+                                          l2=l2, start=start, cache_dir=cache_dir,
+                                          train_window_stride=train_window_stride)
     if start is None:
       l2, start = results[name]["l2"], results[name]["model"]
   first = next(iter(results.values()))

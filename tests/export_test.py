@@ -242,13 +242,19 @@ class TestCommand:
     assert os.path.getsize(output) == report["size_bytes"]
     probe = report["probe"]
     assert probe["test_clips"] == 4
-    # Both accuracies are mobile-ssl-eval's linear probe, recomputed here: the Keras encoder
-    # picks the weight decay, the file is probed with the same one.
+    # Both accuracies are mobile-ssl-eval's linear probe, recomputed here, fitted on every
+    # 4th window of each train clip (the default stride): the Keras encoder picks the
+    # weight decay, the file is probed with the same one.
+    assert probe["train_window_stride"] == 4
     task = downstream.load_task(f"{DATASET}:event", data_dir)
     encoder, params = model_dir.load_encoder(encoder_dir)
-    keras_row = suite.linear_accuracy(encoder, params, task)
+    keras_row = suite.linear_accuracy(encoder, params, task, train_window_stride=4)
     lite_row = suite.linear_accuracy(embedder_lib.TFLiteEmbedder(str(output)), params, task,
-                                     l2=keras_row["l2"], start=keras_row["model"])
+                                     l2=keras_row["l2"], start=keras_row["model"],
+                                     train_window_stride=4)
+    every_window = suite.linear_accuracy(encoder, params, task)
+    assert (probe["train_windows"] == keras_row["train_windows"] == lite_row["train_windows"]
+            < every_window["train_windows"])  # the file ran only the kept windows
     assert (probe["keras_accuracy"], probe["l2"]) == (keras_row["accuracy"], keras_row["l2"])
     assert probe["tflite_accuracy"] == lite_row["accuracy"]
     assert probe["drop"] == pytest.approx(probe["keras_accuracy"] - probe["tflite_accuracy"])
@@ -376,7 +382,7 @@ class TestOneValidationPath:
     output = str(tmp_path / "enc.tflite")
     report = exporter.export_encoder(encoder_dir, output, exporter.ExportParams(
         quantization="float32", input_kind="log_mel", data_dir=data_dir, probe_task=task_spec,
-        max_probe_drop=1.0))
+        max_probe_drop=1.0, probe_window_stride=1))
     task = downstream.load_task(task_spec, data_dir)
     np.testing.assert_array_equal(np.unique(task.train_labels), [0, 2, 3])
     assert report["probe"]["classes"] == task.num_classes == 3

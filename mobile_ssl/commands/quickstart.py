@@ -213,7 +213,7 @@ def quickstart(qp: QuickstartParams) -> dict:
 
   model_path = out("encoder_int8_waveform.tflite")
   key = (_mtime(os.path.join(pretext_dir, "encoder.keras"))
-         + f" {qp.probe_on} {qp.probe_iterations}")
+         + f" {qp.probe_on} {qp.probe_iterations} {exporter.ExportParams().probe_window_stride}")
   export_report = (stages.finished("export", key) or {}).get("report")
   started = stages.begin("export", f"int8, waveform input -> {model_path}")
   if not export_report or not os.path.exists(model_path):

@@ -150,19 +150,23 @@ def linear_accuracy(encoder, params: params_lib.Params, task: downstream.TaskDat
                     eval_params: EvalParams = EvalParams(),
                     budget: downstream.Budget = downstream.Budget(), cache_dir: str = "",
                     name: str = "embed", l2: typing.Optional[float] = None,
-                    start: typing.Optional[probe.LinearModel] = None) -> dict:
+                    start: typing.Optional[probe.LinearModel] = None,
+                    train_window_stride: int = 1) -> dict:
   """`linear` on a task's train and test splits embedded by `encoder`.
 
   The number mobile-ssl-eval reports in its linear row for the same encoder
   (with `l2` None: the probe picks its weight decay). `encoder` is a Keras
   encoder or a window runner such as a `TFLiteEmbedder`
   (`window_embeddings.embed_split`): export/probe_accuracy.py scores .tflite
-  files through here.
+  files through here. `train_window_stride` > 1: the probe is fitted on every
+  so many windows of each train clip (`window_embeddings.every_nth_window`), the
+  export check's bounded set; the test split is always whole.
   """
-  train, test = [window_embeddings.embed_split(encoder, params.features, task, split,
-                                               eval_params.hop_seconds, cache_dir,
-                                               desc=f"{name} {task.name} {split}")
-                 for split in (task.spec.train_split, task.spec.test_split)]
+  train, test = [window_embeddings.embed_split(
+      encoder, params.features, task, split, eval_params.hop_seconds, cache_dir,
+      desc=f"{name} {task.name} {split}", window_stride=stride)
+      for split, stride in ((task.spec.train_split, train_window_stride),
+                            (task.spec.test_split, 1))]
   return linear(train, test, task, budget, eval_params.seed, l2, start, cache_dir,
                 eval_params.probe_on, eval_params.probe_iterations) | {
       "train_windows": int(len(train["clips"])), "test_windows": int(len(test["clips"]))}

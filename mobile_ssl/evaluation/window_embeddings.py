@@ -22,9 +22,11 @@ windows, labels and clip ids are the same. Built for throughput (docs/evaluation
     pass or the probe fits run (`wait_for_cache_writes`).
 Window runners (`mobile_ssl.export.tflite_embedder.TFLiteEmbedder`) are not cached: they get
 the same windows, as log-mel or as waveform frames (`pipeline.waveform_windows`),
-one invoke per window.
+one invoke per window, `RUNNER_BATCH_WINDOWS` windows per call; with a window
+stride (the export's probe check) only the kept windows are run.
 """
 
+import collections
 from concurrent import futures
 import dataclasses
 import hashlib
@@ -56,6 +58,9 @@ from mobile_ssl.evaluation import probe
 # showed ("Smaller batches for the probe's pass", session 43). A batch's log-mel is 6 MB.
 BATCH_WINDOWS = 256
 _FILE_PREFIX = "windows_"
+# Windows per call of a window runner (a .tflite, one invoke per window): its
+# workers split each call, so a call of one clip's 2-8 windows left a core idle.
+RUNNER_BATCH_WINDOWS = 64
 
 # Cache files not yet on disk: path -> the background write's future. Writing
 # the quickstart's eight split files (450 MB of .npz) took about 1 s in the
@@ -221,9 +226,73 @@ def keras_windows_many(encoders: typing.Sequence[keras.Model],
   return results
 
 
+def window_positions(clips: np.ndarray) -> np.ndarray:
+  """Each window's index among its clip's windows, in the order given (0: the clip's first)."""
+  clips = np.asarray(clips)
+  positions = np.zeros(len(clips), np.int64)
+  if len(clips):
+    order = np.argsort(clips, kind="stable")
+    first = np.r_[0, np.flatnonzero(np.diff(clips[order])) + 1]
+    lengths = np.diff(np.r_[first, len(clips)])
+    positions[order] = np.arange(len(clips)) - np.repeat(first, lengths)
+  return positions
+
+
+def _check_stride(stride: int) -> int:
+  if stride < 1:
+    raise ValueError(f"a window stride must be >= 1, got {stride}")
+  return stride
+
+
+def every_nth_window(windows: dict, stride: int) -> dict:
+  """Each clip's windows 0, stride, 2 x stride, ...: the hop times `stride`, and every
+  clip keeps its first window, so no clip is lost.
+
+  The export's probe check (`--probe_window_stride`) fits its two probes on
+  these; the arrays of `windows` that hold one row per window are cut, the
+  rest is kept.
+  """
+  if _check_stride(stride) == 1:
+    return windows
+  clips = np.asarray(windows["clips"])
+  keep = window_positions(clips) % stride == 0
+  return {k: v[keep] if isinstance(v, np.ndarray) and v.shape[:1] == clips.shape else v
+          for k, v in windows.items()}
+
+
+def _strided(batches: typing.Iterable, stride: int) -> typing.Iterator:
+  """(inputs, clips) batches -> the rows `every_nth_window` keeps, before they are run
+  (a clip's windows may span batches)."""
+  seen = collections.Counter()
+  for inputs, clips in batches:
+    keep = np.zeros(len(clips), bool)
+    for i, clip in enumerate(clips.tolist()):
+      keep[i] = seen[clip] % stride == 0
+      seen[clip] += 1
+    if keep.any():
+      yield inputs[keep], clips[keep]
+
+
+def _rebatched(batches: typing.Iterable, size: int) -> typing.Iterator:
+  """(inputs, clips) batches -> the same rows in order, `size` or more per batch (the last
+  may be smaller): a runner's workers share each call's windows, and a waveform split
+  comes one clip (a few windows) at a time."""
+  inputs, clips, count = [], [], 0
+  for x, c in batches:
+    inputs.append(x)
+    clips.append(c)
+    count += len(c)
+    if count >= size:
+      yield np.concatenate(inputs), np.concatenate(clips)
+      inputs, clips, count = [], [], 0
+  if count:
+    yield np.concatenate(inputs), np.concatenate(clips)
+
+
 def _runner_windows(runner, fp: params_lib.FeatureParams, task: downstream.TaskData, split: str,
-                    hop_seconds: float, desc: str = "embed") -> dict:
-  """`keras_windows_many` for a window runner (`input_kind`, `run(inputs [n, ...]) -> [n, d]`)."""
+                    hop_seconds: float, desc: str = "embed", window_stride: int = 1) -> dict:
+  """`keras_windows_many` for a window runner (`input_kind`, `run(inputs [n, ...]) -> [n, d]`);
+  with `window_stride` > 1 only `every_nth_window`'s windows are run."""
   kind = getattr(runner, "input_kind", None)
   if kind == "log_mel":
     batches = ((b["log_mel"][..., None], b["clip"]) for b in log_mel_windows(
@@ -235,13 +304,16 @@ def _runner_windows(runner, fp: params_lib.FeatureParams, task: downstream.TaskD
   else:
     raise ValueError(f"cannot embed with {type(runner).__name__}: not a Keras encoder, and its "
                      f"input_kind {kind!r} is neither 'log_mel' nor 'waveform'")
-  out, = _run_all(lambda x: [runner.run(x)], batches, len(task.split_labels(split)), desc)
+  if window_stride > 1:
+    batches = _strided(batches, window_stride)
+  out, = _run_all(lambda x: [runner.run(x)], _rebatched(batches, RUNNER_BATCH_WINDOWS),
+                  len(task.split_labels(split)), desc)
   return out | {"cached": False}
 
 
 def embed_split(encoder, feature_params: params_lib.FeatureParams, task: downstream.TaskData,
                 split: str, hop_seconds: float, cache_dir: str = "",
-                desc: str = "embed") -> dict:
+                desc: str = "embed", window_stride: int = 1) -> dict:
   """Frozen embeddings of every window of a split, with labels; from the cache when present.
 
   Args:
@@ -253,6 +325,8 @@ def embed_split(encoder, feature_params: params_lib.FeatureParams, task: downstr
       `features.frame_waveform`). Only Keras encoders are cached.
     feature_params: the run's front end.
     hop_seconds: the hop between windows (mobile-ssl-eval's `EvalParams.hop_seconds`).
+    window_stride: only `every_nth_window`'s windows (1: all). A runner runs
+      only those; a Keras encoder's are cut from its whole (cached) split.
 
   Returns:
     {'embeddings' [n, d] float32, 'labels' [n] int64 (dataset values),
@@ -260,10 +334,12 @@ def embed_split(encoder, feature_params: params_lib.FeatureParams, task: downstr
   """
   if isinstance(encoder, keras.Model):
     # Its file is on disk when this returns, as before the writer thread.
-    out = keras_windows_many([encoder], feature_params, task, split, hop_seconds, cache_dir,
-                             desc, write_later=False)[0]
+    out = every_nth_window(keras_windows_many([encoder], feature_params, task, split,
+                                              hop_seconds, cache_dir, desc,
+                                              write_later=False)[0], window_stride)
   else:
-    out = _runner_windows(encoder, feature_params, task, split, hop_seconds, desc)
+    _check_stride(window_stride)
+    out = _runner_windows(encoder, feature_params, task, split, hop_seconds, desc, window_stride)
   return with_labels(out, task, split)
 
 

@@ -31,3 +31,10 @@ def test_the_probe_check_fits_windows_or_clip_means_only():
     exporter.ExportParams(probe_iterations=0).validate()
   with pytest.raises(ValueError, match="--probe_on must be one of windows, clips, got 'frames'"):
     exporter.ExportParams(probe_on="frames").validate()
+
+
+def test_the_probe_window_stride_is_a_positive_integer():
+  assert exporter.ExportParams().probe_window_stride == 4
+  exporter.ExportParams(probe_window_stride=1).validate()
+  with pytest.raises(ValueError, match="--probe_window_stride must be >= 1, got 0"):
+    exporter.ExportParams(probe_window_stride=0).validate()

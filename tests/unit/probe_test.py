@@ -226,3 +226,48 @@ def test_sum_by_clip_equals_sequential_float64_sums_in_either_window_order(order
   assert summed.dtype == np.float64
   empty = probe.sum_by_clip(np.zeros((0, 7), np.float32), np.zeros(0, np.int64))
   assert [a.shape for a in empty] == [(0,), (0, 7), (0,)]
+
+
+def test_every_nth_window_keeps_each_clips_first_and_every_nth_after_it():
+  # Clip 4 has five windows, clip 1 two, clip 9 one, interleaved as clip_means allows.
+  clips = np.array([4, 1, 4, 1, 4, 9, 4, 4])
+  windows = {"embeddings": np.arange(16, dtype=np.float32).reshape(8, 2), "clips": clips,
+             "labels": clips * 10, "cached": True}
+  np.testing.assert_array_equal(window_embeddings.window_positions(clips),
+                                [0, 0, 1, 1, 2, 0, 3, 4])
+  kept = window_embeddings.every_nth_window(windows, 2)
+  np.testing.assert_array_equal(kept["clips"], [4, 1, 4, 9, 4])  # positions 0, 0, 2, 0, 4
+  np.testing.assert_array_equal(kept["embeddings"][:, 0], [0, 2, 8, 10, 14])
+  np.testing.assert_array_equal(kept["labels"], [40, 10, 40, 90, 40])
+  assert kept["cached"] is True
+  assert set(window_embeddings.every_nth_window(windows, 100)["clips"]) == {1, 4, 9}
+  assert window_embeddings.every_nth_window(windows, 1) is windows
+  with pytest.raises(ValueError, match="a window stride must be >= 1, got 0"):
+    window_embeddings.every_nth_window(windows, 0)
+
+
+def test_a_runners_strided_batches_are_the_windows_every_nth_window_keeps():
+  # A runner only runs the kept windows; a clip's windows span batch boundaries here.
+  rng = np.random.default_rng(0)
+  clips = np.repeat(np.arange(12), rng.integers(1, 10, 12))
+  inputs = np.arange(len(clips))
+  cuts = np.sort(rng.choice(np.arange(1, len(clips)), 5, replace=False))
+  batches = list(zip(np.split(inputs, cuts), np.split(clips, cuts)))
+  for stride in (1, 2, 3, 4):
+    ran = list(window_embeddings._strided(iter(batches), stride))
+    expected = window_embeddings.every_nth_window({"embeddings": inputs, "clips": clips}, stride)
+    np.testing.assert_array_equal(np.concatenate([r[0] for r in ran]), expected["embeddings"])
+    np.testing.assert_array_equal(np.concatenate([r[1] for r in ran]), expected["clips"])
+
+
+def test_a_runners_calls_get_whole_batches_of_windows_in_order():
+  # One clip's few windows at a time in, at least 5 windows per call out, none lost.
+  sizes = [3, 1, 4, 2, 2, 1]
+  clips = np.repeat(np.arange(len(sizes)), sizes)
+  inputs = np.arange(len(clips)) * 10
+  batches = list(zip(np.split(inputs, np.cumsum(sizes)[:-1]), np.split(clips, np.cumsum(sizes)[:-1])))
+  out = list(window_embeddings._rebatched(iter(batches), 5))
+  assert [len(c) for _, c in out] == [8, 5]  # 3+1+4, then 2+2+1 (the rest)
+  np.testing.assert_array_equal(np.concatenate([x for x, _ in out]), inputs)
+  np.testing.assert_array_equal(np.concatenate([c for _, c in out]), clips)
+  assert list(window_embeddings._rebatched(iter([]), 5)) == []
