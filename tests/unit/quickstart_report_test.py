@@ -55,3 +55,7 @@ def test_export_lines_report_file_cosines_probe_and_failure():
       "- file: `out/enc.tflite`, 123,456 bytes, input `waveform` [1, 15600], output `embedding`",
       "- cosine to the Keras encoder on held-out windows: mean 0.99987, min 0.99512",
       "- linear probe on `SYN`: .tflite 0.750 vs Keras 0.800"]
+  export["probe"].update(train_window_stride=4, train_windows=5922)
+  assert quickstart_report._export_lines(export)[-1] == (  # pylint: disable=protected-access
+      "- linear probe on `SYN`: .tflite 0.750 vs Keras 0.800 (both probes fitted on every 4th "
+      "train window, 5,922 windows)")
