@@ -37,6 +37,8 @@ from mobile_ssl.data import datasets
 from mobile_ssl.data import pipeline as data
 from mobile_ssl.training import trainer
 
+import step_params  # bench/step_params.py, beside this script
+
 # Steps before the timed ones in every run (tracing, first allocations).
 _WARMUP = 3
 
@@ -91,7 +93,6 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   builder = datasets.builder(FLAGS.dataset, data_dir=FLAGS.data_dir)
-  base = params_lib.recipe(name=FLAGS.recipe)
   print(f"recipe {FLAGS.recipe}, width {FLAGS.width}, batch {FLAGS.batch_size}; "
         f"{FLAGS.rounds} rounds, each side's median of {FLAGS.steps} steps per round, "
         "alternating; speed-up: median over rounds of Keras / fused [lowest-highest]")
@@ -99,14 +100,11 @@ def main(argv):
         f"{'1st loss fused':>14s} {'1st loss Keras':>14s}")
   for name in FLAGS.tasks:
     task = tasks.get(name)
-    params = dataclasses.replace(
-        base, encoder=dataclasses.replace(base.encoder, width=FLAGS.width),
-        task=dataclasses.replace(base.task, name=name, num_classes=8, label_key="event"),
-        train=dataclasses.replace(base.train, batch_size=FLAGS.batch_size))
+    params = step_params.task_params(FLAGS.recipe, name, FLAGS.width, FLAGS.batch_size)
     batch = next(iter(data.task_dataset(
         [(builder, "train")], task.make_examples, task.min_frames(params), params,
         batch_size=FLAGS.batch_size, seed=0,
-        label_key="event" if task.needs_labels else None)), None)
+        label_key=step_params.LABEL_KEY if task.needs_labels else None)), None)
     if batch is None:
       sys.exit(f"{FLAGS.dataset}[train] gives no {name} examples: its clips are shorter than "
                f"the task's context ({task.min_frames(params)} frames)")

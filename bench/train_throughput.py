@@ -53,6 +53,8 @@ from mobile_ssl.data import datasets
 from mobile_ssl.data import pipeline as data
 from mobile_ssl.training import trainer
 
+import step_params  # bench/step_params.py, beside this script
+
 # Steps before the first block (tracing, buffers), and steps not timed at the
 # start of each block (the other side's buffers; see the docstring).
 _WARMUP = 10
@@ -136,7 +138,6 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   builder = datasets.builder(FLAGS.dataset, data_dir=FLAGS.data_dir)
-  base = params_lib.recipe(name=FLAGS.recipe)
   steps = FLAGS.block_steps - SETTLE
   print(f"recipe {FLAGS.recipe}, width {FLAGS.width}, batch {FLAGS.batch_size}, cache "
         f"{FLAGS.cache or 'none'}; {FLAGS.blocks} blocks of each side, {FLAGS.block_steps} "
@@ -147,11 +148,8 @@ def main(argv):
   num_clips = builder.info.splits["train"].num_examples
   for name in FLAGS.tasks:
     task = tasks.get(name)
-    params = dataclasses.replace(
-        base, encoder=dataclasses.replace(base.encoder, width=FLAGS.width),
-        task=dataclasses.replace(base.task, name=name, num_classes=8, label_key="event"),
-        train=dataclasses.replace(base.train, batch_size=FLAGS.batch_size))
-    label_key = "event" if task.needs_labels else None
+    params = step_params.task_params(FLAGS.recipe, name, FLAGS.width, FLAGS.batch_size)
+    label_key = step_params.LABEL_KEY if task.needs_labels else None
 
     def stream(cache):
       return data.task_dataset([(builder, "train")], task.make_examples,

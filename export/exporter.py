@@ -378,7 +378,7 @@ def summary(report: dict) -> str:
     stride = p.get("train_window_stride", 1)
     line += (f", probe accuracy {p['tflite_accuracy']:.4f} (Keras {p['keras_accuracy']:.4f}, "
              f"same prediction on {p['agreement']:.1%} of test clips"
-             + (f"; probes fitted on every {stride}th train window" if stride > 1 else "") + ")")
+             + (f"; probes fitted on 1 in {stride} train windows" if stride > 1 else "") + ")")
   if "classifier" in report:
     c = report["classifier"]
     line = (f"classifier of {c['num_classes']} classes ({c['task']}), accuracy "

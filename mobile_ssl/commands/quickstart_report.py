@@ -42,7 +42,7 @@ def _export_lines(export: typing.Optional[dict]) -> typing.List[str]:
   if probe:
     stride = probe.get("train_window_stride", 1)
     # Not the probe table's Keras row when the check fitted on fewer windows.
-    fitted_on = (f" (both probes fitted on every {stride}th train window, "
+    fitted_on = (f" (both probes fitted on 1 in {stride} train windows, "
                  f"{probe['train_windows']:,} windows)" if stride > 1 else "")
     lines.append(f"- linear probe on `{probe.get('task')}`: .tflite "
                  f"{probe.get('tflite_accuracy', float('nan')):.3f} vs Keras "

@@ -226,22 +226,20 @@ def keras_windows_many(encoders: typing.Sequence[keras.Model],
   return results
 
 
-def window_positions(clips: np.ndarray) -> np.ndarray:
-  """Each window's index among its clip's windows, in the order given (0: the clip's first)."""
-  clips = np.asarray(clips)
-  positions = np.zeros(len(clips), np.int64)
-  if len(clips):
-    order = np.argsort(clips, kind="stable")
-    first = np.r_[0, np.flatnonzero(np.diff(clips[order])) + 1]
-    lengths = np.diff(np.r_[first, len(clips)])
-    positions[order] = np.arange(len(clips)) - np.repeat(first, lengths)
-  return positions
-
-
 def _check_stride(stride: int) -> int:
   if stride < 1:
     raise ValueError(f"a window stride must be >= 1, got {stride}")
   return stride
+
+
+def _kept(clips: np.ndarray, stride: int, seen: collections.Counter) -> np.ndarray:
+  """Mask of the windows kept: a clip's 1st, (stride+1)th, ... window, counted in the
+  order given; `seen` holds each clip's windows counted so far (across batches)."""
+  keep = np.zeros(len(clips), bool)
+  for i, clip in enumerate(np.asarray(clips).tolist()):
+    keep[i] = seen[clip] % stride == 0
+    seen[clip] += 1
+  return keep
 
 
 def every_nth_window(windows: dict, stride: int) -> dict:
@@ -255,7 +253,7 @@ def every_nth_window(windows: dict, stride: int) -> dict:
   if _check_stride(stride) == 1:
     return windows
   clips = np.asarray(windows["clips"])
-  keep = window_positions(clips) % stride == 0
+  keep = _kept(clips, stride, collections.Counter())
   return {k: v[keep] if isinstance(v, np.ndarray) and v.shape[:1] == clips.shape else v
           for k, v in windows.items()}
 
@@ -265,10 +263,7 @@ def _strided(batches: typing.Iterable, stride: int) -> typing.Iterator:
   (a clip's windows may span batches)."""
   seen = collections.Counter()
   for inputs, clips in batches:
-    keep = np.zeros(len(clips), bool)
-    for i, clip in enumerate(clips.tolist()):
-      keep[i] = seen[clip] % stride == 0
-      seen[clip] += 1
+    keep = _kept(clips, stride, seen)
     if keep.any():
       yield inputs[keep], clips[keep]
 

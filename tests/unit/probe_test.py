@@ -233,8 +233,9 @@ def test_every_nth_window_keeps_each_clips_first_and_every_nth_after_it():
   clips = np.array([4, 1, 4, 1, 4, 9, 4, 4])
   windows = {"embeddings": np.arange(16, dtype=np.float32).reshape(8, 2), "clips": clips,
              "labels": clips * 10, "cached": True}
-  np.testing.assert_array_equal(window_embeddings.window_positions(clips),
-                                [0, 0, 1, 1, 2, 0, 3, 4])
+  # Each window's place in its clip: 0, 0, 1, 1, 2, 0, 3, 4; every 3rd keeps 0 and 3.
+  np.testing.assert_array_equal(window_embeddings.every_nth_window(windows, 3)["clips"],
+                                [4, 1, 9, 4])
   kept = window_embeddings.every_nth_window(windows, 2)
   np.testing.assert_array_equal(kept["clips"], [4, 1, 4, 9, 4])  # positions 0, 0, 2, 0, 4
   np.testing.assert_array_equal(kept["embeddings"][:, 0], [0, 2, 8, 10, 14])

@@ -57,5 +57,5 @@ def test_export_lines_report_file_cosines_probe_and_failure():
       "- linear probe on `SYN`: .tflite 0.750 vs Keras 0.800"]
   export["probe"].update(train_window_stride=4, train_windows=5922)
   assert quickstart_report._export_lines(export)[-1] == (  # pylint: disable=protected-access
-      "- linear probe on `SYN`: .tflite 0.750 vs Keras 0.800 (both probes fitted on every 4th "
-      "train window, 5,922 windows)")
+      "- linear probe on `SYN`: .tflite 0.750 vs Keras 0.800 (both probes fitted on 1 in 4 "
+      "train windows, 5,922 windows)")
