@@ -10,7 +10,7 @@ bootstrap interval). A .tflite goes through it as a window runner
 windows the Keras encoder gets, one invoke per window as on a phone), so the
 Keras number here is mobile-ssl-eval's linear row, and the .tflite number is
 the same measurement of the file that ships. With `train_window_stride` N > 1
-(export_tflite's `--probe_window_stride`, 4 by default) both probes are fitted
+(export_tflite's `--probe_window_stride`; 1 by default) both probes are fitted
 on every Nth window of each train clip instead, so the file embeds 1/N of the
 train split; the Keras number is then that probe's. `export_tflite --probe_task`,
 the benchmark's accuracy column and bench/export_table.py all use `compare`

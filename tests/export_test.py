@@ -232,7 +232,7 @@ class TestCommand:
                                f"--representative_data={DATASET}@train", "--num_representative=9",
                                # 4 test clips: one flipped clip is a 0.25 drop.
                                f"--probe_task={DATASET}:event", "--max_probe_drop=0.5",
-                               f"--report={report_path}"], capsys)
+                               "--probe_window_stride=4", f"--report={report_path}"], capsys)
     assert code == 0, err
     report = json.loads(out)
     assert report["representative"] == {"dataset": f"{DATASET}@train", "split": "train",
@@ -243,8 +243,8 @@ class TestCommand:
     probe = report["probe"]
     assert probe["test_clips"] == 4
     # Both accuracies are mobile-ssl-eval's linear probe, recomputed here, fitted on every
-    # 4th window of each train clip (the default stride): the Keras encoder picks the
-    # weight decay, the file is probed with the same one.
+    # 4th window of each train clip (the flag; the default 1 is every window): the Keras
+    # encoder picks the weight decay, the file is probed with the same one.
     assert probe["train_window_stride"] == 4
     task = downstream.load_task(f"{DATASET}:event", data_dir)
     encoder, params = model_dir.load_encoder(encoder_dir)

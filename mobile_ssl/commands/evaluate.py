@@ -56,6 +56,7 @@ def define_flags(fv: flags.FlagValues) -> None:
                      "Baselines' encoder width when no run directory is listed.", **where)
   flags.DEFINE_integer("embedding_dim", params_lib.EncoderParams().embedding_dim,
                        "Baselines' embedding size when no run directory is listed.", **where)
+  cli.define_deterministic(fv)  # the supervised baseline and --mode=finetune train
 
 
 def _numbers(fv: flags.FlagValues, flag: str, kind):
@@ -98,6 +99,7 @@ def evaluate_from_flags(fv: flags.FlagValues):
 def main(argv, fv: flags.FlagValues) -> int:
   cli.check_no_arguments(PROG, argv)
   cli.quiet_logs(fv)
+  cli.apply_deterministic(PROG, fv)
   started = time.time()
   try:
     rows, paths = evaluate_from_flags(fv)

@@ -260,11 +260,13 @@ PROG = "mobile-ssl-quickstart"
 def define_flags(fv: flags.FlagValues) -> None:
   """Defines the flags in `fv` (mobile_ssl/commands/cli.py): one per QuickstartParams field."""
   cli.define_dataclass(fv, QuickstartParams)
+  cli.define_deterministic(fv)
 
 
 def main(argv, fv: flags.FlagValues) -> int:
   cli.check_no_arguments(PROG, argv)
   cli.quiet_logs(fv)
+  cli.apply_deterministic(PROG, fv)
   qp = QuickstartParams(**cli.dataclass_values(QuickstartParams, fv))
   started = time.time()
   try:

@@ -61,6 +61,7 @@ def define_flags(fv: flags.FlagValues) -> None:
     cli.define_dataclass(fv, type(defaults), defaults)
   flags.DEFINE_bool("force", False, "Resume even though MODEL_DIR holds a run with other params.",
                     **where)
+  cli.define_deterministic(fv)
 
 
 def params_from_flags(fv: flags.FlagValues) -> params_lib.Params:
@@ -90,6 +91,7 @@ def train_from_flags(fv: flags.FlagValues) -> str:
 def main(argv, fv: flags.FlagValues) -> int:
   cli.check_no_arguments(PROG, argv)
   cli.quiet_logs(fv)
+  cli.apply_deterministic(PROG, fv)
   try:
     path = train_from_flags(fv)
   except (ValueError, trainer.TrainingError) as e:

@@ -13,6 +13,7 @@ import pathlib
 import sys
 import typing
 
+import keras
 import numpy as np
 
 from mobile_ssl.core import encoder as encoder_lib
@@ -216,6 +217,12 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
     return data_service_lib.distribute(ds, service) if service else ds
 
   def build():
+    # A task's own layers (the supervised classifier, decoders, projection heads) draw
+    # their initialization from Keras's global generator, unseeded in a new process:
+    # seeded here, so a run starts from its seed's weights (--deterministic needs it).
+    # It seeds TensorFlow's global seed too, which tf.data's seeded shuffles combine
+    # with their own: another order than before, the same in every run.
+    keras.utils.set_random_seed(params.train.seed)
     encoder = encoder_lib.build_encoder(params.encoder, params.features, seed=params.train.seed)
     return task.build_model(encoder, params)
 

@@ -10,6 +10,7 @@ import sys
 
 from absl import flags
 import pytest
+import tensorflow as tf
 
 from mobile_ssl.benchmark import bench as bench_lib
 from mobile_ssl.commands import bench
@@ -214,6 +215,25 @@ def test_a_bad_value_is_exit_code_2_from_main(module, args, message, capsys):
   assert lines == [f"{module.PROG}: error: {lines[0].split(': error: ', 1)[1]}"], lines
   assert message in lines[0]
   assert not captured.out
+
+
+@pytest.mark.parametrize("module", [train, evaluate, quickstart],
+                         ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_deterministic_after_tensorflow_ran_is_one_line_and_no_work(module, tmp_path, capsys):
+  """--deterministic must be set before the first op; this process has run ops already."""
+  assert float(tf.constant(1.0) + 1.0) == 2.0  # TensorFlow has run an op in this process
+  fv = _flags(module, "--deterministic", f"--output_dir={tmp_path / 'out'}"
+              if "output_dir" in _flags(module) else f"--model_dir={tmp_path / 'out'}")
+  assert fv.deterministic
+  with pytest.raises(SystemExit) as e:
+    module.main([module.PROG], fv)
+  assert e.value.code == cli.CANNOT_RUN
+  lines = capsys.readouterr().err.strip().splitlines()
+  assert len(lines) == 1, lines
+  assert lines[0].startswith(f"{module.PROG}: error: --deterministic: deterministic training "
+                             "must be chosen before TensorFlow runs its first op")
+  assert not (tmp_path / "out").exists()
+  assert tf.config.threading.get_inter_op_parallelism_threads() != 1  # left as it was
 
 
 def test_commands_define_into_separate_flag_values_without_collisions():

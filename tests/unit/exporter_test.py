@@ -34,7 +34,7 @@ def test_the_probe_check_fits_windows_or_clip_means_only():
 
 
 def test_the_probe_window_stride_is_a_positive_integer():
-  assert exporter.ExportParams().probe_window_stride == 4
+  assert exporter.ExportParams().probe_window_stride == 1  # mobile-ssl-eval's row
   exporter.ExportParams(probe_window_stride=1).validate()
   with pytest.raises(ValueError, match="--probe_window_stride must be >= 1, got 0"):
     exporter.ExportParams(probe_window_stride=0).validate()
