@@ -147,7 +147,8 @@ def define_deterministic(fv: flags.FlagValues) -> None:
   """--deterministic, for the commands that train (core/determinism.py)."""
   flags.DEFINE_bool("deterministic", False,
                     "Train the same weights to the bit from the same seed: TensorFlow runs one "
-                    "op at a time (training about 15-20 % slower on 2 cores).", **where(fv))
+                    "op at a time (a two-branch task such as triplet trained 1.5x as long on 2 "
+                    "cores; docs/evaluation.md).", **where(fv))
 
 
 def apply_deterministic(prog: str, fv: flags.FlagValues) -> None:
