@@ -261,7 +261,9 @@ def long_enough(builder: tfds.core.DatasetBuilder, split: str, min_frames: int,
 class SkipCounter:
   """Counts clips read and clips too short for a task, while the pipeline runs.
 
-  Counts grow with every pass over the data (a clip read twice counts twice).
+  Counts grow with every pass over the data (a clip read twice counts twice),
+  except with `task_dataset`'s memory cache: there the clips are counted on
+  the first pass only, before they enter the cache.
   """
 
   def __init__(self):
@@ -318,15 +320,23 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
     ds = concatenate_clips(ds, params.train.concat_clips, params.train.concat_mode,
                            features.num_samples(min_frames, params.features))
     ds = log_mels(ds, params.features)
+
+    def keep(x):
+      enough = tf.shape(x["log_mel"])[0] >= min_frames
+      return skip_counter.keep_if(enough) if skip_counter is not None else enough
+
     if cache_dir == "memory":
-      ds = ds.cache()
-    elif cache_dir:
-      tag = f"{builder.name}_{builder.builder_config.name if builder.builder_config else ''}"
-      ds = cache(ds, os.path.join(cache_dir, f"{tag}_{split}".replace("/", "_")))
-    if skip_counter is not None:
-      ds = ds.filter(lambda x: skip_counter.keep_if(tf.shape(x["log_mel"])[0] >= min_frames))
+      # The task's length filter before the memory cache: it then runs once per clip,
+      # not on every pass over the cache, where its per-element call was a third of the
+      # pipeline's CPU time per batch with no augmentation (docs/benchmark.md, "The
+      # length filter before the memory cache"). A folder cache is shared by every task
+      # of the same front end (`cache_key`), so there the filter stays after it.
+      ds = ds.filter(keep).cache()
     else:
-      ds = ds.filter(lambda x: tf.shape(x["log_mel"])[0] >= min_frames)
+      if cache_dir:
+        tag = f"{builder.name}_{builder.builder_config.name if builder.builder_config else ''}"
+        ds = cache(ds, os.path.join(cache_dir, f"{tag}_{split}".replace("/", "_")))
+      ds = ds.filter(keep)
     ds = ds.shuffle(params.train.shuffle_buffer, seed=order_seed(seed + i),
                     reshuffle_each_iteration=True)
     streams.append(ds.repeat())

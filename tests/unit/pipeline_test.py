@@ -65,6 +65,22 @@ def test_task_dataset_skips_and_counts_short_clips(tiny_synthetic):
   assert 0 < counter.count < counter.seen
 
 
+def test_memory_cache_gives_the_same_stream_and_counts_each_clip_once(tiny_synthetic):
+  # With the memory cache the length filter runs before the cache: the same batches as
+  # with no cache, and after several passes over the 12 clips each was counted once.
+  streams, counters = {}, {}
+  for cache in (None, "memory"):
+    counters[cache] = pipeline.SkipCounter()
+    ds = pipeline.task_dataset([(tiny_synthetic, "train")], _crop, 250, PARAMS, batch_size=4,
+                               seed=0, skip_counter=counters[cache], cache_dir=cache)
+    streams[cache] = [(x.numpy(), t.numpy()) for x, t in ds.take(12)]
+  for (x, t), (y, u) in zip(streams[None], streams["memory"]):
+    np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(t, u)
+  assert counters["memory"].seen == 12 < counters[None].seen
+  assert 0 < counters["memory"].count < 12
+
+
 def test_looped_clips_reach_the_tasks_context_and_none_is_skipped(tiny_synthetic):
   # 2-3 s clips, a 500-frame (5 s) context: joining 2 skips some, looping none.
   counts = {}
