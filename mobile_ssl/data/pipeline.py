@@ -305,8 +305,10 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
     batch_size: global batch size; the last partial batch is dropped.
     seed: seeds file order, shuffling, mixing and every example's randomness.
     skip_counter: where skipped clips are counted.
-    cache_dir: 'memory' caches each source's log-mels in RAM; a folder caches
-      them to files there; None caches nothing.
+    cache_dir: 'memory' caches each source's log-mels in RAM (only the clips
+      long enough for the task: the filter runs before this cache); a folder
+      caches every clip's log-mels to files there, for any task of the same
+      front end; None caches nothing.
     label_key: label to keep (supervised task).
     random_order: leave file order and shuffles unseeded (each iterator, e.g.
       each tf.data service worker, draws its own order); per-example
