@@ -315,6 +315,11 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
       randomness still comes from `seed`.
   """
   order_seed = (lambda value: None) if random_order else (lambda value: value)
+
+  def keep(x):  # long enough for the task (counted when a counter is given)
+    enough = tf.shape(x["log_mel"])[0] >= min_frames
+    return skip_counter.keep_if(enough) if skip_counter is not None else enough
+
   streams, weights = [], []
   for i, (builder, split) in enumerate(sources):
     ds = clips(builder, split, label_key=label_key, shuffle_files=True,
@@ -322,11 +327,6 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
     ds = concatenate_clips(ds, params.train.concat_clips, params.train.concat_mode,
                            features.num_samples(min_frames, params.features))
     ds = log_mels(ds, params.features)
-
-    def keep(x):
-      enough = tf.shape(x["log_mel"])[0] >= min_frames
-      return skip_counter.keep_if(enough) if skip_counter is not None else enough
-
     if cache_dir == "memory":
       # The task's length filter before the memory cache: it then runs once per clip,
       # not on every pass over the cache, where its per-element call was a third of the

@@ -74,6 +74,7 @@ def test_memory_cache_gives_the_same_stream_and_counts_each_clip_once(tiny_synth
     ds = pipeline.task_dataset([(tiny_synthetic, "train")], _crop, 250, PARAMS, batch_size=4,
                                seed=0, skip_counter=counters[cache], cache_dir=cache)
     streams[cache] = [(x.numpy(), t.numpy()) for x, t in ds.take(12)]
+  assert len(streams[None]) == len(streams["memory"]) == 12
   for (x, t), (y, u) in zip(streams[None], streams["memory"]):
     np.testing.assert_array_equal(x, y)
     np.testing.assert_array_equal(t, u)
