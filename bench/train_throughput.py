@@ -24,9 +24,12 @@ over adjacent pairs of blocks (real-cached and cached-real alike), of the ratio
 of the pair's median step times; the 25th-75th percentile of those pair ratios
 is printed beside it as the measurement's own spread.
 
-Two more columns say what the ratio cannot: '1st epoch' (with `--cache`) is the
-s/step of a separate run that fills the log-mel cache (computing log-mels on
-the fly, after 10 warm-up steps), before the timed run reads it; 'pipe CPU' is
+Two more columns say what the ratio cannot: '1st epoch' (with a `--cache`
+folder) is the s/step of a separate run that fills the log-mel cache
+(computing log-mels on the fly, after 10 warm-up steps), before the timed run
+reads it; with `--cache=memory` it is the seconds `task_dataset` took to
+compute and hold every clip's log-mels, before the first step ('s held');
+'pipe CPU' is
 the CPU time the real pipeline alone takes per batch (iterated with no training,
 after the cache is full) as a percentage of the cached step's CPU time: on a
 machine whose cores the step keeps busy, the real step cannot be faster than
@@ -164,9 +167,12 @@ def main(argv):
       sys.exit(f"{FLAGS.dataset}[train] gives no {name} examples: its clips are shorter than "
                f"the task's context ({task.min_frames(params)} frames)")
     cached = tf.data.Dataset.from_tensors(batch).repeat()
+    started = time.perf_counter()
     real = stream(FLAGS.cache or None)
     first_epoch = "-"
-    if FLAGS.cache:
+    if FLAGS.cache == "memory":  # the log-mels are computed and held by `stream`
+      first_epoch = f"{time.perf_counter() - started:.1f}s held"
+    elif FLAGS.cache:
       # One example per clip: after the warm-up this reads past the end of the
       # split, so the cache is complete when the run's iterator goes.
       epoch = _step_times(task, params, real, -(-num_clips // FLAGS.batch_size) + 1)

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core.tasks import sampling
 from mobile_ssl.data import datasets
 from mobile_ssl.data import pipeline
 from tests import audio_fixtures
@@ -25,10 +26,9 @@ def _collect(ds):
   return [{k: v.numpy() for k, v in batch.items()} for batch in ds]
 
 
-def _crop(clip, params, seed):
-  n = tf.shape(clip["log_mel"])[0]
-  start = tf.random.stateless_uniform([], seed, 0, n - 96 + 1, tf.int32)
-  return clip["log_mel"][start:start + 96], tf.cast(n, tf.float32)
+def _crop(clips, params, seed):
+  # One random 96-frame crop per clip, and each clip's length as the target.
+  return sampling.random_crop(clips, seed, 96)[..., 0], tf.cast(clips.lengths, tf.float32)
 
 
 def test_folder_becomes_a_dataset_with_padded_short_clips(tone_folder, data_dir):

@@ -2,7 +2,8 @@
 
 All of the hot path is TensorFlow ops mapped in parallel (`AUTOTUNE`), with
 order kept (`deterministic=True`) and every random choice drawn by stateless
-ops from a per-element seed, so a pipeline is reproducible under `seed`.
+ops from a per-element (task examples: per-batch) seed, so a pipeline is
+reproducible under `seed`.
 Only non-16 kHz catalog datasets go through a NumPy resampler
 (`tf.numpy_function`); our own builders store 16 kHz already.
 
@@ -24,6 +25,7 @@ from mobile_ssl.core import audio
 from mobile_ssl.core import augment
 from mobile_ssl.core import features
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core.tasks import sampling
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -262,8 +264,8 @@ class SkipCounter:
   """Counts clips read and clips too short for a task, while the pipeline runs.
 
   Counts grow with every pass over the data (a clip read twice counts twice),
-  except with `task_dataset`'s memory cache: there the clips are counted on
-  the first pass only, before they enter the cache.
+  except with `task_dataset`'s memory cache: there each clip is counted once,
+  when the clips are gathered into memory.
   """
 
   def __init__(self):
@@ -286,6 +288,18 @@ class SkipCounter:
     return int(self.read.numpy())
 
 
+def _held_clips(ds: tf.data.Dataset, most: int) -> typing.Optional[dict]:
+  """Every clip of a log-mel stream of at most `most` clips, gathered.
+
+  {'log_mel': [n, None, bins], 'label'?: [n]}, or None when the stream is
+  empty. One pass, run by tf.data's own loop (its maps in parallel), ending
+  in one ragged tensor whose `flat_values` are all clips' frames end to end.
+  """
+  for held in ds.ragged_batch(max(most, 1)).take(1):
+    return held
+  return None
+
+
 def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder, str]],
                  make_examples: typing.Callable, min_frames: int,
                  params: params_lib.Params, *, batch_size: int, seed: int,
@@ -295,49 +309,68 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
                  random_order: bool = False) -> tf.data.Dataset:
   """An endless, shuffled stream of batched pretext-task examples.
 
+  Clips are drawn one by one (shuffled, pooled over the sources) and go to
+  the task in batches: `make_examples` cuts the crops of a whole batch in one
+  call (`sampling.ClipBatch`), and the augmentations run on the batch it
+  returns. With the memory cache the stream of clips is a stream of indices
+  into the log-mels of every clip, held in this process as one tensor, so no
+  clip is copied to make a batch (docs/benchmark.md, "Crops cut per batch").
+
   Args:
     sources: (prepared builder, split) pairs pooled into one stream, each
       drawn in proportion to its number of clips.
-    make_examples: task function (clip dict, params, seed [2]) -> (inputs, targets).
+    make_examples: task function (`sampling.ClipBatch`, params, seed [2]) ->
+      batched (inputs, targets).
     min_frames: log-mel frames a clip needs for the task; shorter clips are
       skipped and counted in `skip_counter`.
     params: run parameters (features, task, train.shuffle_buffer, ...).
     batch_size: global batch size; the last partial batch is dropped.
-    seed: seeds file order, shuffling, mixing and every example's randomness.
+    seed: seeds file order, shuffling, mixing and every batch's randomness.
     skip_counter: where skipped clips are counted.
-    cache_dir: 'memory' caches each source's log-mels in RAM (only the clips
-      long enough for the task: the filter runs before this cache); a folder
-      caches every clip's log-mels to files there, for any task of the same
-      front end; None caches nothing.
+    cache_dir: 'memory' computes the log-mels of every clip long enough for
+      the task when this is called and holds them in RAM (raises ValueError
+      when a source has none); with `random_order` (the tf.data service,
+      which ships this pipeline's graph to its workers) each worker caches
+      them with tf.data's memory cache instead. A folder caches every clip's
+      log-mels to files there, for any task of the same front end; None
+      caches nothing.
     label_key: label to keep (supervised task).
     random_order: leave file order and shuffles unseeded (each iterator, e.g.
-      each tf.data service worker, draws its own order); per-example
+      each tf.data service worker, draws its own order); per-batch
       randomness still comes from `seed`.
   """
   order_seed = (lambda value: None) if random_order else (lambda value: value)
+  hold = cache_dir == "memory" and not random_order
 
   def keep(x):  # long enough for the task (counted when a counter is given)
     enough = tf.shape(x["log_mel"])[0] >= min_frames
     return skip_counter.keep_if(enough) if skip_counter is not None else enough
 
-  streams, weights = [], []
+  streams, weights, held = [], [], []
   for i, (builder, split) in enumerate(sources):
     ds = clips(builder, split, label_key=label_key, shuffle_files=True,
                seed=order_seed(seed + i), feature_params=params.features)
     ds = concatenate_clips(ds, params.train.concat_clips, params.train.concat_mode,
                            features.num_samples(min_frames, params.features))
     ds = log_mels(ds, params.features)
-    if cache_dir == "memory":
-      # The task's length filter before the memory cache: it then runs once per clip,
-      # not on every pass over the cache, where its per-element call was a third of the
-      # pipeline's CPU time per batch with no augmentation (docs/benchmark.md, "The
-      # length filter before the memory cache"). A folder cache is shared by every task
-      # of the same front end (`cache_key`), so there the filter stays after it.
+    if hold:
+      # Filtered first: the length check runs once per clip, and only clips the task can
+      # use are held. The stream is then one of indices into everything held.
+      clips_held = _held_clips(ds.filter(keep), builder.info.splits[split].num_examples)
+      if clips_held is None:
+        raise ValueError(f"{builder.name}/{split}: no clip lasts the {min_frames} log-mel "
+                         "frames the task needs")
+      first = sum(int(h["log_mel"].nrows()) for h in held)
+      held.append(clips_held)
+      ds = tf.data.Dataset.range(first, first + int(clips_held["log_mel"].nrows()))
+    elif cache_dir == "memory":  # the tf.data service: each worker caches its own clips
       ds = ds.filter(keep).cache()
     else:
       if cache_dir:
         tag = f"{builder.name}_{builder.builder_config.name if builder.builder_config else ''}"
         ds = cache(ds, os.path.join(cache_dir, f"{tag}_{split}".replace("/", "_")))
+      # A folder cache is shared by every task of the same front end (`cache_key`), so it
+      # holds every clip and the task's length filter comes after it.
       ds = ds.filter(keep)
     ds = ds.shuffle(params.train.shuffle_buffer, seed=order_seed(seed + i),
                     reshuffle_each_iteration=True)
@@ -349,18 +382,33 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
     mixed = tf.data.Dataset.sample_from_datasets(
         streams, weights=[w / sum(weights) for w in weights], seed=order_seed(seed))
 
-  def example(index, clip):
-    element_seed = tf.stack([tf.cast(seed, tf.int64), index])
-    return make_examples(clip, params, element_seed)
+  if hold:
+    pool = tf.concat([h["log_mel"] for h in held], axis=0)
+    frames, row_splits = pool.flat_values, tf.cast(pool.row_splits, tf.int32)
+    starts, lengths = row_splits[:-1], row_splits[1:] - row_splits[:-1]
+    labels = tf.concat([h["label"] for h in held], axis=0) if label_key else None
 
-  ds = mixed.enumerate().map(example, num_parallel_calls=AUTOTUNE, deterministic=True)
-  ds = ds.batch(batch_size, drop_remainder=True)
-  if params.augment.enabled:
-    # Per batch, so mixup can take its background from other clips of the pool.
-    def augmented(index, batch):
-      inputs, targets = batch
-      batch_seed = tf.stack([tf.cast(seed, tf.int64) + 1, index])
-      return augment.augment_inputs(inputs, params, batch_seed), targets
+    def clip_batch(indices):
+      return sampling.ClipBatch(frames, tf.gather(starts, indices), tf.gather(lengths, indices),
+                                None if labels is None else tf.gather(labels, indices))
 
-    ds = ds.enumerate().map(augmented, num_parallel_calls=AUTOTUNE, deterministic=True)
-  return ds.prefetch(AUTOTUNE)
+    batches = mixed.batch(batch_size, drop_remainder=True)
+  else:
+    def clip_batch(batch):
+      return sampling.ClipBatch.from_ragged(batch["log_mel"], batch.get("label"))
+
+    batches = mixed.ragged_batch(batch_size, drop_remainder=True)
+
+  def examples(index, batch):
+    inputs, targets = make_examples(clip_batch(batch), params,
+                                    tf.stack([tf.cast(seed, tf.int64), index]))
+    if params.augment.enabled:
+      # On the batch, so mixup can take its background from other clips of the pool.
+      inputs = augment.augment_inputs(inputs, params,
+                                      tf.stack([tf.cast(seed, tf.int64) + 1, index]))
+    return inputs, targets
+
+  ds = batches.enumerate().map(examples, num_parallel_calls=AUTOTUNE, deterministic=True)
+  # The held clips' index stream starts from `range`, not from `clips`: the autotuner
+  # is switched off here for it too.
+  return without_autotune(ds.prefetch(AUTOTUNE))

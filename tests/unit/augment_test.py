@@ -51,6 +51,19 @@ def test_mixup_adds_energy_from_another_clip_and_zero_ratio_is_identity():
   assert np.mean(np.abs(y - x.numpy())) > 0.01
 
 
+def test_mixup_is_the_log_of_the_mixed_energies_across_the_log_mel_span():
+  # Two flat views at the ends of a log-mel's span (log 1e-6 and +13): each becomes
+  # log((1 - r) e^own + r e^other), one r in [0, 0.4] per view, with no inf or NaN.
+  low, high = math.log(1e-6), 13.0
+  x = tf.constant(np.stack([np.full((96, 64, 1), low), np.full((96, 64, 1), high)]), tf.float32)
+  y = augment.mixup(x, 0.4, SEED).numpy()
+  assert np.all(np.isfinite(y))
+  for own, other, view in ((low, high, y[0]), (high, low, y[1])):
+    assert np.ptp(view) < 1e-5  # the same r everywhere in the view
+    r = (np.exp(np.float64(view.flat[0])) - np.exp(own)) / (np.exp(other) - np.exp(own))
+    assert -1e-5 <= r <= 0.4 + 1e-5
+
+
 def test_resized_crop_keeps_the_shape_and_unit_scale_is_identity():
   x = _batch()
   same = augment.resized_crop(x, (1.0, 1.0), SEED, fill=-6.9)

@@ -3,9 +3,11 @@
 import dataclasses
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core.tasks import sampling
 from mobile_ssl.data import pipeline
 
 PARAMS = params_lib.Params()
@@ -49,10 +51,9 @@ def test_file_cache_gives_the_same_slices(tiny_synthetic, tmp_path):
   assert list((tmp_path / "cache").glob("test*.index"))
 
 
-def _crop(clip, params, seed):
-  n = tf.shape(clip["log_mel"])[0]
-  start = tf.random.stateless_uniform([], seed, 0, n - 96 + 1, tf.int32)
-  return clip["log_mel"][start:start + 96], tf.cast(n, tf.float32)
+def _crop(clips, params, seed):
+  # One random 96-frame crop per clip, and each clip's length as the target.
+  return sampling.random_crop(clips, seed, 96)[..., 0], tf.cast(clips.lengths, tf.float32)
 
 
 def test_task_dataset_skips_and_counts_short_clips(tiny_synthetic):
@@ -66,8 +67,9 @@ def test_task_dataset_skips_and_counts_short_clips(tiny_synthetic):
 
 
 def test_memory_cache_gives_the_same_stream_and_counts_each_clip_once(tiny_synthetic):
-  # With the memory cache the length filter runs before the cache: the same batches as
-  # with no cache, and after several passes over the 12 clips each was counted once.
+  # With the memory cache the clips long enough are held as one tensor and batches are
+  # cut from it by index: the same batches as the clips streamed with no cache, and
+  # after several passes over the 12 clips each was counted once.
   streams, counters = {}, {}
   for cache in (None, "memory"):
     counters[cache] = pipeline.SkipCounter()
@@ -128,8 +130,8 @@ def test_without_autotune_turns_the_autotuner_off_and_keeps_the_elements():
 
 def test_every_stream_from_a_split_has_the_autotuner_off(tiny_synthetic):
   """Training's stream too: deleting an autotuned iterator can wait up to 60 s."""
-  def crop(clip, params, seed):
-    return clip["log_mel"][:96], tf.constant(0)
+  def crop(clips, params, seed):
+    return clips.crop(tf.zeros_like(clips.starts), 96)[..., 0], tf.zeros([clips.size])
 
   streams = {
       "clips": pipeline.clips(tiny_synthetic, "train"),
@@ -141,3 +143,22 @@ def test_every_stream_from_a_split_has_the_autotuner_off(tiny_synthetic):
       name: False for name in streams}
   inputs, _ = next(iter(streams["training"]))
   assert inputs.shape == (2, 96, 64)
+
+
+def test_memory_cache_pools_two_sources_as_the_streamed_clips_do(tiny_synthetic):
+  # Held clips of two sources are indexed one after the other: the pooled stream is the
+  # one streamed with no cache, batch for batch.
+  sources = [(tiny_synthetic, "train"), (tiny_synthetic, "test")]
+  streams = {cache: [(x.numpy(), t.numpy()) for x, t in pipeline.task_dataset(
+      sources, _crop, 96, PARAMS, batch_size=4, seed=3, cache_dir=cache).take(10)]
+             for cache in (None, "memory")}
+  assert len(streams[None]) == len(streams["memory"]) == 10
+  for (x, t), (y, u) in zip(streams[None], streams["memory"]):
+    np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(t, u)
+
+
+def test_memory_cache_names_a_source_without_a_clip_long_enough(tiny_synthetic):
+  with pytest.raises(ValueError, match=r"/train: no clip lasts the 5000 log-mel frames"):
+    pipeline.task_dataset([(tiny_synthetic, "train")], _crop, 5000, PARAMS, batch_size=4,
+                          seed=0, cache_dir="memory")

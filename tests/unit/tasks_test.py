@@ -10,6 +10,7 @@ from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import tasks
 from mobile_ssl.core.tasks import contrastive
+from mobile_ssl.core.tasks import sampling
 from mobile_ssl.core.tasks import temporal_gap
 from mobile_ssl.core.tasks import triplet
 
@@ -17,10 +18,14 @@ PARAMS = dataclasses.replace(
     params_lib.tiny(), task=dataclasses.replace(params_lib.tiny().task, num_classes=3))
 
 
-def _clip(frames=700, label=2, seed=0):
-  # Frame index in every bin: a crop's first value tells where it came from.
-  ramp = tf.tile(tf.range(frames, dtype=tf.float32)[:, None], [1, 64])
-  return {"log_mel": ramp, "label": tf.constant(label, tf.int64)}
+def _ramp(frames, base=0.0):
+  # base + frame index in every bin: a crop's first value tells where it came from.
+  return tf.tile(base + tf.range(frames, dtype=tf.float32)[:, None], [1, 64])
+
+
+def _clip(frames=700, label=2, copies=1):
+  """One clip, `copies` times in a batch: each copy draws its own crops."""
+  return sampling.ClipBatch.of([_ramp(frames)] * copies, [label] * copies)
 
 
 def _seed(i):
@@ -35,44 +40,42 @@ def test_registry_lists_every_task_and_rejects_unknown():
 
 
 def test_temporal_gap_target_is_the_normalized_gap():
-  clip = _clip(500)
-  deltas, swapped = [], 0
-  for i in range(50):
-    inputs, delta = temporal_gap.make_examples(clip, PARAMS, _seed(i))
-    a, b = float(inputs["first"][0, 0, 0]), float(inputs["second"][0, 0, 0])
-    assert inputs["first"].shape == (96, 64, 1)
-    np.testing.assert_allclose(float(delta), abs(a - b) / (500 - 96), atol=1e-6)
-    deltas.append(float(delta))
-    swapped += a > b
+  inputs, delta = temporal_gap.make_examples(_clip(500, copies=50), PARAMS, _seed(0))
+  a, b = inputs["first"][:, 0, 0, 0].numpy(), inputs["second"][:, 0, 0, 0].numpy()
+  assert inputs["first"].shape == (50, 96, 64, 1) and delta.shape == (50,)
+  np.testing.assert_allclose(delta.numpy(), np.abs(a - b) / (500 - 96), atol=1e-6)
+  # Both slices inside the clip, each a slice's frames long.
+  assert min(a.min(), b.min()) >= 0 and max(a.max(), b.max()) <= 500 - 96
   # The gap is uniform over the room (mean 1/2, sd 0.29; the mean of 50 has sd 0.04):
   # drawing the start first and then a gap from what is left would give a mean of 1/4.
+  deltas = delta.numpy()
   assert abs(np.mean(deltas) - 0.5) < 0.15 and abs(np.std(deltas) - 0.29) < 0.08
-  assert 10 <= swapped <= 40  # the later slice comes first half of the time (sd 3.5)
+  assert 10 <= np.sum(a > b) <= 40  # the later slice comes first half of the time (sd 3.5)
   assert temporal_gap.min_frames(PARAMS) == 192
 
 
 def test_cbow_context_surrounds_the_target_in_order():
   p = dataclasses.replace(PARAMS, task=dataclasses.replace(PARAMS.task, gap_frames=10))
   inputs, target = tasks.get("audio2vec_cbow").make_examples(_clip(), p, _seed(1))
-  starts = [float(x[0, 0, 0]) for x in inputs["context"]]
-  centre = float(target[0, 0, 0])
-  assert inputs["context"].shape == (4, 96, 64, 1) and target.shape == (96, 64, 1)
+  starts = [float(x[0, 0, 0]) for x in inputs["context"][0]]
+  centre = float(target[0, 0, 0, 0])
+  assert inputs["context"].shape == (1, 4, 96, 64, 1) and target.shape == (1, 96, 64, 1)
   assert np.allclose(np.diff(starts[:2] + [centre] + starts[2:]), 106)  # 96 + G
   assert tasks.get("audio2vec_cbow").min_frames(p) == 5 * 96 + 4 * 10
 
 
 def test_skipgram_targets_are_the_context_channels():
   inputs, targets = tasks.get("audio2vec_skipgram").make_examples(_clip(), PARAMS, _seed(2))
-  centre = float(inputs["centre"][0, 0, 0])
-  assert targets.shape == (96, 64, 4)
-  np.testing.assert_allclose(targets[0, 0].numpy(), centre + np.array([-192, -96, 96, 192]))
+  centre = float(inputs["centre"][0, 0, 0, 0])
+  assert targets.shape == (1, 96, 64, 4)
+  np.testing.assert_allclose(targets[0, 0, 0].numpy(), centre + np.array([-192, -96, 96, 192]))
 
 
 def test_triplet_positive_is_near_the_anchor():
   p = dataclasses.replace(PARAMS, task=dataclasses.replace(PARAMS.task, positive_max_offset_frames=20))
-  for i in range(20):
-    inputs, _ = triplet.make_examples(_clip(), p, _seed(i))
-    assert abs(float(inputs["anchor"][0, 0, 0]) - float(inputs["positive"][0, 0, 0])) <= 20
+  inputs, _ = triplet.make_examples(_clip(copies=20), p, _seed(0))
+  gaps = np.abs(inputs["anchor"][:, 0, 0, 0].numpy() - inputs["positive"][:, 0, 0, 0].numpy())
+  assert gaps.max() <= 20 and gaps.max() > 0
 
 
 def test_samplers_are_deterministic_per_seed():
@@ -166,10 +169,10 @@ def test_model_wraps_the_named_encoder_and_loss_is_per_example(name):
   encoder = encoder_lib.build_encoder(PARAMS.encoder, seed=0)
   model = task.build_model(encoder, PARAMS)
   assert model.get_layer(encoder_lib.NAME) is encoder
-  inputs, targets = task.make_examples(_clip(), PARAMS, _seed(5))
-  batch = lambda t: tf.stack([t] * 4)
-  outputs = model(tf.nest.map_structure(batch, inputs))
-  loss = task.loss(batch(tf.convert_to_tensor(targets)), outputs, PARAMS)
+  inputs, targets = task.make_examples(_clip(copies=4), PARAMS, _seed(5))
+  assert all(x.shape[0] == 4 for x in tf.nest.flatten(inputs)) and targets.shape[0] == 4
+  outputs = model(inputs)
+  loss = task.loss(targets, outputs, PARAMS)
   assert loss.shape == (4,) and np.all(np.isfinite(loss.numpy()))
 
 
@@ -187,14 +190,32 @@ def test_byol_target_starts_as_the_online_copy_and_follows_it_by_ema():
   online.assign(online + 1.0)
   byol_a.after_update(model, params)
   np.testing.assert_allclose(pairs[0][0].numpy(), before + 0.1, atol=1e-5)
-  inputs, _ = byol_a.make_examples(_clip(), params, _seed(1))
+  inputs, _ = byol_a.make_examples(_clip(copies=3), params, _seed(1))
   np.testing.assert_array_equal(inputs["view1"].numpy(), inputs["view2"].numpy())
 
 
 def test_contrastive_positive_stays_within_the_offset():
   params = dataclasses.replace(PARAMS, task=dataclasses.replace(
       PARAMS.task, contrastive_max_offset_frames=30))
-  for i in range(30):
-    inputs, _ = contrastive.make_examples(_clip(), params, _seed(i))
-    gap = abs(float(inputs["anchor"][0, 0, 0]) - float(inputs["positive"][0, 0, 0]))
-    assert gap <= 30
+  inputs, _ = contrastive.make_examples(_clip(copies=30), params, _seed(0))
+  gaps = np.abs(inputs["anchor"][:, 0, 0, 0].numpy() - inputs["positive"][:, 0, 0, 0].numpy())
+  assert gaps.max() <= 30 and gaps.max() > 0
+
+
+def test_crops_of_a_batch_stay_in_their_own_clips_and_reach_both_ends():
+  # Clip i holds 1000 i + its frame index; lengths 96 (one place), 97 (two) and 300.
+  lengths = [96, 97, 300]
+  clips = sampling.ClipBatch.of([_ramp(n, 1000.0 * i) for i, n in enumerate(lengths)] * 40)
+  firsts = np.stack([sampling.random_crop(clips, _seed(i), 96)[:, 0, 0, 0].numpy()
+                     for i in range(5)]).reshape(5, 40, 3)
+  offsets = firsts - 1000.0 * np.arange(3)
+  assert np.all(offsets >= 0) and np.all(offsets <= np.array(lengths) - 96)
+  assert set(offsets[..., 1].ravel()) == {0.0, 1.0}  # both ends of the 97-frame clip
+  assert offsets[..., 2].max() > 150 and offsets[..., 2].min() < 50
+  # Each crop is 96 consecutive frames of its clip.
+  crop = sampling.random_crop(clips, _seed(9), 96)[5, :, 0, 0].numpy()
+  np.testing.assert_array_equal(np.diff(crop), 1.0)
+  # K crops per clip: offsets [B, K] -> [B, K, frames, bins, 1].
+  two = clips.crop(tf.constant([[0, 1]] * 120), 96)
+  assert two.shape == (120, 2, 96, 64, 1)
+  np.testing.assert_array_equal(two[4, :, 0, 0, 0].numpy(), [1000.0, 1001.0])

@@ -1,9 +1,10 @@
 """The task registry: a plain dict from task name to its four functions.
 
-Every task module exposes `min_frames(params)`, `make_examples(clip, params,
-seed)` (a pure tf function mapped by mobile_ssl/data/pipeline.py, returning (inputs,
-targets)), `build_model(encoder, params)` (a Keras model wrapping the shared
-encoder) and `loss(targets, outputs, params)` (per-example loss [B]);
+Every task module exposes `min_frames(params)`, `make_examples(clips, params,
+seed)` (a pure tf function mapped by mobile_ssl/data/pipeline.py over batches of
+clips, `sampling.ClipBatch`, returning batched (inputs, targets)),
+`build_model(encoder, params)` (a Keras model wrapping the shared encoder) and
+`loss(targets, outputs, params)` (per-example loss [B]);
 mobile_ssl/training/trainer.py runs the same loop for all of them. A task may add
 `after_update(model, params)`, run after every optimizer step (BYOL-A).
 """

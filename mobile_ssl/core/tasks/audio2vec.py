@@ -33,30 +33,31 @@ def min_frames(params: params_lib.Params) -> int:
   return _span(params)
 
 
-def _windows(clip, params, seed):
-  """All 2P + 1 slices [2P+1, S, bins, 1] of a randomly placed context window."""
-  log_mel = clip["log_mel"]
+def _windows(clips: sampling.ClipBatch, params, seed):
+  """All 2P + 1 slices [B, 2P+1, S, bins, 1] of a randomly placed context window per clip."""
   s = params.features.slice_frames
   step = s + params.task.gap_frames
-  start = sampling.uniform_int(seed, 0, tf.shape(log_mel)[0] - _span(params))
+  last = clips.lengths - _span(params)
+  start = sampling.uniform_int(seed, tf.zeros_like(last), last)
   count = 2 * params.task.context_slices + 1
-  return tf.stack([sampling.crop(log_mel, start + k * step, s) for k in range(count)])
+  return clips.crop(start[:, None] + step * tf.range(count)[None, :], s)
 
 
-def make_cbow_examples(clip: dict, params: params_lib.Params, seed: tf.Tensor):
-  """-> ({'context': [2P, S, bins, 1]}, target [S, bins, 1])."""
-  windows = _windows(clip, params, seed)
+def make_cbow_examples(clips: sampling.ClipBatch, params: params_lib.Params, seed: tf.Tensor):
+  """-> ({'context': [B, 2P, S, bins, 1]}, target [B, S, bins, 1])."""
+  windows = _windows(clips, params, seed)
   p = params.task.context_slices
-  context = tf.concat([windows[:p], windows[p + 1:]], axis=0)
-  return {"context": context}, windows[p]
+  context = tf.concat([windows[:, :p], windows[:, p + 1:]], axis=1)
+  return {"context": context}, windows[:, p]
 
 
-def make_skipgram_examples(clip: dict, params: params_lib.Params, seed: tf.Tensor):
-  """-> ({'centre': [S, bins, 1]}, context [S, bins, 2P] (one channel per position))."""
-  windows = _windows(clip, params, seed)
+def make_skipgram_examples(clips: sampling.ClipBatch, params: params_lib.Params,
+                           seed: tf.Tensor):
+  """-> ({'centre': [B, S, bins, 1]}, context [B, S, bins, 2P] (one channel per position))."""
+  windows = _windows(clips, params, seed)
   p = params.task.context_slices
-  context = tf.concat([windows[:p], windows[p + 1:]], axis=0)  # [2P, S, bins, 1]
-  return {"centre": windows[p]}, tf.transpose(context[..., 0], [1, 2, 0])
+  context = tf.concat([windows[:, :p], windows[:, p + 1:]], axis=1)  # [B, 2P, S, bins, 1]
+  return {"centre": windows[:, p]}, tf.transpose(context[..., 0], [0, 2, 3, 1])
 
 
 def build_decoder(params: params_lib.Params, input_dim: int, out_channels: int) -> keras.Model:

@@ -30,10 +30,10 @@ def min_frames(params: params_lib.Params) -> int:
   return params.features.slice_frames
 
 
-def make_examples(clip: dict, params: params_lib.Params, seed: tf.Tensor):
-  """-> ({'view1', 'view2'}: the same random slice [S, bins, 1] twice, dummy target 0)."""
-  piece = sampling.random_crop(clip["log_mel"], seed, params.features.slice_frames)
-  return {"view1": piece, "view2": piece}, 0.0
+def make_examples(clips: sampling.ClipBatch, params: params_lib.Params, seed: tf.Tensor):
+  """-> ({'view1', 'view2'}: the same random slice [B, S, bins, 1] twice, dummy targets 0 [B])."""
+  piece = sampling.random_crop(clips, seed, params.features.slice_frames)
+  return {"view1": piece, "view2": piece}, tf.zeros([clips.size])
 
 
 def _mlp(name: str, params: params_lib.Params, trainable: bool = True) -> keras.Sequential:

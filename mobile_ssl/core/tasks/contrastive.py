@@ -27,18 +27,18 @@ def min_frames(params: params_lib.Params) -> int:
   return params.features.slice_frames
 
 
-def make_examples(clip: dict, params: params_lib.Params, seed: tf.Tensor):
-  """-> ({'anchor', 'positive'}: [S, bins, 1] each, dummy target 0)."""
+def make_examples(clips: sampling.ClipBatch, params: params_lib.Params, seed: tf.Tensor):
+  """-> ({'anchor', 'positive'}: [B, S, bins, 1] each, dummy targets 0 [B])."""
   seeds = sampling.split_seed(seed, 2)
   s = params.features.slice_frames
-  log_mel = clip["log_mel"]
   reach = params.task.contrastive_max_offset_frames
+  dummy = tf.zeros([clips.size])
   if reach < 0:
-    return {"anchor": sampling.random_crop(log_mel, seeds[0], s),
-            "positive": sampling.random_crop(log_mel, seeds[1], s)}, 0.0
-  anchor_start, positive_start = sampling.nearby_starts(log_mel, seeds[0], seeds[1], s, reach)
-  return {"anchor": sampling.crop(log_mel, anchor_start, s),
-          "positive": sampling.crop(log_mel, positive_start, s)}, 0.0
+    return {"anchor": sampling.random_crop(clips, seeds[0], s),
+            "positive": sampling.random_crop(clips, seeds[1], s)}, dummy
+  anchor_start, positive_start = sampling.nearby_starts(clips, seeds[0], seeds[1], s, reach)
+  return {"anchor": clips.crop(anchor_start, s),
+          "positive": clips.crop(positive_start, s)}, dummy
 
 
 def build_model(encoder: keras.Model, params: params_lib.Params) -> keras.Model:

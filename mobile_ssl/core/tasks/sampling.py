@@ -1,12 +1,64 @@
-"""Stateless random slice positions inside one clip's log-mel.
+"""Where every task's crops come from: a batch of clips, and stateless random positions in it.
 
-Every task draws its crops here from an explicit seed [2] (int64), so a
-pipeline mapped in parallel stays reproducible (mobile_ssl/data/pipeline.py).
+A task's `make_examples(clips, params, seed)` gets a `ClipBatch`: the log-mels
+of B clips laid end to end in one tensor, with each clip's first row and
+length. It draws the positions of the whole batch at once from one seed [2]
+(int64), so a pipeline mapped in parallel stays reproducible
+(mobile_ssl/data/pipeline.py), and cuts every crop of the batch with one
+gather. One call per batch, not one per example: a per-example map call cost
+tf.data about 17 us whatever its function did, most of the input's CPU time
+for the one-crop tasks (docs/benchmark.md, "Crops cut per batch").
 """
 
+import dataclasses
 import typing
 
 import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipBatch:
+  """B clips' log-mels, end to end: the rows `starts[i]:starts[i] + lengths[i]` are clip i.
+
+  `frames` may hold more clips than the batch (the whole in-memory pool of
+  `pipeline.task_dataset`); only the rows named by `starts`/`lengths` belong
+  to it.
+  """
+  frames: tf.Tensor  # [N, bins] float32
+  starts: tf.Tensor  # [B] int32, first row of each clip
+  lengths: tf.Tensor  # [B] int32, frames of each clip
+  labels: typing.Optional[tf.Tensor] = None  # [B] int64
+
+  @classmethod
+  def from_ragged(cls, log_mel: tf.RaggedTensor,
+                  labels: typing.Optional[tf.Tensor] = None) -> "ClipBatch":
+    """From a ragged batch [B, None, bins] (what `ragged_batch` makes of clip log-mels)."""
+    splits = tf.cast(log_mel.row_splits, tf.int32)
+    return cls(log_mel.flat_values, splits[:-1], splits[1:] - splits[:-1], labels)
+
+  @classmethod
+  def of(cls, log_mels: typing.Sequence, labels=None) -> "ClipBatch":
+    """From a list of clip log-mels [T_i, bins] (tests, a handful of clips)."""
+    log_mels = [tf.convert_to_tensor(x, tf.float32) for x in log_mels]
+    ragged = tf.RaggedTensor.from_row_lengths(tf.concat(log_mels, 0),
+                                              [int(x.shape[0]) for x in log_mels])
+    return cls.from_ragged(ragged, None if labels is None else tf.constant(labels, tf.int64))
+
+  @property
+  def size(self) -> tf.Tensor:
+    """B, the number of clips."""
+    return tf.shape(self.starts)[0]
+
+  def crop(self, offsets, frames: int) -> tf.Tensor:
+    """Crops of `frames` frames at `offsets` into each clip, with a channel axis for the conv.
+
+    offsets: [B] -> [B, frames, bins, 1]; [B, K] (K crops per clip) ->
+    [B, K, frames, bins, 1]. The caller keeps each crop inside its clip.
+    """
+    offsets = tf.convert_to_tensor(offsets, tf.int32)
+    first = tf.reshape(self.starts, [-1] + [1] * (offsets.shape.rank - 1)) + offsets
+    rows = first[..., None] + tf.range(frames, dtype=tf.int32)
+    return tf.gather(self.frames, rows)[..., None]
 
 
 def split_seed(seed: tf.Tensor, count: int) -> tf.Tensor:
@@ -15,34 +67,31 @@ def split_seed(seed: tf.Tensor, count: int) -> tf.Tensor:
 
 
 def uniform_int(seed: tf.Tensor, low, high) -> tf.Tensor:
-  """An int32 uniform in [low, high] (inclusive)."""
-  return tf.random.stateless_uniform([], seed, minval=tf.cast(low, tf.int32),
-                                     maxval=tf.cast(high, tf.int32) + 1, dtype=tf.int32)
+  """Int32 uniforms in [low, high] (inclusive), one per element of `low`/`high` ([B])."""
+  low, high = tf.cast(low, tf.int32), tf.cast(high, tf.int32)
+  shape = tf.broadcast_dynamic_shape(tf.shape(low), tf.shape(high))
+  # float64: u * span stays below span for any clip length, so each value is equally likely.
+  u = tf.random.stateless_uniform(shape, seed, dtype=tf.float64)
+  span = tf.cast(high - low + 1, tf.float64)
+  return low + tf.minimum(tf.cast(tf.floor(u * span), tf.int32), high - low)
 
 
-def crop(log_mel: tf.Tensor, start, frames: int) -> tf.Tensor:
-  """[T, bins] -> [frames, bins, 1] starting at `start` (a channel axis for the conv)."""
-  piece = log_mel[start:start + frames]
-  piece.set_shape([frames, log_mel.shape[-1]])
-  return tf.expand_dims(piece, -1)
-
-
-def nearby_starts(log_mel: tf.Tensor, anchor_seed: tf.Tensor, positive_seed: tf.Tensor,
+def nearby_starts(clips: ClipBatch, anchor_seed: tf.Tensor, positive_seed: tf.Tensor,
                   frames: int, reach) -> typing.Tuple[tf.Tensor, tf.Tensor]:
-  """(anchor start, positive start) of two crops of `frames` frames.
+  """(anchor offsets [B], positive offsets [B]) of two crops of `frames` frames per clip.
 
   The anchor is placed uniformly in the clip, the positive uniformly within
   `reach` frames of it (and within the clip): the pair of the triplet task
   and of the contrastive task with `contrastive_max_offset_frames`.
   """
-  last = tf.shape(log_mel)[0] - frames
-  anchor_start = uniform_int(anchor_seed, 0, last)
-  positive_start = uniform_int(positive_seed, tf.maximum(0, anchor_start - reach),
-                               tf.minimum(last, anchor_start + reach))
-  return anchor_start, positive_start
+  last = clips.lengths - frames
+  anchor = uniform_int(anchor_seed, tf.zeros_like(last), last)
+  positive = uniform_int(positive_seed, tf.maximum(0, anchor - reach),
+                         tf.minimum(last, anchor + reach))
+  return anchor, positive
 
 
-def random_crop(log_mel: tf.Tensor, seed: tf.Tensor, frames: int) -> tf.Tensor:
-  """A uniformly placed crop of `frames` frames (the clip must be long enough)."""
-  start = uniform_int(seed, 0, tf.shape(log_mel)[0] - frames)
-  return crop(log_mel, start, frames)
+def random_crop(clips: ClipBatch, seed: tf.Tensor, frames: int) -> tf.Tensor:
+  """One uniformly placed crop of `frames` frames per clip [B, frames, bins, 1]."""
+  last = clips.lengths - frames
+  return clips.crop(uniform_int(seed, tf.zeros_like(last), last), frames)

@@ -15,10 +15,10 @@ def min_frames(params: params_lib.Params) -> int:
   return params.features.slice_frames
 
 
-def make_examples(clip: dict, params: params_lib.Params, seed: tf.Tensor):
-  """-> ({'log_mel': a random slice [S, bins, 1]}, the clip's label)."""
+def make_examples(clips: sampling.ClipBatch, params: params_lib.Params, seed: tf.Tensor):
+  """-> ({'log_mel': a random slice [B, S, bins, 1]}, each clip's label [B])."""
   s = params.features.slice_frames
-  return {"log_mel": sampling.random_crop(clip["log_mel"], seed, s)}, clip["label"]
+  return {"log_mel": sampling.random_crop(clips, seed, s)}, clips.labels
 
 
 def build_model(encoder: keras.Model, params: params_lib.Params) -> keras.Model:

@@ -28,18 +28,17 @@ def min_frames(params: params_lib.Params) -> int:
   return 2 * params.features.slice_frames
 
 
-def make_examples(clip: dict, params: params_lib.Params, seed: tf.Tensor):
-  """Clip log-mel [T, bins] -> ({'first', 'second'}: [S, bins, 1] each, delta [])."""
-  log_mel = clip["log_mel"]
+def make_examples(clips: sampling.ClipBatch, params: params_lib.Params, seed: tf.Tensor):
+  """B clips -> ({'first', 'second'}: [B, S, bins, 1] each, delta [B])."""
   frames = params.features.slice_frames
-  room = tf.shape(log_mel)[0] - frames
+  room = clips.lengths - frames
   seeds = sampling.split_seed(seed, 3)
-  gap = sampling.uniform_int(seeds[0], 0, room)
-  start = sampling.uniform_int(seeds[1], 0, room - gap)
-  first = sampling.crop(log_mel, start, frames)
-  second = sampling.crop(log_mel, start + gap, frames)
-  swap = tf.random.stateless_uniform([], seeds[2]) < 0.5
-  first, second = tf.cond(swap, lambda: (second, first), lambda: (first, second))
+  gap = sampling.uniform_int(seeds[0], tf.zeros_like(room), room)
+  start = sampling.uniform_int(seeds[1], tf.zeros_like(room), room - gap)
+  first = clips.crop(start, frames)
+  second = clips.crop(start + gap, frames)
+  swap = (tf.random.stateless_uniform([clips.size], seeds[2]) < 0.5)[:, None, None, None]
+  first, second = tf.where(swap, second, first), tf.where(swap, first, second)
   delta = tf.cast(gap, tf.float32) / tf.cast(tf.maximum(room, 1), tf.float32)
   return {"first": first, "second": second}, delta
 

@@ -27,18 +27,18 @@ def min_frames(params: params_lib.Params) -> int:
   return params.features.slice_frames
 
 
-def make_examples(clip: dict, params: params_lib.Params, seed: tf.Tensor):
-  """-> ({'anchor', 'positive'}: [S, bins, 1] each, dummy target 0)."""
-  log_mel = clip["log_mel"]
+def make_examples(clips: sampling.ClipBatch, params: params_lib.Params, seed: tf.Tensor):
+  """-> ({'anchor', 'positive'}: [B, S, bins, 1] each, dummy targets 0 [B])."""
   s = params.features.slice_frames
   seeds = sampling.split_seed(seed, 3)
   anchor_start, positive_start = sampling.nearby_starts(
-      log_mel, seeds[0], seeds[1], s, params.task.positive_max_offset_frames)
-  positive = sampling.crop(log_mel, positive_start, s)
+      clips, seeds[0], seeds[1], s, params.task.positive_max_offset_frames)
+  positive = clips.crop(positive_start, s)
   if params.task.positive_noise_stddev > 0:
     positive += params.task.positive_noise_stddev * tf.random.stateless_normal(
         tf.shape(positive), seeds[2])
-  return {"anchor": sampling.crop(log_mel, anchor_start, s), "positive": positive}, 0.0
+  return ({"anchor": clips.crop(anchor_start, s), "positive": positive},
+          tf.zeros([clips.size]))
 
 
 def build_model(encoder: keras.Model, params: params_lib.Params) -> keras.Model:
