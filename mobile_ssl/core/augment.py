@@ -104,12 +104,8 @@ def _time_crop(x: tf.Tensor, y1: tf.Tensor, y2: tf.Tensor, fill: float) -> tf.Te
 
 def gain(x: tf.Tensor, gain_db: float, seed: tf.Tensor) -> tf.Tensor:
   """A random gain in +-gain_db: a constant in the log domain."""
-  return x + _gain_offset(x, gain_db, seed)
-
-
-def _gain_offset(x: tf.Tensor, gain_db: float, seed: tf.Tensor) -> tf.Tensor:
-  """[N, 1, 1, 1]: what `gain` adds."""
-  return _uniform([tf.shape(x)[0], 1, 1, 1], seed, -gain_db, gain_db) * DB
+  db = _uniform([tf.shape(x)[0], 1, 1, 1], seed, -gain_db, gain_db)
+  return x + db * DB
 
 
 # Cosines across the mel axis in a random equalizer curve: 1 is a tilt, 2 a
@@ -125,18 +121,13 @@ def equalize(x: tf.Tensor, eq_db: float, seed: tf.Tensor) -> tf.Tensor:
   tract) adds a curve over frequency that is the same in every frame; two
   views that differ by one teach the encoder to look past it.
   """
-  return x + _equalizer_offset(x, eq_db, seed)
-
-
-def _equalizer_offset(x: tf.Tensor, eq_db: float, seed: tf.Tensor) -> tf.Tensor:
-  """[N, 1, bins, 1]: what `equalize` adds."""
   bins = x.shape[2]
   weights = _uniform([tf.shape(x)[0], EQ_COMPONENTS], seed, -1.0, 1.0)
   k = tf.range(1, EQ_COMPONENTS + 1, dtype=tf.float32)[:, None]
   centres = (tf.range(bins, dtype=tf.float32)[None, :] + 0.5) / bins
   basis = tf.cos(math.pi * k * centres)  # [components, bins]
   curve = tf.matmul(weights, basis) / EQ_COMPONENTS  # within +-1
-  return (eq_db * DB) * curve[:, None, :, None]
+  return x + (eq_db * DB) * curve[:, None, :, None]
 
 
 def _band_mask(length: int, n, max_width: int, seed: tf.Tensor) -> tf.Tensor:
@@ -175,16 +166,11 @@ def augment_views(x: tf.Tensor, params: params_lib.AugmentParams, seed: tf.Tenso
   if params.crops:
     time_scale, freq_scale = params.crop_scales
     x = resized_crop(x, time_scale, seeds[1], math.log(feature_params.log_offset), freq_scale)
-  # The gain and the equalizer both add to the log-mel: their sum is added in one pass.
-  offsets = []
   if params.gain_db:
-    offsets.append(_gain_offset(x, params.gain_db, seeds[2]))
+    x = gain(x, params.gain_db, seeds[2])
   if params.eq_db:
     # Its own stream, folded from the gain's: the other draws stay as they were.
-    offsets.append(_equalizer_offset(x, params.eq_db,
-                                     tf.random.experimental.stateless_fold_in(seeds[2], 1)))
-  if offsets:
-    x = x + sum(offsets[1:], offsets[0])
+    x = equalize(x, params.eq_db, tf.random.experimental.stateless_fold_in(seeds[2], 1))
   if params.time_mask_frames or params.freq_mask_bins:
     x = masks(x, params.time_mask_frames, params.freq_mask_bins, seeds[3])
   return x

@@ -346,7 +346,7 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
     enough = tf.shape(x["log_mel"])[0] >= min_frames
     return skip_counter.keep_if(enough) if skip_counter is not None else enough
 
-  streams, weights, held = [], [], []
+  streams, weights, held, held_count = [], [], [], 0
   for i, (builder, split) in enumerate(sources):
     ds = clips(builder, split, label_key=label_key, shuffle_files=True,
                seed=order_seed(seed + i), feature_params=params.features)
@@ -360,9 +360,9 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
       if clips_held is None:
         raise ValueError(f"{builder.name}/{split}: no clip lasts the {min_frames} log-mel "
                          "frames the task needs")
-      first = sum(int(h["log_mel"].nrows()) for h in held)
       held.append(clips_held)
-      ds = tf.data.Dataset.range(first, first + int(clips_held["log_mel"].nrows()))
+      first, held_count = held_count, held_count + int(clips_held["log_mel"].nrows())
+      ds = tf.data.Dataset.range(first, held_count)
     elif cache_dir == "memory":  # the tf.data service: each worker caches its own clips
       ds = ds.filter(keep).cache()
     else:

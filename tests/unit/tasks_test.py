@@ -23,9 +23,17 @@ def _ramp(frames, base=0.0):
   return tf.tile(base + tf.range(frames, dtype=tf.float32)[:, None], [1, 64])
 
 
+def _batch(log_mels, labels=None):
+  """A ClipBatch of clips [T_i, bins], as `ragged_batch` makes it in the pipeline."""
+  ragged = tf.RaggedTensor.from_row_lengths(tf.concat(log_mels, 0),
+                                            [int(x.shape[0]) for x in log_mels])
+  return sampling.ClipBatch.from_ragged(
+      ragged, None if labels is None else tf.constant(labels, tf.int64))
+
+
 def _clip(frames=700, label=2, copies=1):
   """One clip, `copies` times in a batch: each copy draws its own crops."""
-  return sampling.ClipBatch.of([_ramp(frames)] * copies, [label] * copies)
+  return _batch([_ramp(frames)] * copies, [label] * copies)
 
 
 def _seed(i):
@@ -205,7 +213,7 @@ def test_contrastive_positive_stays_within_the_offset():
 def test_crops_of_a_batch_stay_in_their_own_clips_and_reach_both_ends():
   # Clip i holds 1000 i + its frame index; lengths 96 (one place), 97 (two) and 300.
   lengths = [96, 97, 300]
-  clips = sampling.ClipBatch.of([_ramp(n, 1000.0 * i) for i, n in enumerate(lengths)] * 40)
+  clips = _batch([_ramp(n, 1000.0 * i) for i, n in enumerate(lengths)] * 40)
   firsts = np.stack([sampling.random_crop(clips, _seed(i), 96)[:, 0, 0, 0].numpy()
                      for i in range(5)]).reshape(5, 40, 3)
   offsets = firsts - 1000.0 * np.arange(3)

@@ -38,7 +38,7 @@ def _windows(clips: sampling.ClipBatch, params, seed):
   s = params.features.slice_frames
   step = s + params.task.gap_frames
   last = clips.lengths - _span(params)
-  start = sampling.uniform_int(seed, tf.zeros_like(last), last)
+  start = sampling.uniform_int(seed, 0, last)
   count = 2 * params.task.context_slices + 1
   return clips.crop(start[:, None] + step * tf.range(count)[None, :], s)
 

@@ -36,14 +36,6 @@ class ClipBatch:
     splits = tf.cast(log_mel.row_splits, tf.int32)
     return cls(log_mel.flat_values, splits[:-1], splits[1:] - splits[:-1], labels)
 
-  @classmethod
-  def of(cls, log_mels: typing.Sequence, labels=None) -> "ClipBatch":
-    """From a list of clip log-mels [T_i, bins] (tests, a handful of clips)."""
-    log_mels = [tf.convert_to_tensor(x, tf.float32) for x in log_mels]
-    ragged = tf.RaggedTensor.from_row_lengths(tf.concat(log_mels, 0),
-                                              [int(x.shape[0]) for x in log_mels])
-    return cls.from_ragged(ragged, None if labels is None else tf.constant(labels, tf.int64))
-
   @property
   def size(self) -> tf.Tensor:
     """B, the number of clips."""
@@ -67,7 +59,8 @@ def split_seed(seed: tf.Tensor, count: int) -> tf.Tensor:
 
 
 def uniform_int(seed: tf.Tensor, low, high) -> tf.Tensor:
-  """Int32 uniforms in [low, high] (inclusive), one per element of `low`/`high` ([B])."""
+  """Int32 uniforms in [low, high] (inclusive), one per element of `low`/`high` ([B]; a
+  scalar bound is broadcast)."""
   low, high = tf.cast(low, tf.int32), tf.cast(high, tf.int32)
   shape = tf.broadcast_dynamic_shape(tf.shape(low), tf.shape(high))
   # float64: u * span stays below span for any clip length, so each value is equally likely.
@@ -85,7 +78,7 @@ def nearby_starts(clips: ClipBatch, anchor_seed: tf.Tensor, positive_seed: tf.Te
   and of the contrastive task with `contrastive_max_offset_frames`.
   """
   last = clips.lengths - frames
-  anchor = uniform_int(anchor_seed, tf.zeros_like(last), last)
+  anchor = uniform_int(anchor_seed, 0, last)
   positive = uniform_int(positive_seed, tf.maximum(0, anchor - reach),
                          tf.minimum(last, anchor + reach))
   return anchor, positive
@@ -94,4 +87,4 @@ def nearby_starts(clips: ClipBatch, anchor_seed: tf.Tensor, positive_seed: tf.Te
 def random_crop(clips: ClipBatch, seed: tf.Tensor, frames: int) -> tf.Tensor:
   """One uniformly placed crop of `frames` frames per clip [B, frames, bins, 1]."""
   last = clips.lengths - frames
-  return clips.crop(uniform_int(seed, tf.zeros_like(last), last), frames)
+  return clips.crop(uniform_int(seed, 0, last), frames)

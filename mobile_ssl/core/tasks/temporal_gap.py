@@ -33,8 +33,8 @@ def make_examples(clips: sampling.ClipBatch, params: params_lib.Params, seed: tf
   frames = params.features.slice_frames
   room = clips.lengths - frames
   seeds = sampling.split_seed(seed, 3)
-  gap = sampling.uniform_int(seeds[0], tf.zeros_like(room), room)
-  start = sampling.uniform_int(seeds[1], tf.zeros_like(room), room - gap)
+  gap = sampling.uniform_int(seeds[0], 0, room)
+  start = sampling.uniform_int(seeds[1], 0, room - gap)
   first = clips.crop(start, frames)
   second = clips.crop(start + gap, frames)
   swap = (tf.random.stateless_uniform([clips.size], seeds[2]) < 0.5)[:, None, None, None]
