@@ -6,7 +6,9 @@ Times, on the same real-valued 975 ms windows (15,600 samples -> 96 x 64
 log-mel), interleaved in `--rounds` rounds (median of each row's round
 medians; 1 thread everywhere):
   * ours, LiteRT     our front end alone as a float32 .tflite (`convert.LogMel`:
-                     tf.signal.stft -> builtin RFFT2D, grouped mel matmuls);
+                     the STFT as two small DFTs in matmuls, `features.dft_magnitude`,
+                     grouped mel matmuls), and the same with tf.signal.stft, i.e.
+                     TFLite's builtin RFFT2D, which the exports used before;
   * YAMNet, LiteRT   YAMNet's `tflite_compatible` front end alone
                      (`peers.YamnetLogMel`: the DFT as two [512, 257] matmuls);
   * numpy / scipy    the compute floor: strided frames, Hann, `numpy.fft.rfft`
@@ -28,6 +30,7 @@ from absl import logging  # pylint: disable=wrong-import-position
 import keras  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 import scipy.fft  # pylint: disable=wrong-import-position
+import tensorflow as tf  # pylint: disable=wrong-import-position
 
 from mobile_ssl.benchmark import latency  # pylint: disable=wrong-import-position
 from mobile_ssl.benchmark import peers  # pylint: disable=wrong-import-position
@@ -56,6 +59,13 @@ def _litert_call(tflite: bytes, window: np.ndarray):
     it.set_tensor(index, window[None])
     it.invoke()
   return call
+
+
+class _RfftLogMel(convert.LogMel):
+  """`convert.LogMel` with `tf.signal.stft` (TFLite's RFFT2D): the exported front end before."""
+
+  def call(self, waveform):
+    return tf.expand_dims(features.log_mel_spectrogram(waveform, self.feature_params), -1)
 
 
 def _numpy_call(window: np.ndarray, fp: params_lib.FeatureParams, rfft, mel: bool = True):
@@ -89,7 +99,10 @@ def main(argv):
   fp = params_lib.FeatureParams()
   window = np.random.default_rng(0).normal(scale=0.1, size=fp.slice_samples).astype(np.float32)
   rows = {
-      "ours, LiteRT float32 (RFFT2D)": _litert_call(_front_end_tflite(convert.LogMel, fp), window),
+      "ours, LiteRT float32 (two-stage DFT)": _litert_call(
+          _front_end_tflite(convert.LogMel, fp), window),
+      "ours with RFFT2D, LiteRT float32 (before)": _litert_call(
+          _front_end_tflite(_RfftLogMel, fp), window),
       "YAMNet tflite_compatible, LiteRT float32 (DFT matmul)": _litert_call(
           _front_end_tflite(peers.YamnetLogMel, fp), window),
       "numpy.fft.rfft log-mel (floor)": _numpy_call(window, fp, np.fft.rfft),

@@ -9,7 +9,8 @@ and only then moves it into place; below a threshold it raises
 Precisions and tensors (signature `serving_default`, the converter's and
 LiteRT's default name, so `get_signature_runner()` needs no argument):
 * `waveform` [1, 15600] float32 -> `embedding` [1, d] float32. The log-mel
-  front end is in the graph (RFFT2D, LOG, ...: builtins only) and stays
+  front end is in the graph (the STFT as two small DFTs in matmuls, LOG,
+  ...: builtins only) and stays
   float32 in every precision; dynamic and int8 quantize the encoder only
   (export/convert.py says why). An int8 waveform input would be 8-bit audio.
 * `log_mel` [1, 96, 64, 1] -> `embedding` [1, d]. With int8 the graph is fully

@@ -47,6 +47,7 @@ from mobile_ssl.core import atomic
 from mobile_ssl.core import features
 from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.export import convert
 from mobile_ssl.export import trainable_graph as graph
 from mobile_ssl.export import trainable_runner
 
@@ -123,9 +124,10 @@ class TrainableModule(tf.Module):
     return {"embedding": graph.encoder_forward(self.encoder_vars, log_mel, self._params, False)[0]}
 
   def _log_mel(self, waveform):
-    # float32 STFT: TFLite's RFFT2D has no float64 kernel (export/convert.py).
+    # The inference model's front end: a float32 STFT as two small DFTs (export/convert.py).
     feature_params = dataclasses.replace(self._params.features, stft_dtype="float32")
-    return {"log_mel": tf.expand_dims(features.log_mel_spectrogram(waveform, feature_params), -1)}
+    return {"log_mel": tf.expand_dims(features.log_mel_spectrogram(
+        waveform, feature_params, transform=convert.TRANSFORM), -1)}
 
   def _embed_waveform(self, waveform):
     return self._embed(self._log_mel(waveform)["log_mel"])

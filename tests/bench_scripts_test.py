@@ -107,7 +107,8 @@ def test_encoder_blocks_shares_cover_every_block():
 
 def test_front_end_cost_prints_every_front_end_against_the_floor():
   out = _run("front_end_cost.py", "--rounds=1", "--invokes=5")
-  for row in ("ours, LiteRT float32 (RFFT2D)", "YAMNet tflite_compatible, LiteRT float32",
+  for row in ("ours, LiteRT float32 (two-stage DFT)", "ours with RFFT2D, LiteRT float32 (before)",
+              "YAMNet tflite_compatible, LiteRT float32",
               "scipy.fft.rfft log-mel (floor)"):
     line = re.search(rf"^{re.escape(row)}.*?\s([\d.]+)\s+([\d.]+)\s+([\d.]+)$", out, re.MULTILINE)
     assert line and float(line.group(1)) > 0, (row, out)

@@ -25,7 +25,8 @@ downloaded.
     the real DFT as two [512, 257] matmuls (real and imaginary DFT matrices
     as constants), sqrt(re^2 + im^2), a dense [257, 64] mel matmul, log(x +
     0.001). That is 25.3 M multiply-adds per 975 ms window for the DFT alone
-    (an FFT needs ~0.2 M); our front end uses the builtin RFFT2D. The front
+    (an FFT needs ~0.2 M); ours computes it as two small DFTs in matmuls,
+    4.6 M (`features.dft_magnitude`). The front
     end subclasses `convert.LogMel`, so the converter keeps it float32 in
     every precision exactly as it does ours: same converter, same precision.
   * cola: COLA-like. COLA's encoder is EfficientNet-B0 on the log-mel patch

@@ -32,7 +32,8 @@ class FeatureParams:
   sample_rate_hz: int = 16000
   stft_window_seconds: float = 0.025
   stft_hop_seconds: float = 0.010
-  # A power of two: TFLite's builtin RFFT2D refuses other lengths at run time.
+  # A power of two: the exported graphs split it into two DFTs of n1 x n2 points
+  # (features.dft_magnitude), and TFLite's RFFT2D refuses other lengths at run time.
   fft_length: int = 512
   num_mel_bins: int = 64
   mel_min_hz: float = 125.0
@@ -42,8 +43,8 @@ class FeatureParams:
   slice_frames: int = 96
   # float32 FFT round-off (~1e-7 of the frame's peak) reaches 4e-3 in log-mel
   # at bins 100 dB below a pure tone; float64 keeps the front end within 1e-4
-  # of the formula at a few times the cost (cache log-mels). TFLite's RFFT2D is
-  # float32-only, so the exporter sets 'float32'.
+  # of the formula at a few times the cost (cache log-mels). Exported graphs
+  # compute their DFT in float32 (the exporter sets 'float32').
   stft_dtype: str = "float64"
 
   @property

@@ -85,16 +85,52 @@ def test_float32_stft_differs_only_at_near_silent_bins():
   assert diff.max() < 1e-2 and diff.mean() < 1e-3
 
 
+@pytest.mark.parametrize("fft_length,window", [(512, 400), (512, 512), (256, 200), (1024, 640),
+                                               (64, 33)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dft_magnitude_matches_numpy_rfft(fft_length, window, dtype):
+  frames = np.random.default_rng(fft_length + window).standard_normal((2, 3, window))
+  reference = np.abs(np.fft.rfft(frames, n=fft_length))
+  ours = features.dft_magnitude(tf.constant(frames.astype(dtype)), fft_length).numpy()
+  assert ours.shape == (2, 3, fft_length // 2 + 1) and ours.dtype == dtype
+  error = np.abs(ours - reference).max() / reference.max()
+  assert error < (1e-12 if dtype == np.float64 else 1e-6)
+
+
+def test_dft_magnitude_refuses_a_window_longer_than_the_transform():
+  with pytest.raises(ValueError, match="fft_length"):
+    features.dft_magnitude(tf.zeros([2, 600]), 512)
+  with pytest.raises(ValueError, match="power of"):
+    features.dft_magnitude(tf.zeros([2, 300]), 384)
+
+
+@pytest.mark.parametrize("signal", ["noise", "chirp", "zeros"])
+def test_matmul_transform_gives_the_fft_log_mel(signal):
+  x = {"noise": audio_fixtures.noise(1.0, seed=5), "chirp": audio_fixtures.chirp(1.0),
+       "zeros": np.zeros(16000, np.float32)}[signal]
+  fft = features.log_mel_spectrogram(x, PARAMS).numpy()
+  matmul = features.log_mel_spectrogram(x, PARAMS, transform="matmul").numpy()
+  assert matmul.shape == fft.shape == (98, 64)
+  assert np.abs(matmul - fft).max() < 1e-6  # float64 either way
+  float32 = dataclasses.replace(PARAMS, stft_dtype="float32")
+  diff = np.abs(features.log_mel_spectrogram(x, float32, transform="matmul") - _numpy_log_mel(x))
+  assert diff.max() < 1e-2 and diff.mean() < 1e-3
+  with pytest.raises(ValueError, match="transform"):
+    features.log_mel_spectrogram(x, PARAMS, transform="rfft")
+
+
 def test_front_end_converts_to_tflite_builtins_only():
   float32 = dataclasses.replace(PARAMS, stft_dtype="float32")
-  fn = tf.function(lambda w: features.log_mel_spectrogram(w, float32),
+  fn = tf.function(lambda w: features.log_mel_spectrogram(w, float32, transform="matmul"),
                    input_signature=[tf.TensorSpec([1, PARAMS.slice_samples], tf.float32)])
   converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
   converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no SELECT_TF_OPS
   model = converter.convert()
   interpreter = litert.Interpreter(model_content=model)
   ops = {op["op_name"] for op in interpreter._get_ops_details()}  # pylint: disable=protected-access
-  assert "RFFT2D" in ops and not any(op.startswith("Flex") for op in ops)
+  # The two-stage DFT: matmuls XNNPACK runs, not TFLite's RFFT2D kernel.
+  assert "RFFT2D" not in ops and "FULLY_CONNECTED" in ops
+  assert not any(op.startswith("Flex") for op in ops)
   interpreter.allocate_tensors()
   x = audio_fixtures.chirp(PARAMS.slice_seconds)[None, :PARAMS.slice_samples]
   interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
