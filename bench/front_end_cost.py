@@ -7,7 +7,7 @@ log-mel), interleaved in `--rounds` rounds (median of each row's round
 medians; 1 thread everywhere):
   * ours, LiteRT     our front end alone as a float32 .tflite (`convert.LogMel`:
                      the STFT as two small DFTs in matmuls, `features.dft_magnitude`,
-                     grouped mel matmuls), and the same with tf.signal.stft, i.e.
+                     grouped mel matmuls), and the same with `--stft=fft`, i.e.
                      TFLite's builtin RFFT2D, which the exports used before;
   * YAMNet, LiteRT   YAMNet's `tflite_compatible` front end alone
                      (`peers.YamnetLogMel`: the DFT as two [512, 257] matmuls);
@@ -18,6 +18,7 @@ The front ends go through the project's converter at float32: the precision
 they keep inside every exported model (export/convert.py). Not a test.
 """
 
+import functools
 import os
 import statistics
 import time
@@ -30,7 +31,6 @@ from absl import logging  # pylint: disable=wrong-import-position
 import keras  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 import scipy.fft  # pylint: disable=wrong-import-position
-import tensorflow as tf  # pylint: disable=wrong-import-position
 
 from mobile_ssl.benchmark import latency  # pylint: disable=wrong-import-position
 from mobile_ssl.benchmark import peers  # pylint: disable=wrong-import-position
@@ -59,13 +59,6 @@ def _litert_call(tflite: bytes, window: np.ndarray):
     it.set_tensor(index, window[None])
     it.invoke()
   return call
-
-
-class _RfftLogMel(convert.LogMel):
-  """`convert.LogMel` with `tf.signal.stft` (TFLite's RFFT2D): the exported front end before."""
-
-  def call(self, waveform):
-    return tf.expand_dims(features.log_mel_spectrogram(waveform, self.feature_params), -1)
 
 
 def _numpy_call(window: np.ndarray, fp: params_lib.FeatureParams, rfft, mel: bool = True):
@@ -102,7 +95,7 @@ def main(argv):
       "ours, LiteRT float32 (two-stage DFT)": _litert_call(
           _front_end_tflite(convert.LogMel, fp), window),
       "ours with RFFT2D, LiteRT float32 (before)": _litert_call(
-          _front_end_tflite(_RfftLogMel, fp), window),
+          _front_end_tflite(functools.partial(convert.LogMel, stft="fft"), fp), window),
       "YAMNet tflite_compatible, LiteRT float32 (DFT matmul)": _litert_call(
           _front_end_tflite(peers.YamnetLogMel, fp), window),
       "numpy.fft.rfft log-mel (floor)": _numpy_call(window, fp, np.fft.rfft),

@@ -74,49 +74,58 @@ class InputKind(enum.Enum):
   LOG_MEL = "log_mel"
 
 
-# How every exported graph computes its STFT (`features.log_mel_spectrogram`).
-TRANSFORM = "matmul"
+# How an exported graph computes its STFT by default (`features.log_mel_spectrogram`'s
+# `transform`; export_tflite --stft): two small DFTs in matmuls, which XNNPACK runs 2.9x
+# faster than TFLite's RFFT2D kernel on x86 (docs/benchmark.md, "The front end as two
+# small DFTs"). 'fft' keeps RFFT2D: far fewer operations, which emulated arm64 ran faster.
+DEFAULT_STFT = "matmul"
 
 
 @keras.saving.register_keras_serializable(package="mobile_ssl")
 class LogMel(keras.layers.Layer):
   """The front end as a Keras layer: [B, samples] -> [B, frames, bins, 1].
 
-  Computes the STFT in float32 as two small DFTs in matmuls
-  (`features.dft_magnitude`): XNNPACK runs them in about a third of the time
-  of TFLite's RFFT2D kernel (docs/benchmark.md, "The front end as two small DFTs").
+  Computes the STFT in float32, by default as two small DFTs in matmuls
+  (`stft` 'matmul', `features.dft_magnitude`): XNNPACK runs them in about a
+  third of the time of TFLite's RFFT2D kernel, which `stft` 'fft' keeps
+  (docs/benchmark.md, "The front end as two small DFTs").
   """
 
-  def __init__(self, feature_params: typing.Optional[dict] = None, **kwargs):
+  def __init__(self, feature_params: typing.Optional[dict] = None, stft: str = DEFAULT_STFT,
+               **kwargs):
     super().__init__(**kwargs)
     values = dict(feature_params or {})
     values["stft_dtype"] = "float32"
     self.feature_params = params_lib.FeatureParams(**values)
+    self.stft = stft
 
   def call(self, waveform):
-    log_mel = features.log_mel_spectrogram(waveform, self.feature_params, transform=TRANSFORM)
+    log_mel = features.log_mel_spectrogram(waveform, self.feature_params, transform=self.stft)
     return tf.expand_dims(log_mel, -1)  # not [..., None]: new_axis is not a builtin
 
   def get_config(self):
     config = super().get_config()
     config["feature_params"] = {k: getattr(self.feature_params, k)
                                 for k in self.feature_params.__dataclass_fields__}
+    config["stft"] = self.stft
     return config
 
 
 def inference_model(encoder: keras.Model, feature_params: params_lib.FeatureParams,
                     input_kind: InputKind,
-                    head: typing.Optional[keras.layers.Layer] = None) -> keras.Model:
+                    head: typing.Optional[keras.layers.Layer] = None,
+                    stft: str = DEFAULT_STFT) -> keras.Model:
   """Batch-1 model with named input (`waveform`|`log_mel`) and output `embedding`.
 
   With `head` (a layer on the embedding, e.g. export/classifier.py's softmax
-  dense layer) the one output is `scores`, the head's output.
+  dense layer) the one output is `scores`, the head's output. `stft`: how a
+  waveform model's front end computes its STFT (`LogMel`).
   """
   input_kind = InputKind(input_kind)
   if input_kind == InputKind.WAVEFORM:
     inputs = keras.Input((feature_params.slice_samples,), batch_size=1, name="waveform")
     fp = {k: getattr(feature_params, k) for k in feature_params.__dataclass_fields__}
-    log_mel = LogMel(fp, name="log_mel_front_end")(inputs)
+    log_mel = LogMel(fp, stft=stft, name="log_mel_front_end")(inputs)
   else:
     inputs = keras.Input((feature_params.slice_frames, feature_params.num_mel_bins, 1),
                          batch_size=1, name="log_mel")
@@ -371,7 +380,8 @@ def encoder_tflite(encoder: keras.Model, params, input_kind: InputKind,
                    quantization: Quantization,
                    windows: typing.Optional[np.ndarray] = None,
                    head: typing.Optional[keras.layers.Layer] = None,
-                   classifier: typing.Optional[dict] = None) -> bytes:
+                   classifier: typing.Optional[dict] = None,
+                   stft: str = DEFAULT_STFT) -> bytes:
   """The .tflite of an encoder as it ships: converted, tensors named, metadata added.
 
   Args:
@@ -380,6 +390,7 @@ def encoder_tflite(encoder: keras.Model, params, input_kind: InputKind,
     input_kind, quantization: what to build.
     windows: int8 calibration windows [n, slice_samples] (`calibration_windows`).
     head, classifier: a classifier's softmax layer and its metadata entry.
+    stft: a waveform model's STFT, 'matmul' or 'fft' (`LogMel`).
   """
   fp = params.features
   calibrated = Quantization(quantization) in CALIBRATED
@@ -388,7 +399,7 @@ def encoder_tflite(encoder: keras.Model, params, input_kind: InputKind,
                      "windows (real audio)")
   examples = representative(windows, input_kind, fp) if calibrated else None
   io = integer_io(quantization, input_kind)
-  model = inference_model(encoder, fp, input_kind, head=head)
+  model = inference_model(encoder, fp, input_kind, head=head, stft=stft)
   tflite = convert(model, quantization, examples, int8_io=io, int8_output=io)
   runner = embedder_lib.TFLiteEmbedder(tflite)
   return metadata.add(tflite, metadata.describe(

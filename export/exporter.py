@@ -9,8 +9,8 @@ and only then moves it into place; below a threshold it raises
 Precisions and tensors (signature `serving_default`, the converter's and
 LiteRT's default name, so `get_signature_runner()` needs no argument):
 * `waveform` [1, 15600] float32 -> `embedding` [1, d] float32. The log-mel
-  front end is in the graph (the STFT as two small DFTs in matmuls, LOG,
-  ...: builtins only) and stays
+  front end is in the graph (the STFT as two small DFTs in matmuls, or with
+  `--stft=fft` TFLite's RFFT2D; LOG, ...: builtins only) and stays
   float32 in every precision; dynamic and int8 quantize the encoder only
   (export/convert.py says why). An int8 waveform input would be 8-bit audio.
 * `log_mel` [1, 96, 64, 1] -> `embedding` [1, d]. With int8 the graph is fully
@@ -40,6 +40,7 @@ import numpy as np
 
 from mobile_ssl.core import atomic
 from mobile_ssl.core import embedding
+from mobile_ssl.core import features
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.data import datasets
@@ -149,6 +150,13 @@ class ExportParams:
               "linear head trained here as mobile-ssl-eval trains its probe, softmax "
               "output 'scores' and a label map (MediaPipe AudioClassifier); a task "
               "code or DATASET:LABEL_KEY, e.g. /data/fsdd/recordings:digit."})
+  # 'matmul': XNNPACK's kernels, 2.9x faster than RFFT2D on x86 (docs/benchmark.md).
+  stft: str = dataclasses.field(default=convert.DEFAULT_STFT, metadata={
+      "help": "How a waveform model computes its STFT: 'matmul' (two small DFTs in "
+              "FULLY_CONNECTED ops, which XNNPACK runs) or 'fft' (TFLite's RFFT2D kernel, "
+              "far fewer operations). Time both on the target (mobile-ssl-bench): 'matmul' "
+              "was 2.15x faster on x86 and 2.2x slower on emulated arm64.",
+      "enum": features.TRANSFORMS})
   # int8: write OUTPUT.quantization.{csv,md}, the error each layer adds.
   debug_quantization: bool = dataclasses.field(default=False, metadata={
       "help": "int8: print the error each layer adds "
@@ -167,6 +175,9 @@ class ExportParams:
       raise ValueError(f"--probe_iterations must be >= 1, got {self.probe_iterations}")
     if self.probe_window_stride < 1:
       raise ValueError(f"--probe_window_stride must be >= 1, got {self.probe_window_stride}")
+    if self.stft not in features.TRANSFORMS:
+      raise ValueError(f"--stft must be one of {', '.join(features.TRANSFORMS)}, got "
+                       f"{self.stft!r}")
     for name in ("min_mean_cosine", "min_min_cosine"):
       value = getattr(self, name)
       if value is not None and not -1.0 <= value <= 1.0:
@@ -259,11 +270,13 @@ def export_encoder(encoder_dir: str, output: str,
         data_spec, export_params.num_representative, fp, data_dir=export_params.data_dir,
         progress=progress)
   dense = classifier.dense_head(head.model) if head else None
+  if kind == "waveform":
+    report["stft"] = export_params.stft
   tflite = convert.encoder_tflite(encoder, params, kind, quantization, windows, head=dense,
-                                  classifier=report.get("classifier"))
+                                  classifier=report.get("classifier"), stft=export_params.stft)
   if export_params.debug_quantization:
     # Written before validation: a failing file is when the table is needed most.
-    model = convert.inference_model(encoder, fp, kind, head=dense)
+    model = convert.inference_model(encoder, fp, kind, head=dense, stft=export_params.stft)
     held_out = _validation_windows(export_params, data_spec, fp, head, progress)[0]
     result = quantization_debug.layer_errors(model, convert.representative(windows, kind, fp),
                                              convert.representative(held_out, kind, fp))

@@ -127,7 +127,7 @@ class TrainableModule(tf.Module):
     # The inference model's front end: a float32 STFT as two small DFTs (export/convert.py).
     feature_params = dataclasses.replace(self._params.features, stft_dtype="float32")
     return {"log_mel": tf.expand_dims(features.log_mel_spectrogram(
-        waveform, feature_params, transform=convert.TRANSFORM), -1)}
+        waveform, feature_params, transform=convert.DEFAULT_STFT), -1)}
 
   def _embed_waveform(self, waveform):
     return self._embed(self._log_mel(waveform)["log_mel"])

@@ -118,13 +118,15 @@ class TestPrecisionsAndInputs:
     for name, ins, outs in ops:
       by_name.setdefault(name, []).append((ins, outs))
     assert by_name["LOG"] == [(["FLOAT32"], ["FLOAT32"])]
-    # The magnitude and the grouped mel projection (features.py: MUL, SQRT,
-    # FULLY_CONNECTED) are float, the projection's weights too.
-    for op in ("MUL", "SQRT", "FULLY_CONNECTED"):
-      for ins, outs in by_name[op][:features.MEL_GROUPS if op == "FULLY_CONNECTED" else None]:
-        assert ins[0] == "FLOAT32" and outs == ["FLOAT32"], (op, ins, outs)
-    for ins, _ in by_name["FULLY_CONNECTED"][:features.MEL_GROUPS]:
-      assert ins[1] == "FLOAT32"
+    # Every op before the encoder (the two-stage DFT's and the grouped mel projection's
+    # FULLY_CONNECTED, their weights, MUL, SQRT, ...) is float; int32 inputs are shapes,
+    # permutations and indices. Only int8's QUANTIZE into the encoder is not.
+    front = ops[:next(i for i, (name, _, _) in enumerate(ops) if name == "CONV_2D")]
+    assert sum(name == "FULLY_CONNECTED" for name, _, _ in front) == 5 + features.MEL_GROUPS
+    for name, ins, outs in front:
+      if name == "QUANTIZE":
+        continue
+      assert outs == ["FLOAT32"] and set(ins) <= {"FLOAT32", "INT32"}, (name, ins, outs)
     conv_weights = [ins[1] for ins, _ in by_name["CONV_2D"]]
     if quantization == "int8":  # ...while the encoder is quantized
       assert set(conv_weights) == {"INT8"}
@@ -278,6 +280,21 @@ class TestCommand:
     assert code == 1 and "validation failed, not written: min cosine" in err
     assert json.loads(out)["passed"] is False
     assert os.listdir(tmp_path) == ["enc.tflite"] and output.read_bytes() == b"older export"
+
+  def test_stft_fft_keeps_tflites_rfft2d_and_the_same_embedding(self, exported, encoder_dir,
+                                                                data_dir, tmp_path):
+    path = str(tmp_path / "fft.tflite")
+    report = exporter.export_encoder(encoder_dir, path, exporter.ExportParams(
+        quantization="float32", input_kind="waveform", stft="fft", data_dir=data_dir))
+    assert report["passed"] and report["stft"] == "fft" and "RFFT2D" in report["ops"]
+    matmul_path, matmul_report = exported["float32", "waveform"]
+    assert matmul_report["stft"] == "matmul" and "RFFT2D" not in matmul_report["ops"]
+    audio = audio_fixtures.chirp(3.0)
+    _, fft = embedder_lib.TFLiteEmbedder(path).embed(audio, 16000)
+    _, matmul = embedder_lib.TFLiteEmbedder(matmul_path).embed(audio, 16000)
+    cosine = np.sum(fft * matmul, axis=1) / (np.linalg.norm(fft, axis=1)
+                                             * np.linalg.norm(matmul, axis=1))
+    assert fft.shape == matmul.shape and cosine.min() > 0.9999, cosine
 
   def test_unknown_precision_from_the_shell(self, encoder_dir, tmp_path):
     result = subprocess.run(

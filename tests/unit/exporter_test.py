@@ -38,3 +38,10 @@ def test_the_probe_window_stride_is_a_positive_integer():
   exporter.ExportParams(probe_window_stride=1).validate()
   with pytest.raises(ValueError, match="--probe_window_stride must be >= 1, got 0"):
     exporter.ExportParams(probe_window_stride=0).validate()
+
+
+def test_the_stft_is_matmul_or_fft():
+  assert exporter.ExportParams().stft == "matmul"
+  exporter.ExportParams(stft="fft").validate()
+  with pytest.raises(ValueError, match="--stft must be one of fft, matmul, got 'rfft'"):
+    exporter.ExportParams(stft="rfft").validate()
