@@ -29,6 +29,7 @@ file builder, `encoder_tflite`: `export_tflite` and the benchmark's line-up
 settings the benchmark times byte for byte the file a user ships.
 """
 
+import dataclasses
 import enum
 import os
 import tempfile
@@ -81,14 +82,29 @@ class InputKind(enum.Enum):
 DEFAULT_STFT = "matmul"
 
 
+def exported_log_mel(waveform: tf.Tensor, feature_params: params_lib.FeatureParams,
+                     stft: str = DEFAULT_STFT) -> tf.Tensor:
+  """[..., samples] -> [..., frames, bins, 1]: the log-mel every exported graph computes.
+
+  The STFT in float32 (RFFT2D has no float64 kernel, and the matmul DFT's
+  float32 products are what XNNPACK runs), computed as `stft` says. `LogMel`
+  (inference models) and the trainable model's `log_mel` signature
+  (export/trainable.py) both call it, so a device makes its training windows
+  exactly as the inference file does.
+  """
+  feature_params = dataclasses.replace(feature_params, stft_dtype="float32")
+  log_mel = features.log_mel_spectrogram(waveform, feature_params, transform=stft)
+  return tf.expand_dims(log_mel, -1)  # not [..., None]: new_axis is not a builtin
+
+
 @keras.saving.register_keras_serializable(package="mobile_ssl")
 class LogMel(keras.layers.Layer):
-  """The front end as a Keras layer: [B, samples] -> [B, frames, bins, 1].
+  """The front end as a Keras layer: [B, samples] -> [B, frames, bins, 1] (`exported_log_mel`).
 
-  Computes the STFT in float32, by default as two small DFTs in matmuls
-  (`stft` 'matmul', `features.dft_magnitude`): XNNPACK runs them in about a
-  third of the time of TFLite's RFFT2D kernel, which `stft` 'fft' keeps
-  (docs/benchmark.md, "The front end as two small DFTs").
+  By default the STFT is two small DFTs in matmuls (`stft` 'matmul',
+  `features.dft_magnitude`): XNNPACK runs them in about a third of the time
+  of TFLite's RFFT2D kernel, which `stft` 'fft' keeps (docs/benchmark.md,
+  "The front end as two small DFTs").
   """
 
   def __init__(self, feature_params: typing.Optional[dict] = None, stft: str = DEFAULT_STFT,
@@ -100,8 +116,7 @@ class LogMel(keras.layers.Layer):
     self.stft = stft
 
   def call(self, waveform):
-    log_mel = features.log_mel_spectrogram(waveform, self.feature_params, transform=self.stft)
-    return tf.expand_dims(log_mel, -1)  # not [..., None]: new_axis is not a builtin
+    return exported_log_mel(waveform, self.feature_params, self.stft)
 
   def get_config(self):
     config = super().get_config()

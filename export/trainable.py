@@ -35,7 +35,6 @@ atomically. The optimizer state stays on the device: the host may keep it
 in a local file between rounds (`save_optimizer`), and never sends it.
 """
 
-import dataclasses
 import tempfile
 import typing
 
@@ -44,7 +43,6 @@ import numpy as np
 import tensorflow as tf
 
 from mobile_ssl.core import atomic
-from mobile_ssl.core import features
 from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.export import convert
@@ -124,10 +122,8 @@ class TrainableModule(tf.Module):
     return {"embedding": graph.encoder_forward(self.encoder_vars, log_mel, self._params, False)[0]}
 
   def _log_mel(self, waveform):
-    # The inference model's front end: a float32 STFT as two small DFTs (export/convert.py).
-    feature_params = dataclasses.replace(self._params.features, stft_dtype="float32")
-    return {"log_mel": tf.expand_dims(features.log_mel_spectrogram(
-        waveform, feature_params, transform=convert.DEFAULT_STFT), -1)}
+    # The inference model's front end (export/convert.py).
+    return {"log_mel": convert.exported_log_mel(waveform, self._params.features)}
 
   def _embed_waveform(self, waveform):
     return self._embed(self._log_mel(waveform)["log_mel"])
