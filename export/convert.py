@@ -77,8 +77,9 @@ class InputKind(enum.Enum):
 
 # How an exported graph computes its STFT by default (`features.log_mel_spectrogram`'s
 # `transform`; export_tflite --stft): two small DFTs in matmuls, which XNNPACK runs 2.9x
-# faster than TFLite's RFFT2D kernel on x86 (docs/benchmark.md, "The front end as two
-# small DFTs"). 'fft' keeps RFFT2D: far fewer operations, which emulated arm64 ran faster.
+# faster than TFLite's RFFT2D kernel on x86, the whole int8 waveform model 2.15x
+# (docs/benchmark.md, "The front end as two small DFTs"). 'fft' keeps RFFT2D: far fewer
+# operations, which emulated arm64 ran faster.
 DEFAULT_STFT = "matmul"
 
 
@@ -110,9 +111,9 @@ class LogMel(keras.layers.Layer):
   def __init__(self, feature_params: typing.Optional[dict] = None, stft: str = DEFAULT_STFT,
                **kwargs):
     super().__init__(**kwargs)
-    values = dict(feature_params or {})
-    values["stft_dtype"] = "float32"
-    self.feature_params = params_lib.FeatureParams(**values)
+    # The STFT's float32 is `exported_log_mel`'s to set, for this layer and for the
+    # trainable model alike.
+    self.feature_params = params_lib.FeatureParams(**dict(feature_params or {}))
     self.stft = stft
 
   def call(self, waveform):

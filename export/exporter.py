@@ -150,12 +150,12 @@ class ExportParams:
               "linear head trained here as mobile-ssl-eval trains its probe, softmax "
               "output 'scores' and a label map (MediaPipe AudioClassifier); a task "
               "code or DATASET:LABEL_KEY, e.g. /data/fsdd/recordings:digit."})
-  # 'matmul': XNNPACK's kernels, 2.9x faster than RFFT2D on x86 (docs/benchmark.md).
+  # 'matmul' by default (convert.DEFAULT_STFT says why).
   stft: str = dataclasses.field(default=convert.DEFAULT_STFT, metadata={
       "help": "How a waveform model computes its STFT: 'matmul' (two small DFTs in "
               "FULLY_CONNECTED ops, which XNNPACK runs) or 'fft' (TFLite's RFFT2D kernel, "
-              "far fewer operations). Time both on the target (mobile-ssl-bench): 'matmul' "
-              "was 2.15x faster on x86 and 2.2x slower on emulated arm64.",
+              "far fewer operations). Time both on the target (mobile-ssl-bench): the whole int8 "
+              "model with 'matmul' was 2.15x faster on x86 and 2.2x slower on emulated arm64.",
       "enum": features.TRANSFORMS})
   # int8: write OUTPUT.quantization.{csv,md}, the error each layer adds.
   debug_quantization: bool = dataclasses.field(default=False, metadata={
