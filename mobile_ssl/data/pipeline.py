@@ -300,6 +300,21 @@ def _held_clips(ds: tf.data.Dataset, most: int) -> typing.Optional[dict]:
   return None
 
 
+def _cache_file(builder: tfds.core.DatasetBuilder, split: str, cache_dir: str,
+                label_key: typing.Optional[str]) -> str:
+  """A split's file in a `--cache_dir` folder: one per label key, and one without labels.
+
+  tf.data's file cache holds whole elements, so a clip cached with its label
+  is another element than one cached without: a pretext run reading a
+  supervised run's file stopped at its first step with "Type mismatch: actual
+  int64 vs. expect float" (session 55). Before, both used `<tag>_<split>`;
+  neither name is read now, so such a file is never met.
+  """
+  tag = f"{builder.name}_{builder.builder_config.name if builder.builder_config else ''}"
+  labels = f"label_{label_key}" if label_key else "no_label"
+  return os.path.join(cache_dir, f"{tag}_{split}_{labels}".replace("/", "_"))
+
+
 def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder, str]],
                  make_examples: typing.Callable, min_frames: int,
                  params: params_lib.Params, *, batch_size: int, seed: int,
@@ -332,8 +347,8 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
       when a source has none); with `random_order` (the tf.data service,
       which ships this pipeline's graph to its workers) each worker caches
       them with tf.data's memory cache instead. A folder caches every clip's
-      log-mels to files there, for any task of the same front end; None
-      caches nothing.
+      log-mels to files there, for any task of the same front end (one file
+      per label key, `_cache_file`); None caches nothing.
     label_key: label to keep (supervised task).
     random_order: leave file order and shuffles unseeded (each iterator, e.g.
       each tf.data service worker, draws its own order); per-batch
@@ -367,8 +382,7 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
       ds = ds.filter(keep).cache()
     else:
       if cache_dir:
-        tag = f"{builder.name}_{builder.builder_config.name if builder.builder_config else ''}"
-        ds = cache(ds, os.path.join(cache_dir, f"{tag}_{split}".replace("/", "_")))
+        ds = cache(ds, _cache_file(builder, split, cache_dir, label_key))
       # A folder cache is shared by every task of the same front end (`cache_key`), so it
       # holds every clip and the task's length filter comes after it.
       ds = ds.filter(keep)

@@ -84,6 +84,36 @@ def test_memory_cache_gives_the_same_stream_and_counts_each_clip_once(tiny_synth
   assert 0 < counters["memory"].count < 12
 
 
+def _labelled_crop(clips, params, seed):
+  del params
+  return sampling.random_crop(clips, seed, 96)[..., 0], clips.labels
+
+
+def test_a_folder_cache_serves_labelled_and_unlabelled_tasks_in_turn(tiny_synthetic, tmp_path):
+  # One folder, a supervised-like stream (labels) and a pretext-like one (none), in turn,
+  # twice: the first round fills the files, the second reads them. Before session 55 both
+  # used one file, and the second task stopped on the first's ("Type mismatch").
+  folder = str(tmp_path / "cache")
+  rounds = []
+  for _ in range(2):
+    streams = {}
+    for label_key, make in (("event", _labelled_crop), (None, _crop)):
+      ds = pipeline.task_dataset([(tiny_synthetic, "train")], make, 96, PARAMS, batch_size=4,
+                                 seed=0, cache_dir=folder, label_key=label_key)
+      streams[label_key] = [(x.numpy(), t.numpy()) for x, t in ds.take(6)]  # 2 passes
+    rounds.append(streams)
+  num_classes = tiny_synthetic.info.features["event"].num_classes
+  for first, second in zip(*(r["event"] for r in rounds)):
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])  # the same labels, read from the file
+    assert first[1].dtype == np.int64 and 0 <= first[1].min() and first[1].max() < num_classes
+  for first, second in zip(*(r[None] for r in rounds)):
+    np.testing.assert_array_equal(first[0], second[0])
+    assert first[1].min() >= 96  # the clips' lengths in frames
+  assert sorted(p.name for p in (tmp_path / "cache").glob("*.index")) == [
+      "synthetic_audio_tiny_train_label_event.index", "synthetic_audio_tiny_train_no_label.index"]
+
+
 def test_looped_clips_reach_the_tasks_context_and_none_is_skipped(tiny_synthetic):
   # 2-3 s clips, a 500-frame (5 s) context: joining 2 skips some, looping none.
   counts = {}
