@@ -24,11 +24,11 @@ over adjacent pairs of blocks (real-cached and cached-real alike), of the ratio
 of the pair's median step times; the 25th-75th percentile of those pair ratios
 is printed beside it as the measurement's own spread.
 
-Two more columns say what the ratio cannot: '1st epoch' (with a `--cache`
-folder) is the s/step of a separate run that fills the log-mel cache
-(computing log-mels on the fly, after 10 warm-up steps), before the timed run
-reads it; with `--cache=memory` it is the seconds `task_dataset` took to
-compute and hold every clip's log-mels, before the first step ('s held');
+Two more columns say what the ratio cannot: '1st epoch' is the seconds
+`task_dataset` took, before the first step, to compute and hold every clip's
+log-mels (`--cache=memory`, 's held') or to fill a `--cache` folder's files
+('s filled'; about 0 when an earlier task of the run filled them: tasks of one
+front end share a folder's files, supervised has its own with labels);
 'pipe CPU' is
 the CPU time the real pipeline alone takes per batch (iterated with no training,
 after the cache is full) as a percentage of the cached step's CPU time: on a
@@ -148,7 +148,6 @@ def main(argv):
         "adjacent blocks' ratios")
   print(f"{'task':20s} {'examples/s':>10s} {'s/step real':>11s} {'s/step cached':>13s} "
         f"{'ratio':>6s} {'pairs':>11s} {'1st epoch':>9s} {'pipe CPU':>8s}")
-  num_clips = builder.info.splits["train"].num_examples
   for name in FLAGS.tasks:
     task = tasks.get(name)
     params = step_params.task_params(FLAGS.recipe, name, FLAGS.width, FLAGS.batch_size)
@@ -168,15 +167,11 @@ def main(argv):
                f"the task's context ({task.min_frames(params)} frames)")
     cached = tf.data.Dataset.from_tensors(batch).repeat()
     started = time.perf_counter()
-    real = stream(FLAGS.cache or None)
+    real = stream(FLAGS.cache or None)  # holds the log-mels, or fills the folder's files
     first_epoch = "-"
-    if FLAGS.cache == "memory":  # the log-mels are computed and held by `stream`
-      first_epoch = f"{time.perf_counter() - started:.1f}s held"
-    elif FLAGS.cache:
-      # One example per clip: after the warm-up this reads past the end of the
-      # split, so the cache is complete when the run's iterator goes.
-      epoch = _step_times(task, params, real, -(-num_clips // FLAGS.batch_size) + 1)
-      first_epoch = f"{np.median(epoch[:, 0]):.3f}"
+    if FLAGS.cache:
+      first_epoch = (f"{time.perf_counter() - started:.1f}s "
+                     f"{'held' if FLAGS.cache == 'memory' else 'filled'}")
     times = _step_times(task, params, interleaved(real, cached, FLAGS.blocks, FLAGS.block_steps),
                         2 * FLAGS.blocks * FLAGS.block_steps)
     real_step, cached_step, ratios = block_ratios(times[:, 0], FLAGS.block_steps)

@@ -179,17 +179,23 @@ def test_export_table_validates_every_export_against_keras(encoder_dir, data_dir
     assert float(cosine) > 0.9999 and check == "ok"
 
 
-def test_train_throughput_times_real_and_cached_blocks_in_one_run(tiny_synthetic, data_dir):
+@pytest.mark.parametrize("cache", ["memory", "folder"])
+def test_train_throughput_times_real_and_cached_blocks_in_one_run(tiny_synthetic, data_dir,
+                                                                  tmp_path, cache):
+  folder = tmp_path / "log_mels"
   out = _run("train_throughput.py", f"--data_dir={data_dir}", "--dataset=synthetic_audio/tiny",
              "--tasks=temporal_gap", "--width=0.25", "--batch_size=8", "--blocks=2",
-             "--block_steps=5", "--cache=memory")
+             "--block_steps=5", f"--cache={'memory' if cache == 'memory' else folder}")
+  done = "held" if cache == "memory" else "filled"
   line = re.search(r"^temporal_gap\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)-([\d.]+)"
-                   r"\s+([\d.]+)s held\s+([\d.]+)%$", out, re.MULTILINE)
+                   rf"\s+([\d.]+)s {done}\s+([\d.]+)%$", out, re.MULTILINE)
   assert line, out
+  if cache == "folder":
+    assert (folder / "synthetic_audio_tiny_train_no_label.index").exists()
   examples, real, cached = int(line.group(1)), float(line.group(2)), float(line.group(3))
   ratio, low, high = float(line.group(4)), float(line.group(5)), float(line.group(6))
   assert real > 0 and cached > 0
-  assert float(line.group(7)) > 0  # seconds the memory cache took to hold the clips
+  assert float(line.group(7)) > 0  # seconds the cache took to hold or fill the clips
   assert float(line.group(8)) > 0  # the pipeline's CPU time per batch, % of the step's
   # examples/s is the batch over the real side's s/step (printed to 3 decimals).
   assert 8 / (real + 0.0005) - 1 <= examples <= 8 / max(real - 0.0005, 1e-9) + 1, out

@@ -63,17 +63,27 @@ def service():
 
 
 @pytest.mark.slow
-def test_training_steps_come_from_two_local_workers(service, tiny_synthetic, data_dir, tmp_path):
+@pytest.mark.parametrize("cache", ["memory", "folder"])
+def test_training_steps_come_from_two_local_workers(service, tiny_synthetic, data_dir, tmp_path,
+                                                    cache):
+  # 'folder': both workers read one --cache_dir on this machine's disk. Before session 55
+  # both tried to write it, and the second stopped the run ("cache lockfile already exists").
   address, processes = service
   tiny = params_lib.tiny()
   params = dataclasses.replace(
       tiny, datasets=("synthetic_audio/tiny",),
       task=dataclasses.replace(tiny.task, name="temporal_gap"),
       train=dataclasses.replace(tiny.train, steps=4, batch_size=8, log_every_steps=1))
-  result = pretraining.run(params, str(tmp_path), data_dir=data_dir, cache_dir="memory",
+  run_dir, cache_dir = str(tmp_path / "run"), str(tmp_path / "cache")
+  result = pretraining.run(params, run_dir, data_dir=data_dir,
+                           cache_dir="memory" if cache == "memory" else cache_dir,
                            progress=False, data_service=address)
-  assert trainer.latest_step(str(tmp_path)) == 4
+  assert trainer.latest_step(run_dir) == 4
+  if cache == "folder":  # filled by the trainer, whole, before the workers read it
+    names = [n for _, _, files in os.walk(cache_dir) for n in files]
+    assert "synthetic_audio_tiny_train_no_label.index" in names, names
+    assert not [n for n in names if "lockfile" in n or "tempstate" in n], names
   history = result["history"]
   assert history["step"] == [1, 2, 3, 4] and np.all(np.isfinite(history["loss"]))
-  assert model_dir_lib.load_encoder(str(tmp_path))[0].name == "encoder"
+  assert model_dir_lib.load_encoder(run_dir)[0].name == "encoder"
   assert all(p.poll() is None for p in processes)  # dispatcher and both workers still up

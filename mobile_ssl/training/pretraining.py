@@ -28,8 +28,9 @@ from mobile_ssl.training import trainer
 
 # --cache_dir default: memory when the pool's log-mels fit in AUTO_CACHE_BYTES,
 # else files in DEFAULT_CACHE_DIR that persist across runs (keyed by the front
-# end, `data.cache_key`). A run stopped before one full pass leaves no cache:
-# tf.data discards a partly written one.
+# end, `data.cache_key`). Files are filled in one pass before the first step,
+# one process at a time; what a run killed while filling left is removed by the
+# next fill (`data.fill_file_cache`).
 AUTO_CACHE = "auto"
 AUTO_CACHE_BYTES = 4 << 30
 DEFAULT_CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(
@@ -138,8 +139,10 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
 
   Args:
     cache_dir: where clip log-mels are cached: 'memory', a folder (files
-      keyed by dataset, split, front end and clip joining, so they persist
-      across runs and never serve another front end), AUTO_CACHE or ''.
+      keyed by dataset, split, label key, front end and clip joining, so they
+      persist across runs and never serve another front end; filled before
+      the first step, and with `data_service` read by the workers, which
+      must see the same folder), AUTO_CACHE or ''.
     data_service: HOST:PORT of a tf.data service dispatcher: the input
       pipeline then runs on its workers (mobile_ssl/data/data_service.py).
 
