@@ -17,11 +17,13 @@ import fcntl
 import hashlib
 import os
 import re
+import sys
 import typing
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
+import tqdm
 
 from mobile_ssl.core import audio
 from mobile_ssl.core import augment
@@ -159,6 +161,9 @@ def cache(ds: tf.data.Dataset, cache_path: typing.Optional[str]) -> tf.data.Data
   return ds.cache(cache_path)
 
 
+_FILL_BATCH = 256  # clips counted per step of the fill's progress bar
+
+
 def _leftovers(cache_path: str) -> typing.List[str]:
   """Files tf.data leaves at `cache_path` when its writer dies: '<path>_<shard>.lockfile' and
   '.tempstate<n>' files (exactly these names: not another cache's whose name extends this one)."""
@@ -193,8 +198,14 @@ def fill_file_cache(ds: tf.data.Dataset, cache_path: str) -> None:
         return
       for leftover in _leftovers(cache_path):
         os.remove(leftover)
-      # tf.data's own loop: the maps upstream run in parallel, nothing is held.
-      ds.cache(cache_path).reduce(np.int64(0), lambda count, _: count + 1)
+      # The maps upstream run in parallel and nothing is held; a bar on a terminal
+      # (a large pool takes minutes before the first step).
+      counts = ds.cache(cache_path).map(lambda *_: 0).batch(_FILL_BATCH)
+      with tqdm.tqdm(desc=f"log-mel cache {os.path.basename(cache_path)}", unit=" clips",
+                     file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True,
+                     leave=False) as bar:
+        for batch in counts:
+          bar.update(int(batch.shape[0]))
     finally:
       fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
