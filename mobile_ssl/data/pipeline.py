@@ -13,23 +13,20 @@ Short clips: a clip shorter than one 975 ms slice is zero-padded to one slice
 """
 
 import dataclasses
-import fcntl
 import hashlib
 import os
-import re
-import sys
 import typing
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
-import tqdm
 
 from mobile_ssl.core import audio
 from mobile_ssl.core import augment
 from mobile_ssl.core import features
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core.tasks import sampling
+from mobile_ssl.data import file_cache
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -150,64 +147,15 @@ def log_mels(ds: tf.data.Dataset, feature_params: params_lib.FeatureParams) -> t
 def cache(ds: tf.data.Dataset, cache_path: typing.Optional[str]) -> tf.data.Dataset:
   """Caches in memory ('memory'), in files at a path, or not at all (None/'').
 
-  A file cache is written whole before this returns (`fill_file_cache`), so
+  A file cache is written whole before this returns (`file_cache.fill`), so
   the stream it gives only ever reads the files.
   """
   if not cache_path:
     return ds
   if cache_path == "memory":
     return ds.cache()
-  fill_file_cache(ds, cache_path)
+  file_cache.fill(ds, cache_path)
   return ds.cache(cache_path)
-
-
-_FILL_BATCH = 256  # clips counted per step of the fill's progress bar
-
-
-def _leftovers(cache_path: str) -> typing.List[str]:
-  """Files tf.data leaves at `cache_path` when its writer dies: '<path>_<shard>.lockfile' and
-  '.tempstate<n>' files (exactly these names: not another cache's whose name extends this one)."""
-  folder, base = os.path.split(os.path.abspath(cache_path))
-  pattern = re.compile(re.escape(base) + r"_\d+\.(lockfile|(data-\d+-of-\d+|index)\.tempstate\d*)")
-  return [os.path.join(folder, name) for name in os.listdir(folder) if pattern.fullmatch(name)]
-
-
-def fill_file_cache(ds: tf.data.Dataset, cache_path: str) -> None:
-  """Writes `ds`'s tf.data cache files at `cache_path` in one pass, unless they are complete.
-
-  Why not let the stream write them on its first pass, as tf.data does: its
-  writer holds a lockfile that only a closed iterator removes. A run killed
-  during its first pass (kill -9, out of memory, a preempted machine) left
-  it behind, and the next run on that folder stopped with "There appears
-  to be a concurrent caching iterator running - cache lockfile already
-  exists"; two tf.data service workers on one file system collided the same
-  way, and stopped the training (session 55, docs/benchmark.md).
-  Here one process at a time fills: an exclusive `flock` on
-  '<path>.fill.lock', which the kernel releases when its process dies, so
-  the writer's leftovers under the lock are a dead run's and are removed. A
-  process that waited finds the files complete and reads them.
-  """
-  index = cache_path + ".index"  # tf.data's name for a complete cache
-  if os.path.exists(index):
-    return
-  os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
-  with open(cache_path + ".fill.lock", "a") as lock:
-    fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-    try:
-      if os.path.exists(index):  # filled by the process this one waited for
-        return
-      for leftover in _leftovers(cache_path):
-        os.remove(leftover)
-      # The maps upstream run in parallel and nothing is held; a bar on a terminal
-      # (a large pool takes minutes before the first step).
-      counts = ds.cache(cache_path).map(lambda *_: 0).batch(_FILL_BATCH)
-      with tqdm.tqdm(desc=f"log-mel cache {os.path.basename(cache_path)}", unit=" clips",
-                     file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True,
-                     leave=False) as bar:
-        for batch in counts:
-          bar.update(int(batch.shape[0]))
-    finally:
-      fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
 def cache_key(params: params_lib.Params) -> str:
@@ -406,7 +354,7 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
       them with tf.data's memory cache instead. A folder caches every clip's
       log-mels to files there, for any task of the same front end (one file
       per label key, `_cache_file`), filled in one pass when this is called
-      (`fill_file_cache`; tf.data service workers then only read them, so
+      (`file_cache.fill`; tf.data service workers then only read them, so
       they must see the same folder); None caches nothing.
     label_key: label to keep (supervised task).
     random_order: leave file order and shuffles unseeded (each iterator, e.g.

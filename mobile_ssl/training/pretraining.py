@@ -30,7 +30,7 @@ from mobile_ssl.training import trainer
 # else files in DEFAULT_CACHE_DIR that persist across runs (keyed by the front
 # end, `data.cache_key`). Files are filled in one pass before the first step,
 # one process at a time; what a run killed while filling left is removed by the
-# next fill (`data.fill_file_cache`).
+# next fill (`mobile_ssl/data/file_cache.py`).
 AUTO_CACHE = "auto"
 AUTO_CACHE_BYTES = 4 << 30
 DEFAULT_CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(
