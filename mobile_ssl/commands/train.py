@@ -15,6 +15,7 @@ import dataclasses
 from absl import flags
 
 from mobile_ssl.commands import cli
+from mobile_ssl.core import atomic
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import tasks
 from mobile_ssl.data import datasets
@@ -82,6 +83,12 @@ def params_from_flags(fv: flags.FlagValues) -> params_lib.Params:
 
 def train_from_flags(fv: flags.FlagValues) -> str:
   """Runs the configured training; returns the path of the saved encoder."""
+  if fv.cache_dir not in ("", "memory", pretraining.AUTO_CACHE):
+    # Before the run folder is made: a folder under a file fails now, in one line.
+    try:
+      atomic.creatable_folder(fv.cache_dir)
+    except ValueError as e:
+      raise ValueError(f"--cache_dir={fv.cache_dir}: {e}") from None
   result = pretraining.run(params_from_flags(fv), fv.model_dir, data_dir=fv.data_dir,
                            split=fv.split, force=fv.force, cache_dir=fv.cache_dir,
                            data_service=fv.data_service)

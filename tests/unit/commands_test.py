@@ -256,6 +256,20 @@ def test_params_json_unchanged_by_flag_metadata():
     assert "help" not in p.to_json() and "metadata" not in p.to_json()
 
 
+def test_train_cache_dir_under_a_file_is_one_line_before_any_work(tmp_path, capsys):
+  """mobile-ssl-train refuses a --cache_dir under a file before it makes the run folder
+  (before session 55: a NotADirectoryError traceback, and params.json left behind)."""
+  blocker = tmp_path / "file"
+  blocker.write_text("x")
+  fv = _flags(train, f"--model_dir={tmp_path / 'run'}", f"--cache_dir={blocker}",
+              "--task=triplet", "--steps=1")
+  assert train.main([train.PROG], fv) == cli.CANNOT_RUN
+  lines = capsys.readouterr().err.strip().splitlines()
+  assert lines == [f"mobile-ssl-train: error: --cache_dir={blocker}: {blocker} is not a "
+                   "writable folder"], lines
+  assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("flag", ["output_dir", "cache_dir"])
 def test_eval_folder_under_a_file_is_one_line_before_any_work(flag, tmp_path, capsys):
   """mobile-ssl-eval refuses an --output_dir or --cache_dir under a file before embedding."""
