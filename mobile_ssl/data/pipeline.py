@@ -15,11 +15,13 @@ Short clips: a clip shorter than one 975 ms slice is zero-padded to one slice
 import dataclasses
 import hashlib
 import os
+import sys
 import typing
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
+import tqdm
 
 from mobile_ssl.core import audio
 from mobile_ssl.core import augment
@@ -293,16 +295,35 @@ class SkipCounter:
     return int(self.read.numpy())
 
 
-def _held_clips(ds: tf.data.Dataset, most: int) -> typing.Optional[dict]:
+# Clips gathered per step of the memory hold: the progress bar's step (the
+# gathered chunks are joined once at the end, as one batch of every clip was).
+HOLD_CHUNK = 256
+
+
+def _held_clips(ds: tf.data.Dataset, most: int, desc: str, chunk: int) -> typing.Optional[dict]:
   """Every clip of a log-mel stream of at most `most` clips, gathered.
 
   {'log_mel': [n, None, bins], 'label'?: [n]}, or None when the stream is
-  empty. One pass, run by tf.data's own loop (its maps in parallel), ending
-  in one ragged tensor whose `flat_values` are all clips' frames end to end.
+  empty. One pass, run by tf.data's own loop (its maps in parallel), in
+  chunks of `chunk` clips joined at the end into one ragged tensor whose
+  `flat_values` are all clips' frames end to end: the same tensor as one
+  batch of every clip, at about the same peak memory (tf.data's batch also
+  holds every clip before it copies them into the batch). The chunks drive a progress
+  bar on a terminal, named `desc`: a pool of a few GB takes minutes here,
+  before the first step.
   """
-  for held in ds.ragged_batch(max(most, 1)).take(1):
-    return held
-  return None
+  chunks = []
+  with tqdm.tqdm(desc=f"log-mels into memory {desc}".rstrip(), total=most, unit=" clips",
+                 file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True,
+                 leave=False) as bar:
+    for held in ds.ragged_batch(max(chunk, 1)):
+      chunks.append(held)
+      bar.update(int(held["log_mel"].nrows()))
+  if not chunks:
+    return None
+  if len(chunks) == 1:
+    return chunks[0]
+  return {key: tf.concat([c[key] for c in chunks], axis=0) for key in chunks[0]}
 
 
 def _cache_file(builder: tfds.core.DatasetBuilder, split: str, cache_dir: str,
@@ -378,7 +399,8 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
     if hold:
       # Filtered first: the length check runs once per clip, and only clips the task can
       # use are held. The stream is then one of indices into everything held.
-      clips_held = _held_clips(ds.filter(keep), builder.info.splits[split].num_examples)
+      clips_held = _held_clips(ds.filter(keep), builder.info.splits[split].num_examples,
+                                f"{builder.name}/{split}", HOLD_CHUNK)
       if clips_held is None:
         raise ValueError(f"{builder.name}/{split}: no clip lasts the {min_frames} log-mel "
                          "frames the task needs")

@@ -1,6 +1,8 @@
 """Tests of mobile_ssl.data.pipeline on the tiny synthetic dataset: slices, caches, task examples."""
 
 import dataclasses
+import io
+import sys
 
 import numpy as np
 import pytest
@@ -192,3 +194,31 @@ def test_memory_cache_names_a_source_without_a_clip_long_enough(tiny_synthetic):
   with pytest.raises(ValueError, match=r"/train: no clip lasts the 5000 log-mel frames"):
     pipeline.task_dataset([(tiny_synthetic, "train")], _crop, 5000, PARAMS, batch_size=4,
                           seed=0, cache_dir="memory")
+
+
+class _Terminal(io.StringIO):
+  def isatty(self):
+    return True
+
+
+def test_memory_cache_held_in_chunks_gives_the_same_stream_and_shows_a_bar(
+    tiny_synthetic, monkeypatch):
+  # The held clips are gathered 5 at a time (12 clips: chunks of 5, 5 and 2) and joined:
+  # the labelled stream is the one streamed with no cache, batch for batch, and a terminal
+  # sees the hold's progress bar, named by the split, out of its 12 clips.
+  monkeypatch.setattr(pipeline, "HOLD_CHUNK", 5)
+  terminal = _Terminal()
+  streams = {}
+  for cache in (None, "memory"):
+    monkeypatch.setattr(sys, "stderr", terminal)
+    ds = pipeline.task_dataset([(tiny_synthetic, "train")], _labelled_crop, 96, PARAMS,
+                               batch_size=4, seed=5, cache_dir=cache, label_key="event")
+    monkeypatch.undo()
+    monkeypatch.setattr(pipeline, "HOLD_CHUNK", 5)
+    streams[cache] = [(x.numpy(), t.numpy()) for x, t in ds.take(9)]
+  assert len(streams[None]) == len(streams["memory"]) == 9
+  for (x, t), (y, u) in zip(streams[None], streams["memory"]):
+    np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(t, u)
+  assert "log-mels into memory synthetic_audio/train:" in terminal.getvalue()
+  assert "/12 [" in terminal.getvalue()  # the split's clips, the bar's total
