@@ -66,8 +66,9 @@ def service():
 @pytest.mark.parametrize("cache", ["memory", "folder"])
 def test_training_steps_come_from_two_local_workers(service, tiny_synthetic, data_dir, tmp_path,
                                                     cache):
-  # 'folder': both workers read one --cache_dir on this machine's disk. Before session 55
-  # both tried to write it, and the second stopped the run ("cache lockfile already exists").
+  # 'folder': both workers read one --cache_dir's clip store on this machine's disk. Before
+  # session 55 both tried to write tf.data's cache file, and the second stopped the run
+  # ("cache lockfile already exists").
   address, processes = service
   tiny = params_lib.tiny()
   params = dataclasses.replace(
@@ -80,9 +81,9 @@ def test_training_steps_come_from_two_local_workers(service, tiny_synthetic, dat
                            progress=False, data_service=address)
   assert trainer.latest_step(run_dir) == 4
   if cache == "folder":  # filled by the trainer, whole, before the workers read it
-    names = [n for _, _, files in os.walk(cache_dir) for n in files]
-    assert "synthetic_audio_tiny_train_no_label.index" in names, names
-    assert not [n for n in names if "lockfile" in n or "tempstate" in n], names
+    stores = [root for root, _, files in os.walk(cache_dir) if "index.npz" in files]
+    assert [os.path.basename(s) for s in stores] == ["synthetic_audio_tiny_train_no_label.clips"]
+    assert len(os.listdir(stores[0])) > 1  # the index and a file per clip
   history = result["history"]
   assert history["step"] == [1, 2, 3, 4] and np.all(np.isfinite(history["loss"]))
   assert model_dir_lib.load_encoder(run_dir)[0].name == "encoder"

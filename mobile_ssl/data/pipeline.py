@@ -28,7 +28,7 @@ from mobile_ssl.core import augment
 from mobile_ssl.core import features
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core.tasks import sampling
-from mobile_ssl.data import file_cache
+from mobile_ssl.data import clip_store
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -147,17 +147,17 @@ def log_mels(ds: tf.data.Dataset, feature_params: params_lib.FeatureParams) -> t
 
 
 def cache(ds: tf.data.Dataset, cache_path: typing.Optional[str]) -> tf.data.Dataset:
-  """Caches in memory ('memory'), in files at a path, or not at all (None/'').
+  """Caches in memory ('memory') or not at all (None/'').
 
-  A file cache is written whole before this returns (`file_cache.fill`), so
-  the stream it gives only ever reads the files.
+  A training stream's folder cache is a clip store (`clip_store`,
+  `task_dataset`), not a cache of this stream.
   """
   if not cache_path:
     return ds
-  if cache_path == "memory":
-    return ds.cache()
-  file_cache.fill(ds, cache_path)
-  return ds.cache(cache_path)
+  if cache_path != "memory":
+    raise ValueError(f"cache_path must be 'memory' or empty, got {cache_path!r} (a folder "
+                     "caches training streams: task_dataset's cache_dir)")
+  return ds.cache()
 
 
 def cache_key(params: params_lib.Params) -> str:
@@ -271,8 +271,9 @@ class SkipCounter:
   """Counts clips read and clips too short for a task, while the pipeline runs.
 
   Counts grow with every pass over the data (a clip read twice counts twice),
-  except with `task_dataset`'s memory cache: there each clip is counted once,
-  when the clips are gathered into memory.
+  except with `task_dataset`'s memory cache and clip stores: there each clip
+  is counted once, when the clips are gathered into memory or the store's
+  index is read (`count_once`).
   """
 
   def __init__(self):
@@ -283,6 +284,11 @@ class SkipCounter:
     self.read.assign_add(1)
     self.variable.assign_add(tf.cast(tf.logical_not(enough), tf.int64))
     return enough
+
+  def count_once(self, enough: np.ndarray) -> None:
+    """Counts clips whose length check (`enough` [n] bool) was made outside the stream."""
+    self.read.assign_add(len(enough))
+    self.variable.assign_add(int(np.sum(~np.asarray(enough, bool))))
 
   @property
   def count(self) -> int:
@@ -326,19 +332,20 @@ def _held_clips(ds: tf.data.Dataset, most: int, desc: str, chunk: int) -> typing
   return {key: tf.concat([c[key] for c in chunks], axis=0) for key in chunks[0]}
 
 
-def _cache_file(builder: tfds.core.DatasetBuilder, split: str, cache_dir: str,
-                label_key: typing.Optional[str]) -> str:
-  """A split's file in a `--cache_dir` folder: one per label key, and one without labels.
+def _store_folder(builder: tfds.core.DatasetBuilder, split: str, cache_dir: str,
+                  label_key: typing.Optional[str]) -> str:
+  """A split's clip store in a `--cache_dir` folder: one per label key, and one without labels.
 
-  tf.data's file cache holds whole elements, so a clip cached with its label
-  is another element than one cached without: a pretext run reading a
-  supervised run's file stopped at its first step with "Type mismatch: actual
-  int64 vs. expect float" (session 55). Before, both used `<tag>_<split>`;
-  neither name is read now, so such a file is never met.
+  A store filled without labels cannot serve a supervised run, so each label
+  key has its own (session 55: before, a pretext run and a supervised run on
+  one folder shared tf.data's cache file, and the second stopped with "Type
+  mismatch: actual int64 vs. expect float"). The '.clips' folders of session
+  56 replaced tf.data's cache files ('<tag>_<split>_...' and '.index'), which
+  are never read now.
   """
   tag = f"{builder.name}_{builder.builder_config.name if builder.builder_config else ''}"
   labels = f"label_{label_key}" if label_key else "no_label"
-  return os.path.join(cache_dir, f"{tag}_{split}_{labels}".replace("/", "_"))
+  return os.path.join(cache_dir, f"{tag}_{split}_{labels}".replace("/", "_") + ".clips")
 
 
 def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder, str]],
@@ -372,11 +379,13 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
       the task when this is called and holds them in RAM (raises ValueError
       when a source has none); with `random_order` (the tf.data service,
       which ships this pipeline's graph to its workers) each worker caches
-      them with tf.data's memory cache instead. A folder caches every clip's
-      log-mels to files there, for any task of the same front end (one file
-      per label key, `_cache_file`), filled in one pass when this is called
-      (`file_cache.fill`; tf.data service workers then only read them, so
-      they must see the same folder); None caches nothing.
+      them with tf.data's memory cache instead. A folder keeps every clip's
+      log-mels there, one file per clip, for any task of the same front end
+      (a store per label key, `_store_folder`), filled in one pass when this
+      is called (`clip_store.fill`); the stream is then one of clip indices,
+      as with the memory cache, reading the clips each batch draws (tf.data
+      service workers read them too, so they must see the same folder). None
+      caches nothing.
     label_key: label to keep (supervised task).
     random_order: leave file order and shuffles unseeded (each iterator, e.g.
       each tf.data service worker, draws its own order); per-batch
@@ -389,7 +398,7 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
     enough = tf.shape(x["log_mel"])[0] >= min_frames
     return skip_counter.keep_if(enough) if skip_counter is not None else enough
 
-  streams, weights, held, held_count = [], [], [], 0
+  streams, weights, held, held_count, stored = [], [], [], 0, []
   for i, (builder, split) in enumerate(sources):
     ds = clips(builder, split, label_key=label_key, shuffle_files=True,
                seed=order_seed(seed + i), feature_params=params.features)
@@ -409,14 +418,26 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
       ds = tf.data.Dataset.range(first, held_count)
     elif cache_dir == "memory":  # the tf.data service: each worker caches its own clips
       ds = ds.filter(keep).cache()
+    elif cache_dir:
+      # A store is shared by every task of the same front end (`cache_key`), so it holds
+      # every clip; the task's length check reads its index.
+      folder = _store_folder(builder, split, cache_dir, label_key)
+      store = clip_store.fill(ds, folder, f"{builder.name}/{split}")
+      enough = store["lengths"] >= min_frames
+      if skip_counter is not None:
+        skip_counter.count_once(enough)
+      if not enough.any():
+        raise ValueError(f"{builder.name}/{split}: no clip lasts the {min_frames} log-mel "
+                         "frames the task needs")
+      stored.append(int(store["bins"]))
+      ds = tf.data.Dataset.from_tensor_slices(np.flatnonzero(enough).astype(np.int64))
     else:
-      if cache_dir:
-        ds = cache(ds, _cache_file(builder, split, cache_dir, label_key))
-      # A folder cache is shared by every task of the same front end (`cache_key`), so it
-      # holds every clip and the task's length filter comes after it.
       ds = ds.filter(keep)
     ds = ds.shuffle(params.train.shuffle_buffer, seed=order_seed(seed + i),
                     reshuffle_each_iteration=True)
+    if stored:  # only the clips drawn are read, after the shuffle
+      ds = ds.map(clip_store.read(folder, store), num_parallel_calls=AUTOTUNE,
+                  deterministic=True)
     streams.append(ds.repeat())
     weights.append(float(builder.info.splits[split].num_examples))
   if len(streams) == 1:
@@ -434,6 +455,11 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
     def clip_batch(indices):
       return sampling.ClipBatch(frames, tf.gather(starts, indices), tf.gather(lengths, indices),
                                 None if labels is None else tf.gather(labels, indices))
+
+    batches = mixed.batch(batch_size, drop_remainder=True)
+  elif stored:
+    def clip_batch(batch):
+      return clip_store.clip_batch(batch, stored[0])
 
     batches = mixed.batch(batch_size, drop_remainder=True)
   else:

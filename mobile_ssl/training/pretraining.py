@@ -28,9 +28,9 @@ from mobile_ssl.training import trainer
 
 # --cache_dir default: memory when the pool's log-mels fit in AUTO_CACHE_BYTES,
 # else files in DEFAULT_CACHE_DIR that persist across runs (keyed by the front
-# end, `data.cache_key`). Files are filled in one pass before the first step,
-# one process at a time; what a run killed while filling left is removed by the
-# next fill (`mobile_ssl/data/file_cache.py`).
+# end, `data.cache_key`): one file per clip, filled in one pass before the first
+# step, one process at a time; a store a killed run left without its index is
+# filled again by the next run (`mobile_ssl/data/clip_store.py`).
 AUTO_CACHE = "auto"
 AUTO_CACHE_BYTES = 4 << 30
 DEFAULT_CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(

@@ -42,15 +42,14 @@ def test_slice_dataset_is_deterministic_under_a_seed(tiny_synthetic):
   assert not np.array_equal(a[0]["clip"], c[0]["clip"])
 
 
-def test_file_cache_gives_the_same_slices(tiny_synthetic, tmp_path):
+def test_slice_dataset_caches_in_memory_and_refuses_a_folder(tiny_synthetic, tmp_path):
   plain = _collect(pipeline.slice_dataset(tiny_synthetic, "test", batch_size=4))
-  path = str(tmp_path / "cache" / "test")
-  cached = _collect(pipeline.slice_dataset(tiny_synthetic, "test", batch_size=4, cache_path=path))
-  again = _collect(pipeline.slice_dataset(tiny_synthetic, "test", batch_size=4, cache_path=path))
-  for x, y, z in zip(plain, cached, again):
+  cached = _collect(pipeline.slice_dataset(tiny_synthetic, "test", batch_size=4,
+                                           cache_path="memory"))
+  for x, y in zip(plain, cached):
     np.testing.assert_array_equal(x["log_mel"], y["log_mel"])
-    np.testing.assert_array_equal(x["log_mel"], z["log_mel"])
-  assert list((tmp_path / "cache").glob("test*.index"))
+  with pytest.raises(ValueError, match="cache_path must be 'memory' or empty"):
+    pipeline.slice_dataset(tiny_synthetic, "test", batch_size=4, cache_path=str(tmp_path))
 
 
 def _crop(clips, params, seed):
@@ -112,8 +111,8 @@ def test_a_folder_cache_serves_labelled_and_unlabelled_tasks_in_turn(tiny_synthe
   for first, second in zip(*(r[None] for r in rounds)):
     np.testing.assert_array_equal(first[0], second[0])
     assert first[1].min() >= 96  # the clips' lengths in frames
-  assert sorted(p.name for p in (tmp_path / "cache").glob("*.index")) == [
-      "synthetic_audio_tiny_train_label_event.index", "synthetic_audio_tiny_train_no_label.index"]
+  assert sorted(p.name for p in (tmp_path / "cache").glob("*.clips")) == [
+      "synthetic_audio_tiny_train_label_event.clips", "synthetic_audio_tiny_train_no_label.clips"]
 
 
 def test_looped_clips_reach_the_tasks_context_and_none_is_skipped(tiny_synthetic):
@@ -222,3 +221,30 @@ def test_memory_cache_held_in_chunks_gives_the_same_stream_and_shows_a_bar(
     np.testing.assert_array_equal(t, u)
   assert "log-mels into memory synthetic_audio/train:" in terminal.getvalue()
   assert "/12 [" in terminal.getvalue()  # the split's clips, the bar's total
+
+
+def test_a_folder_store_gives_the_memory_caches_stream_and_counts_each_clip_once(
+    tiny_synthetic, tmp_path):
+  # Both stream clip indices shuffled under one seed: the same clips are drawn in the same
+  # order, and the crops cut from the store's padded batch are those cut from the held
+  # pool. Twice for the store: filled by the first run, read by the second.
+  streams, counters = {}, {}
+  for name, cache in (("memory", "memory"), ("fill", str(tmp_path)), ("read", str(tmp_path))):
+    counters[name] = pipeline.SkipCounter()
+    ds = pipeline.task_dataset([(tiny_synthetic, "train")], _labelled_crop, 250, PARAMS,
+                               batch_size=4, seed=2, skip_counter=counters[name],
+                               cache_dir=cache, label_key="event")
+    streams[name] = [(x.numpy(), t.numpy()) for x, t in ds.take(8)]
+  for name in ("fill", "read"):
+    for (x, t), (y, u) in zip(streams["memory"], streams[name]):
+      np.testing.assert_array_equal(x, y)
+      np.testing.assert_array_equal(t, u)
+    assert (counters[name].seen, counters[name].count) == (
+        counters["memory"].seen, counters["memory"].count)
+  assert counters["memory"].seen == 12 and 0 < counters["memory"].count < 12
+
+
+def test_a_folder_store_names_a_source_without_a_clip_long_enough(tiny_synthetic, tmp_path):
+  with pytest.raises(ValueError, match=r"/train: no clip lasts the 5000 log-mel frames"):
+    pipeline.task_dataset([(tiny_synthetic, "train")], _crop, 5000, PARAMS, batch_size=4,
+                          seed=0, cache_dir=str(tmp_path))

@@ -1,0 +1,77 @@
+"""Tests of mobile_ssl.data.clip_store: a folder of one file per clip, filled once, read by index."""
+
+import concurrent.futures
+import os
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from mobile_ssl.data import clip_store
+
+
+def _clips(count=300, produced=None):
+  """Clip i: (5 + i % 7) frames of 3 bins, all equal to i; label i % 4."""
+  def make(i):
+    if produced is not None:
+      tf.py_function(lambda: produced.append(1) or 0, [], tf.int32)
+    frames = tf.fill([5 + i % 7, 3], tf.cast(i, tf.float32))
+    return {"log_mel": frames, "label": i % 4}
+  return tf.data.Dataset.range(count).map(make)
+
+
+_DIE_WHILE_FILLING = """
+import os, sys
+import tensorflow as tf
+from mobile_ssl.data import clip_store
+def die(i):
+  return tf.cond(i < 150, lambda: i, lambda: tf.py_function(lambda: os._exit(0), [], tf.int64))
+ds = tf.data.Dataset.range(300).map(die).map(
+    lambda i: {"log_mel": tf.fill([5 + i % 7, 3], tf.cast(i, tf.float32)), "label": i % 4})
+clip_store.fill(ds, sys.argv[1])
+"""
+
+
+def _read_all(folder, store, indices):
+  ds = tf.data.Dataset.from_tensor_slices(np.asarray(indices, np.int64)).map(
+      clip_store.read(folder, store)).batch(len(indices))
+  batch = clip_store.clip_batch(next(iter(ds)), int(store["bins"]))
+  return [batch.frames[s:s + n].numpy() for s, n in zip(batch.starts.numpy(),
+                                                         batch.lengths.numpy())], batch.labels
+
+
+def test_a_store_reads_back_any_clips_exactly_with_their_lengths_and_labels(tmp_path):
+  folder = str(tmp_path / "store")
+  store = clip_store.fill(_clips(), folder)
+  assert store["lengths"].tolist() == [5 + i % 7 for i in range(300)]
+  frames, labels = _read_all(folder, store, [299, 3, 150, 7])
+  for clip, i in zip(frames, [299, 3, 150, 7]):
+    np.testing.assert_array_equal(clip, np.full((5 + i % 7, 3), i, np.float32))
+  assert labels.numpy().tolist() == [3, 3, 2, 3]
+
+
+def test_a_store_left_without_an_index_by_a_dead_fill_is_filled_again(tmp_path):
+  folder = str(tmp_path / "store")
+  subprocess.run([sys.executable, "-c", _DIE_WHILE_FILLING, folder], check=True,
+                 env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1"))
+  names = os.listdir(folder)
+  assert clip_store.INDEX not in names and 0 < len(names) < 300, len(names)
+  produced = []
+  store = clip_store.fill(_clips(produced=produced), folder)
+  assert len(produced) == 300 and len(store["lengths"]) == 300
+  frames, _ = _read_all(folder, store, range(300))
+  assert [float(f[0, 0]) for f in frames] == list(range(300))
+
+
+def test_two_fills_of_one_store_at_once_write_it_once(tmp_path):
+  folder = str(tmp_path / "store")
+  produced = []
+  with concurrent.futures.ThreadPoolExecutor(2) as pool:
+    stores = list(pool.map(lambda _: clip_store.fill(_clips(produced=produced), folder),
+                           range(2)))
+  assert len(produced) == 300  # the second waited, then read the first one's index
+  for store in stores:
+    np.testing.assert_array_equal(store["lengths"], stores[0]["lengths"])
+    np.testing.assert_array_equal(store["labels"], np.arange(300) % 4)
+  assert len(os.listdir(folder)) == 301  # 300 clips and the index
