@@ -32,11 +32,13 @@ def test_quickstart_runs_every_stage_then_resumes(tiny_synthetic, data_dir, tmp_
   assert first.returncode == 0, first.stderr[-3000:]
   for stage in ("1/7] data", "2/7] pretrain", "4/7] probe", "5/7] export", "6/7] benchmark"):
     assert stage in first.stderr
-  # The summary: one probe row per encoder, the int8 model, the peer ratio.
+  # The summary: one probe row per encoder, the int8 model, the ratios to the waveform-in
+  # peer (the default: the same work), the whole model's and the encoder parts'.
   task = quickstart.QuickstartParams().task
   for text in (f"| {task} |", "| supervised |", "| untrained |", "| logmel_stats |",
                "int8 waveform model",
-               "yamnet architecture", "ours / peer: latency"):
+               "yamnet_waveform (waveform in, front end included)", "ours / peer: latency",
+               "- encoder part: ours ~"):
     assert text in first.stdout
   report = tmp_path / "report"
   for name in ("README.md", "results.csv", "accuracy_by_task.png", "loss_curves.png",

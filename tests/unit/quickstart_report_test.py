@@ -9,10 +9,12 @@ def _model(name, family, latency_us, size_bytes, **extra):
                "results": [{"threads": 1, "xnnpack": True, "latency_us": latency_us}]}, **extra)
 
 
-def _bench(**ours_extra):
+def _bench(peer_extra=None, **ours_extra):
+  """Ours against the log-mel-in YAMNet, or the peer `peer_extra` makes of it."""
+  peer_extra = peer_extra or {"input": "log_mel"}
   return {"label": "host x86_64", "platform": {"cpu_features": ["avx2", "fma"]},
           "models": [_model("ours", "ours", 2000.0, 100_000, **ours_extra),
-                     _model("peer", "peer", 8000.0, 4_000_000)]}
+                     _model("peer", "peer", 8000.0, 4_000_000, **peer_extra)]}
 
 
 def test_benchmark_lines_give_the_measured_ratios():
@@ -59,3 +61,17 @@ def test_export_lines_report_file_cosines_probe_and_failure():
   assert quickstart_report._export_lines(export)[-1] == (  # pylint: disable=protected-access
       "- linear probe on `SYN`: .tflite 0.750 vs Keras 0.800 (both probes fitted on 1 in 4 "
       "train windows, 5,922 windows)")
+
+
+def test_a_waveform_peer_is_named_so_and_both_parts_are_compared():
+  # The peer does the same work: 8 ms, a quarter of it its front end; ours 2 ms, half of it.
+  lines = quickstart_report.benchmark_lines(_bench(
+      peer_extra={"input": "waveform", "arch": "yamnet_waveform",
+                  "front_end": {"total_us": 8000.0, "share": 0.25}},
+      front_end={"total_us": 2000.0, "share": 0.5}))
+  assert ("- yamnet_waveform (waveform in, front end included), int8, random weights: "
+          "8.000 ms, 4,000,000 bytes") in lines
+  assert "- ours / peer: latency 0.25x, size 0.025x" in lines
+  assert lines[-2:] == ["- front end: ours ~1.000 ms (50 %), the peer's ~2.000 ms (25 %)",
+                        "- encoder part: ours ~1.000 ms, the peer's ~6.000 ms (6.0x)"]
+  assert not any("log-mel in" in line for line in lines)
