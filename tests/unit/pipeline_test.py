@@ -248,3 +248,17 @@ def test_a_folder_store_names_a_source_without_a_clip_long_enough(tiny_synthetic
   with pytest.raises(ValueError, match=r"/train: no clip lasts the 5000 log-mel frames"):
     pipeline.task_dataset([(tiny_synthetic, "train")], _crop, 5000, PARAMS, batch_size=4,
                           seed=0, cache_dir=str(tmp_path))
+
+
+def test_a_folder_store_pools_two_sources_as_the_memory_cache_does(tiny_synthetic, tmp_path):
+  # A store per source, mixed by index as the held clips are: batch for batch the same.
+  sources = [(tiny_synthetic, "train"), (tiny_synthetic, "test")]
+  streams = {cache: [(x.numpy(), t.numpy()) for x, t in pipeline.task_dataset(
+      sources, _crop, 96, PARAMS, batch_size=4, seed=3, cache_dir=cache).take(10)]
+             for cache in ("memory", str(tmp_path))}
+  assert len(streams["memory"]) == len(streams[str(tmp_path)]) == 10
+  for (x, t), (y, u) in zip(streams["memory"], streams[str(tmp_path)]):
+    np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(t, u)
+  assert sorted(p.name for p in tmp_path.glob("*.clips")) == [
+      "synthetic_audio_tiny_test_no_label.clips", "synthetic_audio_tiny_train_no_label.clips"]
