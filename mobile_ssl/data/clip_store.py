@@ -37,12 +37,14 @@ def _clip_name(i) -> str:
   return f"{i:08d}.f32"
 
 
-def fill(ds: tf.data.Dataset, folder: str, desc: str = "") -> typing.Dict[str, np.ndarray]:
+def fill(ds: tf.data.Dataset, folder: str, desc: str = "",
+         total: typing.Optional[int] = None) -> typing.Dict[str, np.ndarray]:
   """Writes `ds`'s clips ({'log_mel' [frames, bins], 'label'?}) to the store at `folder`.
 
   Unless the store is complete already. Returns its index: 'lengths' [n]
   int32 frames, 'bins' [] and 'labels' [n] int64 when the clips had labels.
-  A progress bar counts the clips on a terminal, named `desc`.
+  A progress bar counts the clips on a terminal, named `desc`, out of `total`
+  when it is known.
   """
   index = os.path.join(folder, INDEX)
   if os.path.exists(index):
@@ -54,8 +56,9 @@ def fill(ds: tf.data.Dataset, folder: str, desc: str = "") -> typing.Dict[str, n
       if os.path.exists(index):  # filled by the process this one waited for
         return atomic.read_arrays(index)
       lengths, labels, bins = [], [], 0
-      with tqdm.tqdm(desc=f"log-mel cache {desc}".rstrip(), unit=" clips", file=sys.stderr,
-                     disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False) as bar:
+      with tqdm.tqdm(desc=f"log-mel cache {desc}".rstrip(), total=total, unit=" clips",
+                     file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True,
+                     leave=False) as bar:
         for i, clip in enumerate(ds.as_numpy_iterator()):
           frames = np.asarray(clip["log_mel"], _DTYPE)
           frames.tofile(os.path.join(folder, _clip_name(i)))

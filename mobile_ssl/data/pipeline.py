@@ -405,11 +405,15 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
     ds = concatenate_clips(ds, params.train.concat_clips, params.train.concat_mode,
                            features.num_samples(min_frames, params.features))
     ds = log_mels(ds, params.features)
+    # Recordings the stream gives: joining runs of clips makes fewer (the progress bars' total).
+    recordings = builder.info.splits[split].num_examples
+    if params.train.concat_clips > 1 and params.train.concat_mode == "join":
+      recordings //= params.train.concat_clips
     if hold:
       # Filtered first: the length check runs once per clip, and only clips the task can
       # use are held. The stream is then one of indices into everything held.
-      clips_held = _held_clips(ds.filter(keep), builder.info.splits[split].num_examples,
-                                f"{builder.name}/{split}", HOLD_CHUNK)
+      clips_held = _held_clips(ds.filter(keep), recordings, f"{builder.name}/{split}",
+                               HOLD_CHUNK)
       if clips_held is None:
         raise ValueError(f"{builder.name}/{split}: no clip lasts the {min_frames} log-mel "
                          "frames the task needs")
@@ -422,7 +426,7 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
       # A store is shared by every task of the same front end (`cache_key`), so it holds
       # every clip; the task's length check reads its index.
       folder = _store_folder(builder, split, cache_dir, label_key)
-      store = clip_store.fill(ds, folder, f"{builder.name}/{split}")
+      store = clip_store.fill(ds, folder, f"{builder.name}/{split}", recordings)
       enough = store["lengths"] >= min_frames
       if skip_counter is not None:
         skip_counter.count_once(enough)

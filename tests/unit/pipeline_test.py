@@ -262,3 +262,19 @@ def test_a_folder_store_pools_two_sources_as_the_memory_cache_does(tiny_syntheti
     np.testing.assert_array_equal(t, u)
   assert sorted(p.name for p in tmp_path.glob("*.clips")) == [
       "synthetic_audio_tiny_test_no_label.clips", "synthetic_audio_tiny_train_no_label.clips"]
+
+
+def test_both_caches_bars_count_joined_recordings(tiny_synthetic, tmp_path, monkeypatch):
+  # 12 clips joined two by two are 6 recordings: the memory hold's bar and the folder
+  # fill's bar both count out of 6 (the split's 12 clips would never be reached).
+  params = dataclasses.replace(PARAMS, train=dataclasses.replace(PARAMS.train, concat_clips=2))
+  terminal = _Terminal()
+  monkeypatch.setattr(sys, "stderr", terminal)
+  for cache in ("memory", str(tmp_path)):
+    pipeline.task_dataset([(tiny_synthetic, "train")], _crop, 96, params, batch_size=2, seed=0,
+                          cache_dir=cache)
+  monkeypatch.undo()
+  shown = terminal.getvalue()
+  assert "log-mels into memory synthetic_audio/train:" in shown
+  assert "log-mel cache synthetic_audio/train:" in shown
+  assert shown.count("/6 [") >= 2 and "/12 [" not in shown
