@@ -348,6 +348,12 @@ def _store_folder(builder: tfds.core.DatasetBuilder, split: str, cache_dir: str,
   return os.path.join(cache_dir, f"{tag}_{split}_{labels}".replace("/", "_") + ".clips")
 
 
+def _none_long_enough(builder: tfds.core.DatasetBuilder, split: str,
+                      min_frames: int) -> ValueError:
+  return ValueError(f"{builder.name}/{split}: no clip lasts the {min_frames} log-mel frames the "
+                    "task needs")
+
+
 def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder, str]],
                  make_examples: typing.Callable, min_frames: int,
                  params: params_lib.Params, *, batch_size: int, seed: int,
@@ -415,8 +421,7 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
       clips_held = _held_clips(ds.filter(keep), recordings, f"{builder.name}/{split}",
                                HOLD_CHUNK)
       if clips_held is None:
-        raise ValueError(f"{builder.name}/{split}: no clip lasts the {min_frames} log-mel "
-                         "frames the task needs")
+        raise _none_long_enough(builder, split, min_frames)
       held.append(clips_held)
       first, held_count = held_count, held_count + int(clips_held["log_mel"].nrows())
       ds = tf.data.Dataset.range(first, held_count)
@@ -431,8 +436,7 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
       if skip_counter is not None:
         skip_counter.count_once(enough)
       if not enough.any():
-        raise ValueError(f"{builder.name}/{split}: no clip lasts the {min_frames} log-mel "
-                         "frames the task needs")
+        raise _none_long_enough(builder, split, min_frames)
       stored.append(int(store["bins"]))
       ds = tf.data.Dataset.from_tensor_slices(np.flatnonzero(enough).astype(np.int64))
     else:
