@@ -404,13 +404,14 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
     enough = tf.shape(x["log_mel"])[0] >= min_frames
     return skip_counter.keep_if(enough) if skip_counter is not None else enough
 
-  streams, weights, held, held_count, stored = [], [], [], 0, []
+  streams, weights, held, held_count = [], [], [], 0
   for i, (builder, split) in enumerate(sources):
     ds = clips(builder, split, label_key=label_key, shuffle_files=True,
                seed=order_seed(seed + i), feature_params=params.features)
     ds = concatenate_clips(ds, params.train.concat_clips, params.train.concat_mode,
                            features.num_samples(min_frames, params.features))
     ds = log_mels(ds, params.features)
+    read_clip = None  # a clip store's reader: index -> the clip's bytes
     # Recordings the stream gives: joining runs of clips makes fewer (the progress bars' total).
     recordings = builder.info.splits[split].num_examples
     if params.train.concat_clips > 1 and params.train.concat_mode == "join":
@@ -437,15 +438,14 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
         skip_counter.count_once(enough)
       if not enough.any():
         raise _none_long_enough(builder, split, min_frames)
-      stored.append(int(store["bins"]))
+      read_clip = clip_store.read(folder, store)
       ds = tf.data.Dataset.from_tensor_slices(np.flatnonzero(enough).astype(np.int64))
     else:
       ds = ds.filter(keep)
     ds = ds.shuffle(params.train.shuffle_buffer, seed=order_seed(seed + i),
                     reshuffle_each_iteration=True)
-    if stored:  # only the clips drawn are read, after the shuffle
-      ds = ds.map(clip_store.read(folder, store), num_parallel_calls=AUTOTUNE,
-                  deterministic=True)
+    if read_clip is not None:  # only the clips drawn are read, after the shuffle
+      ds = ds.map(read_clip, num_parallel_calls=AUTOTUNE, deterministic=True)
     streams.append(ds.repeat())
     weights.append(float(builder.info.splits[split].num_examples))
   if len(streams) == 1:
@@ -465,9 +465,9 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
                                 None if labels is None else tf.gather(labels, indices))
 
     batches = mixed.batch(batch_size, drop_remainder=True)
-  elif stored:
+  elif cache_dir and cache_dir != "memory":  # clip stores, one front end: one bins count
     def clip_batch(batch):
-      return clip_store.clip_batch(batch, stored[0])
+      return clip_store.clip_batch(batch, params.features.num_mel_bins)
 
     batches = mixed.batch(batch_size, drop_remainder=True)
   else:
