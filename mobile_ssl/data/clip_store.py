@@ -6,7 +6,12 @@ and its label when the store was filled with one), written last: a store is
 complete when its index exists. `fill` writes it in one pass, one process at
 a time (an exclusive `flock` on '<store>.fill.lock', which the kernel
 releases when its process dies; a dead fill left no index, so the next one
-writes every file again).
+writes every file again). A complete store is checked when it is opened:
+every clip file must exist and hold its index's frames (a stat each, a few
+milliseconds for thousands of clips). One deleted or cut short afterwards
+(by hand, a disk cleaner, a full disk) would otherwise stop training
+mid-epoch with TensorFlow's traceback; instead one line names it on stderr
+and the store is filled again.
 
 Training then streams clip indices, as from the memory cache: the length
 check, the shuffle and the mixing of sources act on integers, and only the
@@ -21,6 +26,7 @@ import fcntl
 import os
 import sys
 import typing
+import zipfile
 
 import numpy as np
 import tensorflow as tf
@@ -48,13 +54,20 @@ def fill(ds: tf.data.Dataset, folder: str, desc: str = "",
   """
   index = os.path.join(folder, INDEX)
   if os.path.exists(index):
-    return atomic.read_arrays(index)
+    arrays, damage = _open(folder)
+    if not damage:
+      return arrays
   os.makedirs(folder, exist_ok=True)
   with open(folder.rstrip("/") + ".fill.lock", "a") as lock:
     fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
     try:
-      if os.path.exists(index):  # filled by the process this one waited for
-        return atomic.read_arrays(index)
+      if os.path.exists(index):  # complete, unless damaged (or filled by the one waited for)
+        arrays, damage = _open(folder)
+        if not damage:
+          return arrays
+        print(f"log-mel cache {folder}: {damage}; filling it again", file=sys.stderr,
+              flush=True)
+        os.remove(index)
       lengths, labels, bins = [], [], 0
       with tqdm.tqdm(desc=f"log-mel cache {desc}".rstrip(), total=total, unit=" clips",
                      file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True,
@@ -74,6 +87,30 @@ def fill(ds: tf.data.Dataset, folder: str, desc: str = "",
       return arrays
     finally:
       fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _open(folder: str) -> typing.Tuple[typing.Dict[str, np.ndarray], str]:
+  """A complete store's index, and '' or what is wrong with its files."""
+  try:
+    arrays = atomic.read_arrays(os.path.join(folder, INDEX))
+    lengths, bins = arrays["lengths"], int(arrays["bins"])
+  except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:  # an index cut short or not ours
+    return {}, f"its {INDEX} is unreadable ({type(e).__name__})"
+  damaged, first = 0, ""
+  for i, frames in enumerate(lengths.tolist()):
+    name = _clip_name(i)
+    expected = frames * bins * _DTYPE.itemsize
+    try:
+      size = os.stat(os.path.join(folder, name)).st_size
+    except FileNotFoundError:
+      size = None
+    if size != expected:
+      damaged += 1
+      first = first or (f"{name} is missing" if size is None
+                        else f"{name} has {size} bytes, not {expected}")
+  if damaged:
+    return arrays, f"{damaged} of {len(lengths)} clip files damaged ({first})"
+  return arrays, ""
 
 
 def read(folder: str, store: typing.Mapping[str, np.ndarray]) -> typing.Callable:

@@ -75,3 +75,35 @@ def test_two_fills_of_one_store_at_once_write_it_once(tmp_path):
     np.testing.assert_array_equal(store["lengths"], stores[0]["lengths"])
     np.testing.assert_array_equal(store["labels"], np.arange(300) % 4)
   assert len(os.listdir(folder)) == 301  # 300 clips and the index
+
+
+def test_a_store_with_a_clip_file_deleted_or_cut_short_is_named_and_filled_again(
+    tmp_path, capsys):
+  # A complete store's files are checked against its index when it is opened: a missing or
+  # short clip file is named in one line and the store is filled again, so reads never fail
+  # mid-training; an intact store is opened without filling.
+  folder = str(tmp_path / "store")
+  clip_store.fill(_clips(), folder)
+  produced = []
+  clip_store.fill(_clips(produced=produced), folder)
+  assert produced == [] and capsys.readouterr().err == ""
+  os.remove(os.path.join(folder, "00000007.f32"))
+  with open(os.path.join(folder, "00000150.f32"), "r+b") as f:
+    f.truncate(8)
+  store = clip_store.fill(_clips(produced=produced), folder)
+  err = capsys.readouterr().err
+  assert "2 of 300 clip files damaged (00000007.f32 is missing); filling it again" in err, err
+  assert len(produced) == 300
+  frames, _ = _read_all(folder, store, range(300))
+  assert [float(f[0, 0]) for f in frames] == list(range(300))
+
+
+def test_a_store_with_an_unreadable_index_is_filled_again(tmp_path, capsys):
+  folder = str(tmp_path / "store")
+  clip_store.fill(_clips(count=20), folder)
+  with open(os.path.join(folder, clip_store.INDEX), "wb") as f:
+    f.write(b"not an npz")
+  produced = []
+  store = clip_store.fill(_clips(count=20, produced=produced), folder)
+  assert f"its {clip_store.INDEX} is unreadable" in capsys.readouterr().err
+  assert len(produced) == 20 and store["lengths"].tolist() == [5 + i % 7 for i in range(20)]
