@@ -12,10 +12,10 @@ import typing
 
 import numpy as np
 import tensorflow_datasets as tfds
-import tqdm
 from ai_edge_litert import schema_py_generated as schema
 
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import progress as progress_bar
 from mobile_ssl.data import pipeline
 
 # Ops that must never be in an exported file: resource variables mean the
@@ -76,8 +76,8 @@ def windows(builder: tfds.core.DatasetBuilder, split: str, count: int,
   At most `max_per_clip` windows per clip, so the set spans many clips.
   """
   out, total = [], 0
-  bar = tqdm.tqdm(total=count, desc=f"windows {builder.name}[{split}]", unit="win",
-                  disable=not progress, leave=False)
+  bar = progress_bar.bar(total=count, desc=f"windows {builder.name}[{split}]", unit="win",
+                         show=progress)
   for frames in pipeline.waveform_windows(builder, split, feature_params, hop_seconds):
     frames = frames[:min(max_per_clip, count - total)]
     out.append(frames)

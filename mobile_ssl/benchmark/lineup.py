@@ -15,18 +15,17 @@ Entry names read `<arch>[_w<width>]_<input>_<precision>`, e.g.
 
 import dataclasses
 import os
-import sys
 import typing
 
 import keras
 import numpy as np
-import tqdm
 
 from mobile_ssl.benchmark import peers
 from mobile_ssl.core import atomic
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import progress
 from mobile_ssl.export import convert
 from mobile_ssl.export import tflite_embedder
 
@@ -126,8 +125,8 @@ def ours(variants: typing.Sequence[str], widths: typing.Sequence[float],
                         params))
   jobs = [(s, p, k) for s in sources for k in input_kinds for p in precisions]
   entries = []
-  for (arch, width, directory, model, params), precision, kind in tqdm.tqdm(
-      jobs, desc="convert ours", file=sys.stderr, leave=False, disable=not sys.stderr.isatty()):
+  for (arch, width, directory, model, params), precision, kind in progress.bar(
+      jobs, desc="convert ours"):
     tag = os.path.basename(os.path.normpath(directory)) if directory else arch + _width_tag(width)
     name = f"{tag}_{kind}_{precision}"
     path = os.path.join(work_dir, name + ".tflite")
@@ -147,8 +146,7 @@ def peer_entries(names: typing.Sequence[str], precisions: typing.Sequence[str], 
   """The peers (mobile_ssl/benchmark/peers.py) at each precision: log-mel input, or waveform for
   the ones with their own front end (`peers.WAVEFORM_PEERS`)."""
   entries = []
-  for name in tqdm.tqdm(names, desc="convert peers", file=sys.stderr, leave=False,
-                        disable=not sys.stderr.isatty()):
+  for name in progress.bar(names, desc="convert peers"):
     model = peers.build_peer(name, feature_params, seed=seed)
     params_count, macs = _keras_counts(model)
     kind = peers.input_kind(name)

@@ -30,9 +30,9 @@ import zipfile
 
 import numpy as np
 import tensorflow as tf
-import tqdm
 
 from mobile_ssl.core import atomic
+from mobile_ssl.core import progress
 from mobile_ssl.core.tasks import sampling
 
 INDEX = "index.npz"
@@ -69,9 +69,8 @@ def fill(ds: tf.data.Dataset, folder: str, desc: str = "",
               flush=True)
         os.remove(index)
       lengths, labels, bins = [], [], 0
-      with tqdm.tqdm(desc=f"log-mel cache {desc}".rstrip(), total=total, unit=" clips",
-                     file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True,
-                     leave=False) as bar:
+      with progress.bar(desc=f"log-mel cache {desc}".rstrip(), total=total,
+                        unit=" clips") as bar:
         for i, clip in enumerate(ds.as_numpy_iterator()):
           frames = np.asarray(clip["log_mel"], _DTYPE)
           frames.tofile(os.path.join(folder, _clip_name(i)))

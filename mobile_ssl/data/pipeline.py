@@ -15,18 +15,17 @@ Short clips: a clip shorter than one 975 ms slice is zero-padded to one slice
 import dataclasses
 import hashlib
 import os
-import sys
 import typing
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
-import tqdm
 
 from mobile_ssl.core import audio
 from mobile_ssl.core import augment
 from mobile_ssl.core import features
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import progress
 from mobile_ssl.core.tasks import sampling
 from mobile_ssl.data import clip_store
 
@@ -319,9 +318,8 @@ def _held_clips(ds: tf.data.Dataset, most: int, desc: str, chunk: int) -> typing
   before the first step.
   """
   chunks = []
-  with tqdm.tqdm(desc=f"log-mels into memory {desc}".rstrip(), total=most, unit=" clips",
-                 file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True,
-                 leave=False) as bar:
+  with progress.bar(desc=f"log-mels into memory {desc}".rstrip(), total=most,
+                    unit=" clips") as bar:
     for held in ds.ragged_batch(max(chunk, 1)):
       chunks.append(held)
       bar.update(int(held["log_mel"].nrows()))

@@ -32,18 +32,17 @@ import dataclasses
 import hashlib
 import json
 import os
-import sys
 import threading
 import typing
 
 import keras
 import numpy as np
 import tensorflow as tf
-import tqdm
 
 from mobile_ssl.core import atomic
 from mobile_ssl.core import inference
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import progress
 from mobile_ssl.data import downstream
 from mobile_ssl.data import pipeline
 from mobile_ssl.evaluation import probe
@@ -156,11 +155,6 @@ def log_mel_windows(task: downstream.TaskData, split: str, fp: params_lib.Featur
   return ds.batch(BATCH_WINDOWS).prefetch(pipeline.AUTOTUNE)
 
 
-def _progress(total: int, desc: str):
-  return tqdm.tqdm(total=total, desc=desc, unit="clip", file=sys.stderr,
-                   disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False)
-
-
 def _run_all(run: typing.Callable, batches: typing.Iterable, num_clips: int,
              desc: str) -> typing.List[dict]:
   """One pass over (inputs, clips) batches; `run(inputs)` gives a list of embeddings of them.
@@ -169,7 +163,7 @@ def _run_all(run: typing.Callable, batches: typing.Iterable, num_clips: int,
     per item of `run`'s list, {'embeddings' [n, d] float32, 'clips' [n] int64}.
   """
   embeddings, clips = None, []
-  with _progress(num_clips, desc) as bar:
+  with progress.bar(total=num_clips, desc=desc, unit="clip") as bar:
     for inputs, clip in batches:
       results = run(inputs)
       embeddings = embeddings or [[] for _ in results]

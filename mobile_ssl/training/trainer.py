@@ -32,10 +32,10 @@ import typing
 
 import keras
 import tensorflow as tf
-import tqdm
 
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import progress as progress_bar
 from mobile_ssl.core import schedule
 
 LOG_FILE = "train_log.csv"
@@ -213,8 +213,8 @@ def fit(model: typing.Union[keras.Model, typing.Callable[[], keras.Model]],
   history = {"step": [], "loss": [], "examples_per_second": [], "start_step": start_step}
   # A live bar on a terminal; plain lines every log step in files and CI logs.
   show = progress and chief
-  bar = tqdm.tqdm(total=train.steps, initial=start_step, desc="train", unit="step",
-                  disable=not (show and sys.stderr.isatty()), file=sys.stderr, dynamic_ncols=True)
+  bar = progress_bar.bar(total=train.steps, initial=start_step, desc="train", unit="step",
+                        leave=True, show=show)
   started = last_time = time.time()
   last_step = start_step
   try:
