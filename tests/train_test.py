@@ -119,6 +119,44 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_synthetic, tmp_p
   assert trainer.latest_step(str(tmp_path)) == 4
 
 
+
+def test_a_clip_store_file_deleted_mid_run_stops_with_one_line_and_keeps_the_checkpoint(
+    tiny_synthetic, tmp_path):
+  # The clip store's files are checked when the stream is made; deleted afterwards (a cache
+  # cleaner, mid-run), the read fails: the run stops with a TrainingError naming the file,
+  # not TensorFlow's traceback, and the checkpoints before it stay.
+  params = _task_params("temporal_gap")
+  params = dataclasses.replace(params, train=dataclasses.replace(
+      params.train, steps=40, checkpoint_every_steps=2))
+  task = tasks.get("temporal_gap")
+  cache = tmp_path / "cache"
+  dataset = pipeline.task_dataset([(tiny_synthetic, "train")], task.make_examples,
+                                  task.min_frames(params), params, batch_size=8, seed=0,
+                                  cache_dir=str(cache))
+  (store,) = cache.glob("*.clips")
+  calls = tf.Variable(0)
+
+  def delete_clips():
+    for f in store.glob("*.f32"):
+      f.unlink()
+    return 0
+
+  def loss_fn(targets, outputs):  # deletes the store's clips at the 3rd step
+    calls.assign_add(1)
+    with tf.control_dependencies([tf.cond(
+        tf.equal(calls, 3), lambda: tf.py_function(delete_clips, [], tf.int32),
+        lambda: tf.constant(0))]):
+      return tf.identity(task.loss(targets, outputs, params))
+
+  model = lambda: task.build_model(encoder_lib.build_encoder(params.encoder, seed=0), params)
+  model_dir = tmp_path / "run"
+  with pytest.raises(trainer.TrainingError,
+                     match=r"reading the input failed at step \d+: .*\.f32; No such file") as e:
+    trainer.fit(model, loss_fn, dataset, params, model_dir=str(model_dir), progress=False)
+  assert "\n" not in str(e.value) and "function_node" not in str(e.value), str(e.value)
+  assert trainer.latest_step(str(model_dir)) >= 2
+
+
 def _train_command(model_dir, data_dir, *extra):
   return [sys.executable, "-m", "mobile_ssl.commands.train", "--task=temporal_gap",
           "--dataset=synthetic_audio/tiny", f"--data_dir={data_dir}", f"--model_dir={model_dir}",

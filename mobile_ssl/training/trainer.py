@@ -24,6 +24,7 @@ so the run sees fresh random examples rather than repeating the first ones.
 import csv
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -44,6 +45,30 @@ TENSORBOARD_DIR = "tensorboard"
 
 class TrainingError(RuntimeError):
   """The run cannot go on (e.g. a NaN loss); the message says what happened."""
+
+
+# What a stream raises when a file under it vanished or is unreadable mid-run (a
+# clip store's file deleted by a cache cleaner, a dataset on a network disk gone):
+# the run stops with one line naming the file instead of TensorFlow's traceback.
+INPUT_ERRORS = (tf.errors.NotFoundError, tf.errors.DataLossError,
+                tf.errors.PermissionDeniedError)
+
+
+def _first_line(error: tf.errors.OpError) -> str:
+  """An op error's own message in one line, without TensorFlow's frame around it.
+
+  A graph's error reads 'Graph execution error:', where it was detected, a
+  stack trace (indented), then the op's message, then '[[node ...]]' lines;
+  a tf.data map's message starts with the iterator's name. What is left
+  names the file: '/x/00000003.f32; No such file or directory'.
+  """
+  lines = [line.rstrip() for line in (error.message or str(error)).splitlines()]
+  own = [line for line in lines if line and not line[0].isspace() and not line.startswith(
+      ("Graph execution error", "Detected at node", "<stack traces", "[["))]
+  line = own[-1] if own else (lines[0] if lines else type(error).__name__)
+  line = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", line)
+  line = re.sub(r"^Error in user-defined function passed to .*? with iterator: \S+: ", "", line)
+  return re.sub(r"\s*\[Op:[^\]]*\]$", "", line).strip()
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -152,7 +177,8 @@ def fit(model: typing.Union[keras.Model, typing.Callable[[], keras.Model]],
     trained model, 'start_step': the step the run resumed from}.
 
   Raises:
-    TrainingError: the loss became NaN/Inf (the last checkpoint is kept).
+    TrainingError: the loss became NaN/Inf, or reading the input failed
+      (`INPUT_ERRORS`: a file vanished); the last checkpoint is kept.
   """
   train = params.train
   strategy = strategy or tf.distribute.get_strategy()
@@ -219,7 +245,14 @@ def fit(model: typing.Union[keras.Model, typing.Callable[[], keras.Model]],
   last_step = start_step
   try:
     while int(step.numpy()) < train.steps:
-      loss = float(train_step(iterator))
+      try:
+        loss = float(train_step(iterator))
+      except INPUT_ERRORS as e:
+        raise TrainingError(
+            f"reading the input failed at step {int(step.numpy()) + 1}: {_first_line(e)}; "
+            f"stopped, nothing saved after the last checkpoint (step "
+            f"{latest_step(model_dir) if chief else '?'}). Run again to resume; a damaged "
+            f"log-mel cache is filled again then.") from e
       if not math.isfinite(loss):
         raise TrainingError(
             f"loss is {loss} at step {int(step.numpy()) + 1}; stopped, nothing saved after the "

@@ -3,8 +3,9 @@
 import dataclasses
 
 import keras
-import pytest
 import numpy as np
+import pytest
+import tensorflow as tf
 
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.training import trainer
@@ -51,3 +52,19 @@ def test_resume_check_reads_an_older_params_json_with_the_fields_added_since(tmp
   pretraining.check_resumable(str(tmp_path), earlier)  # the same run: resumes
   with pytest.raises(ValueError, match="augment.freq_crop_scale"):
     pretraining.check_resumable(str(tmp_path), params_lib.recipe("triplet", "tuned"))
+
+
+def test_an_input_errors_line_keeps_the_ops_message_and_drops_tensorflows_frame():
+  # The message a tf.function step raises when a tf.data map's file read fails, with and
+  # without a stack trace: the one line kept names the file and what is wrong with it.
+  body = ("Error in user-defined function passed to MapDataset:1 transformation with "
+          "iterator: Iterator::Root::Prefetch::ParallelMapV2: /x/00000003.f32; No such file "
+          "or directory\n\t [[{{node ReadFile}}]]\n\t [[IteratorGetNext]] [Op:__inference_f_17]")
+  for trace in ("<stack traces unavailable>\n",
+                '  File "/x/train.py", line 3, in <module>\n    run()\n'):
+    error = tf.errors.NotFoundError(
+        None, None, f"Graph execution error:\n\nDetected at node ReadFile defined at (most "
+                    f"recent call last):\n{trace}{body}")
+    assert trainer._first_line(error) == "/x/00000003.f32; No such file or directory"
+  plain = tf.errors.DataLossError(None, None, "{{function_node __wrapped__X}} corrupted record")
+  assert trainer._first_line(plain) == "corrupted record"
