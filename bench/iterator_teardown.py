@@ -35,6 +35,7 @@ FLAGS = flags.FLAGS
 
 _CHILD = r"""
 import csv, os, sys, tempfile, time
+import tqdm
 from mobile_ssl.commands import quickstart
 from mobile_ssl.data import pipeline
 from mobile_ssl.training import pretraining, trainer
@@ -43,11 +44,11 @@ mode, steps, data_dir, dataset = sys.argv[1], int(sys.argv[2]), sys.argv[3] or N
 if mode == "on":  # the streams as they were built before the autotuner went off
   pipeline.without_autotune = lambda ds: ds
 closed = []
-close = trainer.tqdm.tqdm.close
+close = tqdm.tqdm.close  # every bar's; the training bar is the last closed
 def timed_close(bar):
   closed.append(time.time())
   return close(bar)
-trainer.tqdm.tqdm.close = timed_close
+tqdm.tqdm.close = timed_close
 fit = trainer.fit
 def timed_fit(*args, **kwargs):
   history = fit(*args, **kwargs)
