@@ -191,7 +191,7 @@ def test_train_throughput_times_real_and_cached_blocks_in_one_run(tiny_synthetic
                    rf"\s+([\d.]+)s {done}\s+([\d.]+)%$", out, re.MULTILINE)
   assert line, out
   if cache == "folder":
-    assert (folder / "synthetic_audio_tiny_train_no_label.clips" / "index.npz").exists()
+    assert (folder / "synthetic_audio_tiny_train.clips" / "index.npz").exists()
   examples, real, cached = int(line.group(1)), float(line.group(2)), float(line.group(3))
   ratio, low, high = float(line.group(4)), float(line.group(5)), float(line.group(6))
   assert real > 0 and cached > 0

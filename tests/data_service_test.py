@@ -82,7 +82,7 @@ def test_training_steps_come_from_two_local_workers(service, tiny_synthetic, dat
   assert trainer.latest_step(run_dir) == 4
   if cache == "folder":  # filled by the trainer, whole, before the workers read it
     stores = [root for root, _, files in os.walk(cache_dir) if "index.npz" in files]
-    assert [os.path.basename(s) for s in stores] == ["synthetic_audio_tiny_train_no_label.clips"]
+    assert [os.path.basename(s) for s in stores] == ["synthetic_audio_tiny_train.clips"]
     assert len(os.listdir(stores[0])) > 1  # the index and a file per clip
   history = result["history"]
   assert history["step"] == [1, 2, 3, 4] and np.all(np.isfinite(history["loss"]))

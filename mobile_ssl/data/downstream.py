@@ -116,15 +116,7 @@ def clip_labels_many(builder: tfds.core.DatasetBuilder, split: str,
                      label_keys: typing.Sequence[str], audio_key: str = "audio"
                      ) -> typing.Dict[str, np.ndarray]:
   """{label key: labels [clips]} of a split, several keys in one pass (`clip_labels`)."""
-  keys = list(dict.fromkeys(label_keys))
-  ds = builder.as_dataset(split=split, shuffle_files=False,
-                          read_config=tfds.ReadConfig(try_autocache=False),
-                          decoders={audio_key: tfds.decode.SkipDecoding()})
-  ds = pipeline.without_autotune(
-      ds.map(lambda example: {k: pipeline.nested(example, k) for k in keys}))
-  batches = list(ds.batch(4096).as_numpy_iterator())
-  return {k: (np.concatenate([b[k] for b in batches]).astype(np.int64) if batches
-              else np.zeros(0, np.int64)) for k in keys}
+  return pipeline.label_pass(builder, split, label_keys, audio_key)
 
 
 def _check_split(builder, split: str, task: str, role: str) -> None:

@@ -92,8 +92,9 @@ def _labelled_crop(clips, params, seed):
 
 def test_a_folder_cache_serves_labelled_and_unlabelled_tasks_in_turn(tiny_synthetic, tmp_path):
   # One folder, a supervised-like stream (labels) and a pretext-like one (none), in turn,
-  # twice: the first round fills the files, the second reads them. Before session 55 both
-  # used one file, and the second task stopped on the first's ("Type mismatch").
+  # twice: the first round fills the store, the second reads it. Before session 55 both
+  # used one file, and the second task stopped on the first's ("Type mismatch"); in
+  # session 56 each had a store of its own, the log-mels computed and kept twice.
   folder = str(tmp_path / "cache")
   rounds = []
   for _ in range(2):
@@ -111,8 +112,10 @@ def test_a_folder_cache_serves_labelled_and_unlabelled_tasks_in_turn(tiny_synthe
   for first, second in zip(*(r[None] for r in rounds)):
     np.testing.assert_array_equal(first[0], second[0])
     assert first[1].min() >= 96  # the clips' lengths in frames
-  assert sorted(p.name for p in (tmp_path / "cache").glob("*.clips")) == [
-      "synthetic_audio_tiny_train_label_event.clips", "synthetic_audio_tiny_train_no_label.clips"]
+  # One store of log-mels for both, the event labels kept beside it.
+  (store,) = (tmp_path / "cache").glob("*.clips")
+  assert store.name == "synthetic_audio_tiny_train.clips"
+  assert sorted(p.name for p in store.glob("*.npz")) == ["index.npz", "labels_event.npz"]
 
 
 def test_looped_clips_reach_the_tasks_context_and_none_is_skipped(tiny_synthetic):
@@ -261,7 +264,7 @@ def test_a_folder_store_pools_two_sources_as_the_memory_cache_does(tiny_syntheti
     np.testing.assert_array_equal(x, y)
     np.testing.assert_array_equal(t, u)
   assert sorted(p.name for p in tmp_path.glob("*.clips")) == [
-      "synthetic_audio_tiny_test_no_label.clips", "synthetic_audio_tiny_train_no_label.clips"]
+      "synthetic_audio_tiny_test.clips", "synthetic_audio_tiny_train.clips"]
 
 
 def test_both_caches_bars_count_joined_recordings(tiny_synthetic, tmp_path, monkeypatch):
