@@ -109,6 +109,20 @@ _PROBE_ON = {
                "prediction is the mean of its windows' probabilities."}
 
 
+def clip_counts(clips: typing.Mapping[str, int]) -> str:
+  """'train 2,400, validation 300, test 300' from {split: clips}."""
+  return ", ".join(f"{split} {count:,}" for split, count in clips.items())
+
+
+def stage_line(stage_seconds: typing.Mapping[str, typing.Optional[float]]) -> str:
+  """Each finished stage's seconds and share of their sum, then the sum."""
+  done = {k: v for k, v in stage_seconds.items() if v is not None}
+  total = sum(done.values())
+  shares = ", ".join(f"{k} {v:.1f} s ({100 * v / total:.0f} %)" if total else f"{k} {v:.1f} s"
+                     for k, v in done.items())
+  return f"{shares}; {total:.1f} s in all" if done else "(no stage finished)"
+
+
 def write(summary: dict, report_dir: str) -> str:
   """Writes README.md, the probe table/plots, loss curves and size/latency bars."""
   os.makedirs(report_dir, exist_ok=True)
@@ -128,7 +142,7 @@ def write(summary: dict, report_dir: str) -> str:
            f"{qp['width']:g}; baselines `supervised` (same budget, label "
            f"`{summary['labels'][0] if summary['labels'] else '-'}`), `untrained`, and the "
            "classical floor `logmel_stats` (log-mel and MFCC statistics, probed the same way). "
-           f"Clips per split: {summary['clips']}."]
+           f"Clips per split: {clip_counts(summary['clips'])}."]
   if summary["concat_clips"] > 1:
     lines.append(f"The clips are shorter than `{qp['task']}` needs, so {summary['concat_clips']} "
                  "consecutive (shuffled) clips were joined into each training recording.")
@@ -137,11 +151,10 @@ def write(summary: dict, report_dir: str) -> str:
   lines += _accuracy_table(summary["rows"])
   lines += ["", "## int8 TFLite model", ""] + _export_lines(summary["export"])
   lines += ["", "## Size and latency", ""] + benchmark_lines(summary["benchmark"])
-  lines += ["", "## Files", ""] + [f"![{f}]({f})" if f.endswith(".png") else f"- [{f}]({f})"
-                                    for f in files]
-  lines += ["", "## Time per stage (s)", "",
-            ", ".join(f"{k} {v}" for k, v in summary["stage_seconds"].items() if v is not None),
-            ""]
+  lines += ["", "## Files", ""]
+  for f in files:  # each on its own paragraph: an image beside a link renders as one line
+    lines += [f"![{f}]({f})" if f.endswith(".png") else f"[{f}]({f})", ""]
+  lines += ["## Time per stage", "", stage_line(summary["stage_seconds"]), ""]
   path = os.path.join(report_dir, README)
   atomic.write_text(path, "\n".join(lines))
   return path

@@ -75,3 +75,12 @@ def test_a_waveform_peer_is_named_so_and_both_parts_are_compared():
   assert lines[-2:] == ["- front end: ours ~1.000 ms (50 %), the peer's ~2.000 ms (25 %)",
                         "- encoder part: ours ~1.000 ms, the peer's ~6.000 ms (6.0x)"]
   assert not any("log-mel in" in line for line in lines)
+
+
+def test_the_reports_counts_and_stage_times_read_as_text():
+  assert quickstart_report.clip_counts({"train": 2400, "validation": 300, "test": 300}) == (
+      "train 2,400, validation 300, test 300")
+  line = quickstart_report.stage_line({"data": 10.0, "pretrain": 50.0, "probe": 40.0,
+                                       "report": None})
+  assert line == "data 10.0 s (10 %), pretrain 50.0 s (50 %), probe 40.0 s (40 %); 100.0 s in all"
+  assert quickstart_report.stage_line({"data": None}) == "(no stage finished)"
