@@ -232,6 +232,9 @@ def quickstart(qp: QuickstartParams) -> dict:
     except exporter.ValidationError as e:
       export_report = dict(e.report, error=str(e))
     stages.done("export", started, key=key, report=export_report)
+  elif export_report.get("error"):
+    # Refused by the probe check, then written without it (the report's hint): say so.
+    export_report = dict(export_report, written_without_probe_check=True)
 
   bench = None
   if os.path.exists(model_path):

@@ -52,11 +52,23 @@ def test_export_lines_report_file_cosines_probe_and_failure():
             "validation": {"mean_cosine": 0.999871, "min_cosine": 0.99512},
             "probe": {"task": "SYN", "tflite_accuracy": 0.75, "keras_accuracy": 0.8},
             "error": "min cosine 0.9 < 0.95"}
-  assert quickstart_report._export_lines(export) == [  # pylint: disable=protected-access
+  assert quickstart_report._export_lines(export)[:4] == [  # pylint: disable=protected-access
       "**The int8 model failed validation and was not written:** min cosine 0.9 < 0.95",
-      "- file: `out/enc.tflite`, 123,456 bytes, input `waveform` [1, 15600], output `embedding`",
+      "- file (refused, not written): `out/enc.tflite`, 123,456 bytes, input `waveform` "
+      "[1, 15600], output `embedding`",
       "- cosine to the Keras encoder on held-out windows: mean 0.99987, min 0.99512",
       "- linear probe on `SYN`: .tflite 0.750 vs Keras 0.800"]
+  # A refused file: how to write it anyway, with the run's own paths.
+  assert "`export_tflite --encoder=<run> --output=out/enc.tflite --quantization=int8" in (
+      quickstart_report._export_lines(export)[4])  # pylint: disable=protected-access
+  # Written afterwards by that command (the next quickstart run finds the file): said so.
+  later = quickstart_report._export_lines(  # pylint: disable=protected-access
+      dict(export, written_without_probe_check=True))
+  assert later[0].startswith("**The int8 model failed validation** (min cosine 0.9 < 0.95); "
+                             "the file was written afterwards without the probe check")
+  assert later[1].startswith("- file (written without the probe check): `out/enc.tflite`")
+  assert len(later) == 4  # no hint
+  del export["error"]
   export["probe"].update(train_window_stride=4, train_windows=5922)
   assert quickstart_report._export_lines(export)[-1] == (  # pylint: disable=protected-access
       "- linear probe on `SYN`: .tflite 0.750 vs Keras 0.800 (both probes fitted on 1 in 4 "
