@@ -233,7 +233,8 @@ def quickstart(qp: QuickstartParams) -> dict:
       export_report = dict(e.report, error=str(e))
     stages.done("export", started, key=key, report=export_report)
   elif export_report.get("error"):
-    # Refused by the probe check, then written without it (the report's hint): say so.
+    # Refused by the check, yet a file is there: written afterwards by hand (e.g. the
+    # report's command without the probe check). It is benchmarked; the report says so.
     export_report = dict(export_report, written_without_probe_check=True)
 
   bench = None

@@ -31,13 +31,12 @@ def _export_lines(export: typing.Optional[dict]) -> typing.List[str]:
   refused = bool(export.get("error"))
   later = refused and export.get("written_without_probe_check")
   if later:
-    lines.append(f"**The int8 model failed validation** ({export['error']}); the file was "
-                 "written afterwards without the probe check (`export_tflite` without "
-                 "`--probe_task`).")
+    lines.append(f"**The int8 model failed validation** ({export['error']}); the file at "
+                 "that path was written afterwards, outside the quickstart's checked export.")
   elif refused:
     lines.append(f"**The int8 model failed validation and was not written:** {export['error']}")
   validation = export.get("validation", {})
-  state = " (written without the probe check)" if later else (
+  state = " (written outside the quickstart's checks)" if later else (
       " (refused, not written)" if refused else "")
   lines.append(f"- file{state}: `{export.get('path')}`, "
                f"{export.get('size_bytes', 0):,} bytes, "
@@ -62,8 +61,7 @@ def _export_lines(export: typing.Optional[dict]) -> typing.List[str]:
     lines.append(f"- to write the file without the probe check: `export_tflite "
                  f"--encoder={export.get('encoder', '<run>')} --output={export.get('path')} "
                  "--quantization=int8 --input=waveform` (the cosine checks still apply), then "
-                 "`mobile-ssl-quickstart` again to benchmark it; or "
-                 "`--quantization=dynamic`, which keeps the probe")
+                 "`mobile-ssl-quickstart` again to benchmark it")
   return lines
 
 

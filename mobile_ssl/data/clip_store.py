@@ -39,6 +39,8 @@ from mobile_ssl.core.tasks import sampling
 
 INDEX = "index.npz"
 _LABELS_PREFIX = "labels_"
+# What reading an .npz that is missing, cut short or not ours raises.
+_UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
 _DTYPE = np.dtype("<f4")
 
 
@@ -138,7 +140,7 @@ def labels(folder: str, store: typing.Mapping[str, np.ndarray], key: str,
 def _read_labels(path: str, count: int) -> typing.Optional[np.ndarray]:
   try:
     kept = atomic.read_arrays(path)["labels"]
-  except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+  except _UNREADABLE:
     return None  # not made yet, or unreadable: made again
   return kept if kept.shape == (count,) else None
 
@@ -148,7 +150,7 @@ def _open(folder: str) -> typing.Tuple[typing.Dict[str, np.ndarray], str]:
   try:
     arrays = atomic.read_arrays(os.path.join(folder, INDEX))
     lengths, bins = arrays["lengths"], int(arrays["bins"])
-  except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:  # an index cut short or not ours
+  except _UNREADABLE as e:  # an index cut short or not ours
     return {}, f"its {INDEX} is unreadable ({type(e).__name__})"
   damaged, first = 0, ""
   for i, frames in enumerate(lengths.tolist()):

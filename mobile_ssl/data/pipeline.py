@@ -463,12 +463,12 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
       ds = tf.data.Dataset.range(first, held_count)
     elif cache_dir == "memory":  # the tf.data service: each worker caches its own clips
       ds = ds.filter(keep).cache()
-    elif cache_dir:
+    elif stored:
       # A store is shared by every task of the same front end (`cache_key`), so it holds
       # every clip; the task's length check reads its index.
       folder = _store_folder(builder, split, cache_dir)
       store = clip_store.fill(ds, folder, f"{builder.name}/{split}", recordings)
-      labels = None if not label_key else clip_store.labels(
+      stored_labels = None if not label_key else clip_store.labels(
           folder, store, label_key,
           lambda: label_pass(builder, split, [label_key], with_ids=True))
       enough = store["lengths"] >= min_frames
@@ -476,7 +476,7 @@ def task_dataset(sources: typing.Sequence[typing.Tuple[tfds.core.DatasetBuilder,
         skip_counter.count_once(enough)
       if not enough.any():
         raise _none_long_enough(builder, split, min_frames)
-      read_clip = clip_store.read(folder, store, labels)
+      read_clip = clip_store.read(folder, store, stored_labels)
       ds = tf.data.Dataset.from_tensor_slices(np.flatnonzero(enough).astype(np.int64))
     else:
       ds = ds.filter(keep)
