@@ -8,7 +8,7 @@ the error it inherits). It runs `tf.lite.Interpreter` (deprecated; LiteRT's
 interpreter has no NumericVerify kernel), which is used only here, for this
 report; the shipped file is checked with `ai_edge_litert` as always. The
 model is the same int8 conversion `convert.convert` makes (same calibration
-windows, the front end denylisted), with float input and output.
+windows, the front end and pooling denylisted), with float input and output.
 
 Per layer (output tensor) the table gives:
   * rmse_over_scale: RMSE of the layer's output in units of its quantization
@@ -83,7 +83,7 @@ def layer_errors(model: keras.Model, examples: typing.Sequence[np.ndarray],
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=converter, debug_dataset=lambda: ([x] for x in debug_examples),
         debug_options=tf.lite.experimental.QuantizationDebugOptions(**metrics))
-    denied = convert.front_end_nodes(debugger.calibrated_model, model)
+    denied = convert.float_nodes(debugger.calibrated_model, model)
     if denied:
       debugger.options = tf.lite.experimental.QuantizationDebugOptions(
           denylisted_nodes=denied, **metrics)
