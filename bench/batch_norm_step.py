@@ -34,7 +34,7 @@ from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import tasks
 from mobile_ssl.data import datasets
-from mobile_ssl.data import pipeline as data
+from mobile_ssl.data import task_stream
 from mobile_ssl.training import trainer
 
 import step_params  # bench/step_params.py, beside this script
@@ -101,7 +101,7 @@ def main(argv):
   for name in FLAGS.tasks:
     task = tasks.get(name)
     params = step_params.task_params(FLAGS.recipe, name, FLAGS.width, FLAGS.batch_size)
-    batch = next(iter(data.task_dataset(
+    batch = next(iter(task_stream.task_dataset(
         [(builder, "train")], task.make_examples, task.min_frames(params), params,
         batch_size=FLAGS.batch_size, seed=0,
         label_key=step_params.LABEL_KEY if task.needs_labels else None)), None)

@@ -53,7 +53,7 @@ from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import tasks
 from mobile_ssl.data import datasets
-from mobile_ssl.data import pipeline as data
+from mobile_ssl.data import task_stream
 from mobile_ssl.training import trainer
 
 import step_params  # bench/step_params.py, beside this script
@@ -154,9 +154,9 @@ def main(argv):
     label_key = step_params.LABEL_KEY if task.needs_labels else None
 
     def stream(cache):
-      return data.task_dataset([(builder, "train")], task.make_examples,
-                               task.min_frames(params), params, batch_size=FLAGS.batch_size,
-                               seed=0, cache_dir=cache, label_key=label_key)
+      return task_stream.task_dataset([(builder, "train")], task.make_examples,
+                                      task.min_frames(params), params, batch_size=FLAGS.batch_size,
+                                      seed=0, cache_dir=cache, label_key=label_key)
 
     # The repeated batch comes from an uncached copy of the stream (the same
     # first batch): reading one batch of the cached stream would start its

@@ -17,6 +17,7 @@ from mobile_ssl.core import params as params_lib
 from mobile_ssl.core.tasks import sampling
 from mobile_ssl.data import datasets
 from mobile_ssl.data import pipeline
+from mobile_ssl.data import task_stream
 from tests import audio_fixtures
 
 PARAMS = params_lib.Params()
@@ -46,8 +47,8 @@ def test_folder_becomes_a_dataset_with_padded_short_clips(tone_folder, data_dir)
 def test_task_dataset_mixes_sources_in_proportion(tiny_synthetic, tone_folder, data_dir):
   folder = datasets.builder(tone_folder, data_dir=data_dir)
   split = next(iter(folder.info.splits))
-  ds = pipeline.task_dataset([(tiny_synthetic, "train"), (folder, split)], _crop, 96, PARAMS,
-                         batch_size=10, seed=0)
+  ds = task_stream.task_dataset([(tiny_synthetic, "train"), (folder, split)], _crop, 96, PARAMS,
+                                batch_size=10, seed=0)
   # Tone clips are pure sines: their log-mel has most energy in 1-2 bins.
   peaky = [np.mean(x.numpy().max(-1) - np.median(x.numpy(), -1) > 8, axis=-1)
            for x, _ in ds.take(20)]

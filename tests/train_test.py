@@ -23,7 +23,7 @@ from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import tasks
-from mobile_ssl.data import pipeline
+from mobile_ssl.data import task_stream
 from mobile_ssl.training import trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,9 +46,9 @@ def _task_params(name, steps=STEPS, batch_size=8, width=None, embedding_dim=None
 def _train(name, builder, steps=STEPS, batch_size=8, **encoder):
   task = tasks.get(name)
   params = _task_params(name, steps, batch_size, **encoder)
-  dataset = pipeline.task_dataset([(builder, "train")], task.make_examples,
-                              task.min_frames(params), params, batch_size=batch_size, seed=0,
-                              label_key="event" if task.needs_labels else None)
+  dataset = task_stream.task_dataset([(builder, "train")], task.make_examples,
+                                     task.min_frames(params), params, batch_size=batch_size, seed=0,
+                                     label_key="event" if task.needs_labels else None)
   history = trainer.fit(
       lambda: task.build_model(encoder_lib.build_encoder(params.encoder, seed=0), params),
       lambda t, o: task.loss(t, o, params), dataset, params, progress=False)
@@ -74,8 +74,8 @@ def test_temporal_gap_learns_the_gap(long_synthetic):
   loss = np.array(history["loss"])
   assert abs(loss[:3].mean() - np.log(2)) < 0.01
   assert loss[-10:].mean() <= np.log(2) - 0.01, loss
-  fresh = pipeline.task_dataset([(long_synthetic, "train")], task.make_examples,
-                            task.min_frames(params), params, batch_size=64, seed=1000)
+  fresh = task_stream.task_dataset([(long_synthetic, "train")], task.make_examples,
+                                   task.min_frames(params), params, batch_size=64, seed=1000)
   inputs, delta = next(iter(fresh))
   predicted = history["model"](inputs, training=False).numpy().ravel()
   assert stats.spearmanr(predicted, delta.numpy()).statistic >= 0.15
@@ -88,9 +88,9 @@ def test_mirrored_strategy_runs_the_same_loop(tiny_synthetic):
   strategy = trainer.make_strategy("mirrored")
 
   def dataset(batch_size, pipeline_id, start_step):
-    return pipeline.task_dataset([(tiny_synthetic, "train")], task.make_examples,
-                             task.min_frames(params), params, batch_size=batch_size,
-                             seed=pipeline_id + start_step)
+    return task_stream.task_dataset([(tiny_synthetic, "train")], task.make_examples,
+                                    task.min_frames(params), params, batch_size=batch_size,
+                                    seed=pipeline_id + start_step)
 
   history = trainer.fit(
       lambda: task.build_model(encoder_lib.build_encoder(params.encoder, seed=0), params),
@@ -103,8 +103,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_synthetic, tmp_p
   params = dataclasses.replace(params, train=dataclasses.replace(
       params.train, steps=20, checkpoint_every_steps=4))
   task = tasks.get("temporal_gap")
-  dataset = pipeline.task_dataset([(tiny_synthetic, "train")], task.make_examples,
-                              task.min_frames(params), params, batch_size=8, seed=0)
+  dataset = task_stream.task_dataset([(tiny_synthetic, "train")], task.make_examples,
+                                     task.min_frames(params), params, batch_size=8, seed=0)
   calls = tf.Variable(0)
 
   def loss_fn(targets, outputs):  # turns NaN at the 7th step
@@ -130,9 +130,9 @@ def test_a_clip_store_file_deleted_mid_run_stops_with_one_line_and_keeps_the_che
       params.train, steps=40, checkpoint_every_steps=2))
   task = tasks.get("temporal_gap")
   cache = tmp_path / "cache"
-  dataset = pipeline.task_dataset([(tiny_synthetic, "train")], task.make_examples,
-                                  task.min_frames(params), params, batch_size=8, seed=0,
-                                  cache_dir=str(cache))
+  dataset = task_stream.task_dataset([(tiny_synthetic, "train")], task.make_examples,
+                                     task.min_frames(params), params, batch_size=8, seed=0,
+                                     cache_dir=str(cache))
   (store,) = cache.glob("*.clips")
   calls = tf.Variable(0)
 

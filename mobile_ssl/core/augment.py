@@ -4,7 +4,7 @@ What self-supervised audio learned after the paper (BYOL-A, Niizumi et al.
 2021; COLA; SpecAugment): two views of the same sound must differ in what
 does not matter (loudness, background, small shifts in time and pitch,
 missing bits) for a task to learn what does. They run on whole batches in
-the input pipeline (`mobile_ssl.data.pipeline.task_dataset`), so they cost the trainer nothing
+the input pipeline (`mobile_ssl.data.task_stream.task_dataset`), so they cost the trainer nothing
 and mixup can draw its background from other clips of the pooled stream.
 
 Every view tensor of a task's inputs ([B, frames, bins, 1], or [B, K, frames,

@@ -7,7 +7,7 @@ r"""Training input from the tf.data service: a dispatcher and workers in their o
 Why: when decoding, log-mel and the task sampler cannot keep up with the
 training step (bench/train_throughput.py), the same pipeline can run on other
 processes or machines. The training process builds the pipeline as usual
-(`pipeline.task_dataset`) and `distribute` ships its graph to the workers, which
+(`task_stream.task_dataset`) and `distribute` ships its graph to the workers, which
 read the dataset files themselves (they must see the same paths) and stream
 batches back.
 

@@ -24,6 +24,7 @@ from mobile_ssl.core import tasks
 from mobile_ssl.data import data_service as data_service_lib
 from mobile_ssl.data import datasets
 from mobile_ssl.data import pipeline as data
+from mobile_ssl.data import task_stream
 from mobile_ssl.training import trainer
 
 # --cache_dir default: memory when the pool's log-mels fit in AUTO_CACHE_BYTES,
@@ -200,7 +201,7 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
           "clips with --concat_clips=N or use a task with less context")
   service = data_service_lib.check_dispatcher(data_service) if data_service else ""
   # The service serializes the pipeline: no counter variable inside it.
-  counter = None if service else data.SkipCounter()
+  counter = None if service else task_stream.SkipCounter()
   if cache_dir == AUTO_CACHE:
     stored = sum(b.info.splits[s].num_bytes for b, s in sources)
     cache_dir = ("memory" if stored * _LOG_MEL_PER_AUDIO_BYTE <= AUTO_CACHE_BYTES
@@ -214,9 +215,10 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
   def dataset(batch_size, pipeline_id, start_step):
     # A new seed after each resumption: fresh examples rather than a replay.
     seed = params.train.seed + 7919 * start_step + 104729 * pipeline_id
-    ds = data.task_dataset(sources, task.make_examples, need, params, batch_size=batch_size,
-                           seed=seed, skip_counter=counter, cache_dir=cache_dir or None,
-                           label_key=label_key, random_order=bool(service))
+    ds = task_stream.task_dataset(sources, task.make_examples, need, params,
+                                  batch_size=batch_size, seed=seed, skip_counter=counter,
+                                  cache_dir=cache_dir or None, label_key=label_key,
+                                  random_order=bool(service))
     return data_service_lib.distribute(ds, service) if service else ds
 
   def build():

@@ -21,7 +21,7 @@ class ClipBatch:
   """B clips' log-mels, end to end: the rows `starts[i]:starts[i] + lengths[i]` are clip i.
 
   `frames` may hold more clips than the batch (the whole in-memory pool of
-  `pipeline.task_dataset`); only the rows named by `starts`/`lengths` belong
+  `task_stream.task_dataset`); only the rows named by `starts`/`lengths` belong
   to it.
   """
   frames: tf.Tensor  # [N, bins] float32
