@@ -233,13 +233,19 @@ class TestInt8StatisticsPooling:
     # the quickstart's triplet encoder, docs/export.md).
     assert new < old / 4, (new, old)
 
-  def test_log_mel_int8_keeps_nothing_float(self):
-    # Fully integer for integer-only accelerators: no front end, so no float nodes.
+  def test_log_mel_int8_keeps_nothing_float(self, tmp_path):
+    # Fully integer for integer-only accelerators: the pooling is int8 there too.
     ep = params_lib.EncoderParams(width=0.25, pooling="multi_mean_std", embedding_dim=0)
-    model = convert.inference_model(encoder_lib.build_encoder(ep, seed=0),
-                                    params_lib.FeatureParams(), "log_mel")
-    assert convert.float_nodes(b"", model) == []
+    fp = params_lib.FeatureParams()
+    model = convert.inference_model(encoder_lib.build_encoder(ep, seed=0), fp, "log_mel")
     assert convert._pooling_tail(model)[0].startswith("global_pool_block")
+    examples = [x[None] for x in embedder_lib.model_inputs(
+        np.stack([audio_fixtures.chirp(1.0, f0=100.0 * (i + 1))[:fp.slice_samples]
+                  for i in range(6)]).astype(np.float32), "log_mel", fp)]
+    path = tmp_path / "l.tflite"
+    path.write_bytes(convert.convert(model, "int8", examples, int8_io=True, int8_output=True))
+    kinds = {t for _, ins, outs in _op_tensor_types(str(path)) for t in ins + outs}
+    assert kinds <= {"INT8", "INT32"}, kinds
 
 
 class TestMetadata:
