@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from mobile_ssl.core import encoder as encoder_lib
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.core import tasks
 from mobile_ssl.training import trainer
 
@@ -41,7 +41,7 @@ _WARMUP = 5
 
 def _case(task: str, context_slices: int, batch: int):
   """(build_model, loss, params, one cached batch) of `task`, tuned recipe, P context slices."""
-  params = params_lib.recipe(task if task != "encoder" else "triplet")
+  params = recipes.recipe(task if task != "encoder" else "triplet")
   params = dataclasses.replace(params, task=dataclasses.replace(
       params.task, context_slices=context_slices))
   s, bins = params.features.slice_frames, params.features.num_mel_bins

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from mobile_ssl.core import augment
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 
 flags.DEFINE_integer("views", 128, "Views per batch (byol_a: two per example, batch 64).")
 flags.DEFINE_integer("calls", 40, "Calls per timing.", lower_bound=1)
@@ -34,7 +35,7 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  recipe = params_lib.TUNED_AUGMENT
+  recipe = recipes.TUNED_AUGMENT
   fill = math.log(params_lib.FeatureParams().log_offset)
   x = tf.random.stateless_normal([FLAGS.views, 96, 64, 1], [0, 1])
   n = FLAGS.views

@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from mobile_ssl.core import batch_norm
 from mobile_ssl.core import encoder as encoder_lib
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.core import tasks
 from mobile_ssl.data import datasets
 from mobile_ssl.data import task_stream
@@ -47,7 +47,7 @@ flags.DEFINE_string("dataset", "synthetic_audio", "TFDS dataset to read the trai
 flags.DEFINE_list("tasks", list(tasks.TASKS), "Tasks to time.")
 flags.DEFINE_integer("batch_size", 64, "Batch size.", lower_bound=1)
 flags.DEFINE_float("width", 1.0, "Encoder width.")
-flags.DEFINE_enum("recipe", "tuned", list(params_lib.RECIPES), "Defaults a run starts from.")
+flags.DEFINE_enum("recipe", "tuned", list(recipes.RECIPES), "Defaults a run starts from.")
 flags.DEFINE_integer("rounds", 5, "Rounds of both sides.", lower_bound=1)
 flags.DEFINE_integer("steps", 8, f"Timed steps per side and round (after {_WARMUP}).",
                      lower_bound=1)

@@ -35,7 +35,7 @@ from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.data import downstream
 from mobile_ssl.data import pipeline
-from mobile_ssl.evaluation import suite
+from mobile_ssl.evaluation import eval_params as eval_params_lib
 from mobile_ssl.evaluation import window_embeddings
 from mobile_ssl.export import convert
 from mobile_ssl.export import tflite_embedder
@@ -77,7 +77,7 @@ def main(argv):
     encoder = encoder_lib.build_encoder(params.encoder, params.features, seed=0)
   else:
     encoder, params = model_dir.load_encoder(FLAGS.encoder)
-  fp, eval_params = params.features, suite.EvalParams()
+  fp, eval_params = params.features, eval_params_lib.EvalParams()
   lite_wave = tflite_embedder.TFLiteEmbedder(convert.encoder_tflite(
       encoder, params, "waveform", "float32"), num_threads=1)
   lite_mel = tflite_embedder.TFLiteEmbedder(convert.encoder_tflite(

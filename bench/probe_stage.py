@@ -24,6 +24,7 @@ from absl import flags
 from absl import logging
 
 from mobile_ssl.data import downstream
+from mobile_ssl.evaluation import eval_params as eval_params_lib
 from mobile_ssl.evaluation import suite
 from mobile_ssl.evaluation import window_embeddings
 
@@ -31,8 +32,9 @@ flags.DEFINE_string("quickstart_dir", "quickstart", "Output folder of a finished
 flags.DEFINE_string("data_dir", None, "TFDS data dir.")
 flags.DEFINE_string("dataset", "synthetic_audio", "The quickstart's --dataset.")
 flags.DEFINE_string("task", "triplet", "The quickstart's --task.")
-flags.DEFINE_float("hop_seconds", suite.EvalParams.hop_seconds, "Hop between probe windows.")
-flags.DEFINE_enum("probe_on", "clips", list(suite.PROBE_INPUTS),
+flags.DEFINE_float("hop_seconds", eval_params_lib.EvalParams.hop_seconds,
+                   "Hop between probe windows.")
+flags.DEFINE_enum("probe_on", "clips", list(eval_params_lib.PROBE_INPUTS),
                   "The quickstart's --probe_on: fit on clip means (its default) or every window.")
 flags.DEFINE_integer("probe_iterations", 200,
                      "The quickstart's --probe_iterations (its default 200; mobile-ssl-eval's 500).")
@@ -69,9 +71,9 @@ def main(argv):
                                list(runs) + [suite.LOGMEL_STATS])
   # A checkout from before --probe_iterations has no such field (its cap was 500).
   caps = ({"probe_iterations": FLAGS.probe_iterations}
-          if hasattr(suite.EvalParams, "probe_iterations") else {})
+          if hasattr(eval_params_lib.EvalParams, "probe_iterations") else {})
   with tempfile.TemporaryDirectory(prefix="probe_stage_cache_") as cache_dir:
-    rows = suite.evaluate(methods, tasks, eval_params=suite.EvalParams(
+    rows = suite.evaluate(methods, tasks, eval_params=eval_params_lib.EvalParams(
         hop_seconds=FLAGS.hop_seconds, probe_on=FLAGS.probe_on, **caps),
                           cache_dir=cache_dir if FLAGS.write_cache else "",
                           log=lambda line: print(line, flush=True))

@@ -9,7 +9,7 @@ to the last). Tells whether what a probe needs is in the encoder's
 earlier blocks before a run is spent training with `--pool_blocks`.
 'untrained' is the seeded random init of the first run's architecture. Each
 read-out is embedded and probed as mobile-ssl-eval does
-(`window_embeddings.embed_split`, `suite.linear`), with all labels and with
+(`window_embeddings.embed_split`, `linear_eval.linear`), with all labels and with
 `--shots_per_class`. Not a test.
 """
 
@@ -23,6 +23,7 @@ import keras
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.data import downstream
 from mobile_ssl.evaluation import eval_report
+from mobile_ssl.evaluation import linear_eval
 from mobile_ssl.evaluation import suite
 from mobile_ssl.evaluation import window_embeddings
 
@@ -80,7 +81,7 @@ def main(argv):
             model, params.features, task, split, 0.5), task, split)
                        for split in (task.spec.train_split, task.spec.test_split))
         for budget in budgets:
-          cells.append(f"{100 * suite.linear(train, test, task, budget)['accuracy']:.1f}")
+          cells.append(f"{100 * linear_eval.linear(train, test, task, budget)['accuracy']:.1f}")
       print(f"| {method.name} | {first}–{len(params.encoder.base_channels)} | "
             f"{model.output_shape[-1]} | " + " | ".join(cells) + " |", flush=True)
 

@@ -10,6 +10,7 @@ script defines absl flags on import and cannot import the other.
 import dataclasses
 
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 
 # synthetic_audio's label the `supervised` task learns, and its classes.
 LABEL_KEY, NUM_CLASSES = "event", 8
@@ -17,7 +18,7 @@ LABEL_KEY, NUM_CLASSES = "event", 8
 
 def task_params(recipe: str, task: str, width: float, batch_size: int) -> params_lib.Params:
   """`recipe`'s params for pretext task `task` at encoder `width` and `batch_size`."""
-  base = params_lib.recipe(name=recipe)
+  base = recipes.recipe(name=recipe)
   return dataclasses.replace(
       base, encoder=dataclasses.replace(base.encoder, width=width),
       task=dataclasses.replace(base.task, name=task, num_classes=NUM_CLASSES,

@@ -34,7 +34,7 @@ the CPU time the real pipeline alone takes per batch (iterated with no training,
 after the cache is full) as a percentage of the cached step's CPU time: on a
 machine whose cores the step keeps busy, the real step cannot be faster than
 1 + that share, whatever the overlap.
-`--recipe` picks the defaults (`params.recipe`): the tuned recipe's
+`--recipe` picks the defaults (`recipes.recipe`): the tuned recipe's
 augmentations run in the input pipeline, so they count on the real side and in
 'pipe CPU'. Not a test.
 """
@@ -50,7 +50,7 @@ import numpy as np
 import tensorflow as tf
 
 from mobile_ssl.core import encoder as encoder_lib
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.core import tasks
 from mobile_ssl.data import datasets
 from mobile_ssl.data import task_stream
@@ -68,7 +68,7 @@ flags.DEFINE_string("dataset", "synthetic_audio", "TFDS dataset to read the trai
 flags.DEFINE_list("tasks", list(tasks.TASKS), "Tasks to time.")
 flags.DEFINE_integer("batch_size", 64, "Batch size.")
 flags.DEFINE_float("width", 1.0, "Encoder width.")
-flags.DEFINE_enum("recipe", "tuned", list(params_lib.RECIPES), "Defaults a run starts from.")
+flags.DEFINE_enum("recipe", "tuned", list(recipes.RECIPES), "Defaults a run starts from.")
 flags.DEFINE_integer("blocks", 8, "Blocks of each side (real, cached) in the timed run.",
                      lower_bound=1)
 flags.DEFINE_integer("block_steps", 12, f"Steps per block; the first {SETTLE} of each are not "

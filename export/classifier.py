@@ -3,7 +3,7 @@
 `export_tflite --classifier_task=DATASET:LABEL` trains the head on the spot
 exactly as `mobile-ssl-eval --mode=linear` trains its probe (same code, same
 defaults: every 975 ms window of the task's train split at hop 0.5 s, embedded
-by `window_embeddings.embed_split`, then `suite.fit_probe` with all labels:
+by `window_embeddings.embed_split`, then `linear_eval.fit_probe` with all labels:
 L-BFGS softmax regression on standardized features, L2 decay picked on
 held-out clips, seed 0), so the exported file predicts what the evaluation
 table reports.
@@ -27,8 +27,9 @@ import numpy as np
 
 from mobile_ssl.core import embedding
 from mobile_ssl.data import downstream
+from mobile_ssl.evaluation import eval_params as eval_params_lib
+from mobile_ssl.evaluation import linear_eval
 from mobile_ssl.evaluation import probe
-from mobile_ssl.evaluation import suite
 from mobile_ssl.evaluation import window_embeddings
 
 HEAD_NAME = "classifier_head"
@@ -52,17 +53,17 @@ class Head:
             "labels": self.labels, "num_classes": self.task.num_classes,
             "train_split": self.task.spec.train_split, "train_clips": self.train_clips,
             "train_windows": self.train_windows,
-            "hop_seconds": suite.EvalParams().hop_seconds}
+            "hop_seconds": eval_params_lib.EvalParams().hop_seconds}
 
 
 def train_head(encoder: keras.Model, params, task: downstream.TaskData,
-               eval_params: suite.EvalParams = suite.EvalParams(),
+               eval_params: eval_params_lib.EvalParams = eval_params_lib.EvalParams(),
                progress: bool = False) -> Head:
-  """Fits the probe of `suite.linear` (all train labels) on the encoder's train windows."""
+  """Fits the probe of `linear_eval.linear` (all train labels) on the encoder's train windows."""
   train = window_embeddings.embed_split(
       encoder, params.features, task, task.spec.train_split, eval_params.hop_seconds,
       desc=f"classifier {task.name} train" if progress else "embed")
-  model, _ = suite.fit_probe(train, task, seed=eval_params.seed,
+  model, _ = linear_eval.fit_probe(train, task, seed=eval_params.seed,
                              max_iterations=eval_params.probe_iterations)
   return Head(model, task, int(len(train["clips"])), int(len(np.unique(train["clips"]))))
 
@@ -116,7 +117,7 @@ def check_accuracy(head: Head, keras: KerasClassifier, lite: embedding.Embedder,
   """
   del progress  # embed_split shows its bar on a terminal.
   task = head.task
-  hop_seconds = suite.EvalParams().hop_seconds
+  hop_seconds = eval_params_lib.EvalParams().hop_seconds
   outputs = {name: window_embeddings.embed_split(runner, params.features, task,
                                                  task.spec.test_split, hop_seconds,
                                                  desc=f"classifier {name}")

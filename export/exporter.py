@@ -41,12 +41,12 @@ import numpy as np
 from mobile_ssl.core import atomic
 from mobile_ssl.core import embedding
 from mobile_ssl.core import features
+from mobile_ssl.core import fields
 from mobile_ssl.core import model_dir as model_dir_lib
-from mobile_ssl.core import params as params_lib
 from mobile_ssl.data import datasets
 from mobile_ssl.data import downstream
+from mobile_ssl.evaluation import eval_params as eval_params_lib
 from mobile_ssl.evaluation import probe
-from mobile_ssl.evaluation import suite
 from mobile_ssl.export import classifier
 from mobile_ssl.export import convert
 from mobile_ssl.export import metadata
@@ -112,11 +112,12 @@ class ExportParams:
   probe_on: str = dataclasses.field(default="windows", metadata={
       "help": "With --probe_task: fit the probes on every window or on each clip's mean "
               "window embedding, as mobile-ssl-eval's --probe_on.",
-      "enum": suite.PROBE_INPUTS})
+      "enum": eval_params_lib.PROBE_INPUTS})
   # The quickstart's lower cap; its export check then reuses that fit too.
-  probe_iterations: int = dataclasses.field(default=suite.EvalParams.probe_iterations, metadata={
-      "help": "With --probe_task: the probes' iteration cap, as mobile-ssl-eval's "
-              "--probe_iterations."})
+  probe_iterations: int = dataclasses.field(
+      default=eval_params_lib.EvalParams.probe_iterations,
+      metadata={"help": "With --probe_task: the probes' iteration cap, as mobile-ssl-eval's "
+                        "--probe_iterations."})
   # Every window, as mobile-ssl-eval. Every 4th (the default of session 49) embeds a
   # quarter of the train windows, but it refused a quickstart's good int8 file (drop
   # +1.33 against +0.33 with every window; docs/export.md, "How many windows the
@@ -189,7 +190,7 @@ class ExportParams:
         raise ValueError(f"--cache_dir={self.cache_dir}: {e}") from None
     if not 0.0 <= self.max_probe_drop <= 1.0:
       raise ValueError(f"--max_probe_drop={self.max_probe_drop}: must lie in [0, 1]")
-    params_lib.check_choices(self)  # --probe_on (the other choices are checked above)
+    fields.check_choices(self)  # --probe_on (the other choices are checked above)
     if self.quantization == "int16x8" and self.input_kind != "log_mel":
       raise ValueError("--quantization=int16x8 needs --input=log_mel (the converter's 16x8 "
                        "mode cannot keep the waveform front end float)")

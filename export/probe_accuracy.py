@@ -1,6 +1,6 @@
 """Linear-probe accuracy of exported files, computed exactly as mobile-ssl-eval computes it.
 
-There is one probe path: `mobile_ssl.evaluation.suite.linear_accuracy` (every
+There is one probe path: `mobile_ssl.evaluation.linear_eval.linear_accuracy` (every
 975 ms window of the task's train and test splits at hop 0.5 s through
 `window_embeddings.embed_split`, the class mapping of `downstream.load_task`
 (`TaskData.index`: sparse label values such as speaker ids become classes
@@ -21,14 +21,15 @@ import typing
 
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.data import downstream
-from mobile_ssl.evaluation import suite
+from mobile_ssl.evaluation import eval_params as eval_params_lib
+from mobile_ssl.evaluation import linear_eval
 from mobile_ssl.export import tflite_embedder as embedder_lib
 
 
 def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
             task: downstream.TaskData, seed: int = 0, cache_dir: str = "",
             probe_on: str = "windows",
-            probe_iterations: int = suite.EvalParams.probe_iterations,
+            probe_iterations: int = eval_params_lib.EvalParams.probe_iterations,
             train_window_stride: int = 1) -> dict:
   """Linear-probe accuracy per encoder, each probe trained on its own embeddings.
 
@@ -45,8 +46,8 @@ def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
     seed: the probe's seed.
     cache_dir: mobile-ssl-eval's cache: Keras embeddings and probe fits made
       before (e.g. by the quickstart's probe stage) are loaded, not redone.
-    probe_on: `suite.EvalParams.probe_on` ('windows' or 'clips').
-    probe_iterations: `suite.EvalParams.probe_iterations`, the probes' cap.
+    probe_on: `eval_params_lib.EvalParams.probe_on` ('windows' or 'clips').
+    probe_iterations: `eval_params_lib.EvalParams.probe_iterations`, the probes' cap.
     train_window_stride: every probe is fitted on every so many windows of each
       train clip (`window_embeddings.every_nth_window`; 1: all, mobile-ssl-eval's
       row), so a window runner embeds only those; the test split is whole.
@@ -56,11 +57,11 @@ def compare(encoders: typing.Dict[str, typing.Any], params: params_lib.Params,
      'agreement': {name: share of test clips predicted as the reference
      predicts them}, 'l2', 'classes', 'train_windows', 'test_clips'}.
   """
-  eval_params = suite.EvalParams(seed=seed, probe_on=probe_on,
+  eval_params = eval_params_lib.EvalParams(seed=seed, probe_on=probe_on,
                                  probe_iterations=probe_iterations).validate(params.features)
   results, l2, start = {}, None, None
   for name, encoder in encoders.items():
-    results[name] = suite.linear_accuracy(encoder, params, task, eval_params, name=name,
+    results[name] = linear_eval.linear_accuracy(encoder, params, task, eval_params, name=name,
                                           l2=l2, start=start, cache_dir=cache_dir,
                                           train_window_stride=train_window_stride)
     if start is None:
@@ -88,6 +89,6 @@ def accuracy(path: str, task_spec: str, data_dir: typing.Optional[str] = None,
   task = task or downstream.load_task(task_spec, data_dir)
   lite = embedder_lib.TFLiteEmbedder(path, workers=0)
   params = params_lib.Params(features=lite.feature_params)
-  result = suite.linear_accuracy(lite, params, task, suite.EvalParams(seed=seed))
+  result = linear_eval.linear_accuracy(lite, params, task, eval_params_lib.EvalParams(seed=seed))
   return {k: result[k] for k in ("accuracy", "ci_low", "ci_high", "clips", "train_clips")} | {
       "task": task.name}

@@ -5,6 +5,7 @@ import numpy as np
 from mobile_ssl.core import audio
 from mobile_ssl.core import features
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 
 RATE = 16000
 
@@ -37,7 +38,7 @@ def log_mels(count=6):
   for i in range(count):
     waves.append([sine(1.0, 300.0 * (i + 1)), noise(1.0, seed=i),
                   chirp(1.0)][i % 3][:slice_samples])
-  log_mel = features.log_mel_spectrogram(np.stack(waves), params_lib.tiny().features).numpy()
+  log_mel = features.log_mel_spectrogram(np.stack(waves), recipes.tiny().features).numpy()
   return log_mel[..., None].astype(np.float32)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.data import datasets
 from tests import audio_fixtures
 
@@ -50,13 +50,13 @@ def long_synthetic(data_dir):
 
 @pytest.fixture(scope="session")
 def tiny_tflite(tmp_path_factory):
-  """A tiny encoder (params.tiny(), seed 0) converted to float32 and int8 log-mel .tflite files.
+  """A tiny encoder (recipes.tiny(), seed 0) converted to float32 and int8 log-mel .tflite files.
 
   {'encoder': the Keras encoder, 'input': an .npy of one real log-mel window,
    'float32': path, 'int8': path}.
   """
   from mobile_ssl.export import convert
-  tiny = params_lib.tiny()
+  tiny = recipes.tiny()
   folder = tmp_path_factory.mktemp("tiny_tflite")
   encoder = encoder_lib.build_encoder(tiny.encoder, tiny.features, seed=0)
   model = convert.inference_model(encoder, tiny.features, "log_mel")
@@ -85,7 +85,7 @@ def fsdd_like(tmp_path_factory):
 @pytest.fixture(scope="session")
 def encoder_dir(tmp_path_factory):
   """A run directory: the tiny encoder (seed 0) whose params name synthetic_audio/tiny."""
-  params = dataclasses.replace(params_lib.tiny(), datasets=("synthetic_audio/tiny",))
+  params = dataclasses.replace(recipes.tiny(), datasets=("synthetic_audio/tiny",))
   path = str(tmp_path_factory.mktemp("run"))
   model_dir.save_encoder(path, encoder_lib.build_encoder(params.encoder, params.features, seed=0),
                          params)

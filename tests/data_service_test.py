@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from mobile_ssl.core import model_dir as model_dir_lib
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.training import pretraining
 from mobile_ssl.training import trainer
 
@@ -70,7 +70,7 @@ def test_training_steps_come_from_two_local_workers(service, tiny_synthetic, dat
   # session 55 both tried to write tf.data's cache file, and the second stopped the run
   # ("cache lockfile already exists").
   address, processes = service
-  tiny = params_lib.tiny()
+  tiny = recipes.tiny()
   params = dataclasses.replace(
       tiny, datasets=("synthetic_audio/tiny",),
       task=dataclasses.replace(tiny.task, name="temporal_gap"),

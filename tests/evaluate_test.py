@@ -19,18 +19,21 @@ import threadpoolctl
 from mobile_ssl.core import atomic
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.data import downstream
 from mobile_ssl.data import pipeline
+from mobile_ssl.evaluation import eval_params as eval_params_lib
 from mobile_ssl.evaluation import eval_report as report
+from mobile_ssl.evaluation import finetune as finetune_lib
+from mobile_ssl.evaluation import linear_eval
 from mobile_ssl.evaluation import probe
 from mobile_ssl.evaluation import suite as evaluation
 from mobile_ssl.evaluation import window_embeddings
 from tests import audio_fixtures
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = params_lib.tiny()
-FAST = evaluation.EvalParams(batch_size=16, finetune_steps=8, shuffle_buffer=64, label_draws=2)
+TINY = recipes.tiny()
+FAST = eval_params_lib.EvalParams(batch_size=16, finetune_steps=8, shuffle_buffer=64, label_draws=2)
 
 
 def _digit_sound(digit, seconds, rng):
@@ -312,8 +315,8 @@ class TestEvaluation:
     def no_threads(*args, **kwargs):
       raise AssertionError("a thread pool was started")
 
-    monkeypatch.setattr(evaluation, "_available_memory", lambda: 0)
-    monkeypatch.setattr(evaluation.futures, "ThreadPoolExecutor", no_threads)
+    monkeypatch.setattr(linear_eval, "_available_memory", lambda: 0)
+    monkeypatch.setattr(linear_eval.futures, "ThreadPoolExecutor", no_threads)
     rows = evaluation.evaluate(evaluation.methods(["untrained", tiny_run]), [digit_task],
                                eval_params=FAST, log=lambda line: None)
     assert [r["method"] for r in rows] == ["untrained", "tiny_run"]
@@ -418,7 +421,8 @@ class TestEvaluation:
 
   def test_training_stream_keeps_the_budget_and_maps_labels(self, digit_task):
     allowed = np.isin(digit_task.train_labels, [1, 2])
-    ds = evaluation._train_stream(digit_task, TINY, allowed, FAST)  # pylint: disable=protected-access
+    ds = finetune_lib._train_stream(  # pylint: disable=protected-access
+        digit_task, TINY, allowed, FAST)
     labels = np.concatenate([y.numpy() for _, y in ds.take(6)])
     inputs = next(iter(ds))[0]["log_mel"]
     assert inputs.shape == (FAST.batch_size, 96, 64, 1)

@@ -18,8 +18,11 @@ from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import features
 from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.data import downstream
 from mobile_ssl.data import pipeline
+from mobile_ssl.evaluation import eval_params as eval_params_lib
+from mobile_ssl.evaluation import linear_eval
 from mobile_ssl.evaluation import probe
 from mobile_ssl.evaluation import suite
 from mobile_ssl.evaluation import window_embeddings
@@ -35,7 +38,7 @@ from tests import audio_fixtures
 from tests import model_fixtures
 
 DATASET = "synthetic_audio/tiny"
-PARAMS = dataclasses.replace(params_lib.tiny(), datasets=(DATASET,))
+PARAMS = dataclasses.replace(recipes.tiny(), datasets=(DATASET,))
 DIM = PARAMS.encoder.embedding_dim
 COMBINATIONS = list(exporter.COMBINATIONS)
 INPUT_SHAPES = {"waveform": [1, 15600], "log_mel": [1, 96, 64, 1]}
@@ -325,11 +328,11 @@ class TestCommand:
     assert probe["train_window_stride"] == 4
     task = downstream.load_task(f"{DATASET}:event", data_dir)
     encoder, params = model_dir.load_encoder(encoder_dir)
-    keras_row = suite.linear_accuracy(encoder, params, task, train_window_stride=4)
-    lite_row = suite.linear_accuracy(embedder_lib.TFLiteEmbedder(str(output)), params, task,
+    keras_row = linear_eval.linear_accuracy(encoder, params, task, train_window_stride=4)
+    lite_row = linear_eval.linear_accuracy(embedder_lib.TFLiteEmbedder(str(output)), params, task,
                                      l2=keras_row["l2"], start=keras_row["model"],
                                      train_window_stride=4)
-    every_window = suite.linear_accuracy(encoder, params, task)
+    every_window = linear_eval.linear_accuracy(encoder, params, task)
     assert (probe["train_windows"] == keras_row["train_windows"] == lite_row["train_windows"]
             < every_window["train_windows"])  # the file ran only the kept windows
     assert (probe["keras_accuracy"], probe["l2"]) == (keras_row["accuracy"], keras_row["l2"])
@@ -429,7 +432,7 @@ class TestClassifier:
     path, report = exported_classifier
     encoder, params = model_dir.load_encoder(encoder_dir)
     task = downstream.load_task(f"{DATASET}:event", data_dir)
-    eval_params = suite.EvalParams()
+    eval_params = eval_params_lib.EvalParams()
     train = window_embeddings.embed_split(encoder, params.features, task, "train",
                                           eval_params.hop_seconds)
     model = probe.train(train["embeddings"], task.index(train["labels"]), train["clips"],
@@ -484,9 +487,10 @@ class TestOneValidationPath:
     assert report["probe"]["test_clips"] == row["clips"] == 20
     # The file through the same function, with the Keras probe's decay and
     # weights to start from: the export's .tflite number.
-    keras_row = suite.linear_accuracy(model_dir.load_encoder(encoder_dir)[0], PARAMS, task)
+    keras_row = linear_eval.linear_accuracy(model_dir.load_encoder(encoder_dir)[0], PARAMS, task)
     lite = embedder_lib.TFLiteEmbedder(output)
-    again = suite.linear_accuracy(lite, PARAMS, task, l2=keras_row["l2"], start=keras_row["model"])
+    again = linear_eval.linear_accuracy(lite, PARAMS, task, l2=keras_row["l2"],
+                                        start=keras_row["model"])
     assert report["probe"]["tflite_accuracy"] == again["accuracy"]
     assert report["probe"]["tflite_accuracy"] <= 0.75  # digit 5's clips are always wrong
     assert "mean_centred_cosine" in report["validation"] and "mean_cosine" in report["validation"]
@@ -522,11 +526,11 @@ class TestOneValidationPath:
     lite = embedder_lib.TFLiteEmbedder(convert.encoder_tflite(encoder, params, "log_mel",
                                                               "float32"))
     result = probe_accuracy.compare({"keras": encoder, "tflite": lite}, params, task)
-    keras_alone = suite.linear_accuracy(encoder, params, task)
+    keras_alone = linear_eval.linear_accuracy(encoder, params, task)
     assert result["l2"] == keras_alone["l2"] in probe.L2_GRID
     assert result["accuracy"]["keras"] == keras_alone["accuracy"]
     for l2 in probe.L2_GRID:  # a float32 file is the encoder: same clips predicted, any decay
-      fixed = suite.linear_accuracy(lite, params, task, l2=l2)
+      fixed = linear_eval.linear_accuracy(lite, params, task, l2=l2)
       assert fixed["l2"] == l2
     assert result["agreement"] == {"keras": 1.0, "tflite": 1.0}
 

@@ -16,7 +16,7 @@ import pytest
 
 from mobile_ssl.core import features
 from mobile_ssl.core import model_dir
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.core import schedule
 from mobile_ssl.evaluation import hear
 from mobile_ssl.export import trainable_runner
@@ -55,7 +55,7 @@ class TestRunDirectory:
     np.testing.assert_allclose(got, want, atol=5e-3)
     assert np.abs(result["weights"]["encoder"] - weights["encoder"]).max() > 1e-5
     # The recipe's views and schedule: augmented pairs, the rate of the run's global steps 3-5.
-    tuned = dataclasses.replace(PARAMS, augment=params_lib.TUNED_AUGMENT, train=dataclasses.replace(
+    tuned = dataclasses.replace(PARAMS, augment=recipes.TUNED_AUGMENT, train=dataclasses.replace(
         PARAMS.train, schedule="cosine", steps=6, warmup_steps=0))
     state_path = str(tmp_path / "device" / "state.npz")
     second = device.local_training(run_state.trainable_path(run), shard.files, tuned, weights,

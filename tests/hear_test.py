@@ -8,10 +8,10 @@ import pytest
 
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = params_lib.tiny()
+TINY = recipes.tiny()
 
 
 @pytest.fixture(scope="module")

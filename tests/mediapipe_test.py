@@ -33,11 +33,12 @@ from mobile_ssl.core import audio
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.core import streaming
 from mobile_ssl.data import downstream
 from mobile_ssl.data import pipeline
+from mobile_ssl.evaluation import eval_params as eval_params_lib
 from mobile_ssl.evaluation import probe
-from mobile_ssl.evaluation import suite
 from mobile_ssl.evaluation import window_embeddings
 from mobile_ssl.export import exporter
 from mobile_ssl.export import tflite_embedder as embedder_lib
@@ -117,7 +118,7 @@ def fsdd_subset(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-  tiny = params_lib.tiny()
+  tiny = recipes.tiny()
   run = str(tmp_path_factory.mktemp("run") / "tiny")
   model_dir.save_encoder(run, encoder_lib.build_encoder(tiny.encoder, tiny.features, seed=0),
                          tiny)
@@ -134,9 +135,9 @@ def digit_classifier(tiny_run, fsdd_subset, data_dir, tmp_path_factory):
 
 
 def _eval_probe(run: str, task: downstream.TaskData):
-  """mobile-ssl-eval's linear probe (`suite.linear`'s code) -> test window probabilities."""
+  """mobile-ssl-eval's linear probe (`linear_eval.linear`'s code) -> test window probabilities."""
   encoder, params = model_dir.load_encoder(run)
-  eval_params = suite.EvalParams()
+  eval_params = eval_params_lib.EvalParams()
   train, test = [window_embeddings.embed_split(encoder, params.features, task, split,
                                                eval_params.hop_seconds)
                  for split in ("train", "test")]

@@ -6,15 +6,17 @@ import numpy as np
 from absl import flags
 
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
+from mobile_ssl.core import training_params
 
 # Two encoder blocks instead of five: the code paths of the full encoder, a ~3x
 # faster conversion. The on-device training tests use it as is; the federated
 # ones through run_state.federated_params.
 TWO_BLOCK_PARAMS = dataclasses.replace(
-    params_lib.tiny(),
+    recipes.tiny(),
     encoder=params_lib.EncoderParams(width=1.0, embedding_dim=16, base_channels=(4, 8),
                                      pooling="time_mean_max"),
-    task=dataclasses.replace(params_lib.TaskParams(), name="contrastive",
+    task=dataclasses.replace(training_params.TaskParams(), name="contrastive",
                              contrastive_temperature=0.2))
 
 

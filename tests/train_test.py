@@ -21,13 +21,13 @@ import tensorflow as tf
 
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir as model_dir_lib
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.core import tasks
 from mobile_ssl.data import task_stream
 from mobile_ssl.training import trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = params_lib.tiny()
+TINY = recipes.tiny()
 # The stated margin: over 60 steps the mean loss of the last 7 logged steps is
 # at most 85 % of the mean of the first 7 (measured: 0.31-0.74 of it).
 STEPS, WINDOW, MARGIN = 60, 7, 0.85
@@ -317,7 +317,7 @@ def test_cli_without_task_runs_the_tuned_recipe_and_flags_override_it(tiny_synth
                 "--width=0.25", "--batch_size=4", "--shuffle_buffer=8"])
   assert tuned.returncode == 0, tuned.stderr[-2000:]
   params = model_dir_lib.read_params(str(tmp_path / "tuned"))
-  recipe = params_lib.recipe()
+  recipe = recipes.recipe()
   assert params.task == recipe.task and params.augment == recipe.augment
   assert params.encoder.pooling == "multi_mean_std" and params.train.schedule == "cosine"
   assert params.train.concat_clips == 1  # 'auto' resolved: one-slice task, no joining

@@ -25,6 +25,7 @@ from mobile_ssl.core import atomic
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.data import datasets
 from mobile_ssl.data import downstream
+from mobile_ssl.evaluation import eval_params as eval_params_lib
 from mobile_ssl.evaluation import eval_report
 from mobile_ssl.evaluation import suite
 from mobile_ssl.training import trainer
@@ -51,7 +52,7 @@ def define_flags(fv: flags.FlagValues) -> None:
                       "Comma-separated fractions of the train clips (stratified) to train on.", **where)
   flags.DEFINE_string("shots_per_class", "",
                       "Comma-separated numbers of train clips per class (few-shot rows).", **where)
-  cli.define_dataclass(fv, suite.EvalParams)  # --hop_seconds, --batch_size, --seed, ...
+  cli.define_dataclass(fv, eval_params_lib.EvalParams)  # --hop_seconds, --batch_size, --seed, ...
   flags.DEFINE_float("width", params_lib.EncoderParams().width,
                      "Baselines' encoder width when no run directory is listed.", **where)
   flags.DEFINE_integer("embedding_dim", params_lib.EncoderParams().embedding_dim,
@@ -81,7 +82,8 @@ def evaluate_from_flags(fv: flags.FlagValues):
       atomic.creatable_folder(folder)
     except ValueError as e:
       raise ValueError(f"--{flag}={folder}: {e}") from None
-  eval_params = suite.EvalParams(**cli.dataclass_values(suite.EvalParams, fv)).validate()
+  eval_params = eval_params_lib.EvalParams(
+      **cli.dataclass_values(eval_params_lib.EvalParams, fv)).validate()
   budgets = downstream.budgets(_numbers(fv, "label_fraction", float),
                                _numbers(fv, "shots_per_class", int))
   baseline = params_lib.Params(encoder=params_lib.EncoderParams(

@@ -22,7 +22,7 @@ import json
 from absl import flags
 
 from mobile_ssl.commands import cli
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.federated import run_state
 from mobile_ssl.federated import simulation
 
@@ -36,8 +36,8 @@ def define_flags(fv: flags.FlagValues) -> None:
   cli.define_dataclass(fv, run_state.FederatedParams)
   flags.DEFINE_string("model_dir", None, "Run directory (resumed when it holds this run).",
                       **where)
-  flags.DEFINE_enum("recipe", "tuned", list(params_lib.RECIPES),
-                    "Encoder and task params to start from (params.py).", **where)
+  flags.DEFINE_enum("recipe", "tuned", list(recipes.RECIPES),
+                    "Encoder and task params to start from (core/recipes.py).", **where)
   flags.DEFINE_string("params_file", "", "A params.json to use instead of --recipe.", **where)
   flags.DEFINE_float("learning_rate", None, "Peak local learning rate of the schedule "
                      "(default: the recipe's).", **where)

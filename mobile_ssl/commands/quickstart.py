@@ -35,10 +35,13 @@ from mobile_ssl.benchmark import peers
 from mobile_ssl.commands import cli
 from mobile_ssl.commands import quickstart_report
 from mobile_ssl.core import atomic
+from mobile_ssl.core import fields
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.core import tasks
 from mobile_ssl.data import datasets
 from mobile_ssl.data import downstream
+from mobile_ssl.evaluation import eval_params as eval_params_lib
 from mobile_ssl.evaluation import suite as evaluation
 from mobile_ssl.export import exporter
 from mobile_ssl.training import pretraining
@@ -53,11 +56,11 @@ class QuickstartParams:
   # mobile-ssl-train's default task and tuned recipe: on this 600-step
   # synthetic budget triplet and contrastive tie, both far above TemporalGap
   # with the paper recipe (docs/evaluation.md, "Quickstart").
-  task: str = dataclasses.field(default=params_lib.DEFAULT_TASK, metadata={
+  task: str = dataclasses.field(default=recipes.DEFAULT_TASK, metadata={
       "help": "Pretext task.", "enum": tasks.PRETEXT})
   recipe: str = dataclasses.field(default="tuned", metadata={
       "help": "Training defaults: the measured 'tuned' recipe or the 'paper's.",
-      "enum": params_lib.RECIPES})
+      "enum": recipes.RECIPES})
   steps: int = dataclasses.field(default=600, metadata={
       "help": "Training steps of the pretext task and of 'supervised'."})
   width: float = dataclasses.field(default=1.0, metadata={"help": "Encoder width multiplier."})
@@ -79,14 +82,14 @@ class QuickstartParams:
   probe_on: str = dataclasses.field(default="clips", metadata={
       "help": "What the linear probes are fitted on: each clip's mean window embedding, or "
               "every window as mobile-ssl-eval does by default (the papers' protocol, slower).",
-      "enum": evaluation.PROBE_INPUTS})
+      "enum": eval_params_lib.PROBE_INPUTS})
   # 200 instead of mobile-ssl-eval's 500: on clip means every fit reached its caps, and
   # the lower ones took 0.4x the fitting time with the rows within a point
   # (docs/evaluation.md, "The quickstart's probe with lower iteration caps").
   probe_iterations: int = dataclasses.field(default=200, metadata={
       "help": "Iteration cap of each linear probe's final fit (its weight-decay grid gets 2/5 "
               "of it); mobile-ssl-eval's default is "
-              f"{evaluation.EvalParams.probe_iterations}."})
+              f"{eval_params_lib.EvalParams.probe_iterations}."})
   # The int8 file's allowed probe-accuracy drop (export_tflite's default).
   max_probe_drop: float = dataclasses.field(
       default=exporter.ExportParams().max_probe_drop, metadata={
@@ -135,7 +138,7 @@ QUICKSTART_POOL_BLOCKS = params_lib.MULTI_POOL_BLOCKS
 
 def _run_params(qp: QuickstartParams, task: str, **task_fields) -> params_lib.Params:
   """The recipe's params with the quickstart's budget; baselines get the same recipe."""
-  d = params_lib.recipe(task, qp.recipe)
+  d = recipes.recipe(task, qp.recipe)
   return dataclasses.replace(
       d, datasets=(qp.dataset,),
       encoder=dataclasses.replace(d.encoder, width=qp.width, pool_blocks=QUICKSTART_POOL_BLOCKS),
@@ -160,7 +163,7 @@ def quickstart(qp: QuickstartParams) -> dict:
   if qp.probe_iterations < 1:
     raise ValueError(f"--probe_iterations must be >= 1, got {qp.probe_iterations}")
   tasks.get(qp.task)  # An unknown task fails before any work.
-  params_lib.check_choices(qp)  # --recipe, --peer, --probe_on
+  fields.check_choices(qp)  # --recipe, --peer, --probe_on
   os.makedirs(qp.output_dir, exist_ok=True)
   stages = Stages(qp.output_dir)
   out = lambda *parts: os.path.join(qp.output_dir, *parts)
@@ -210,7 +213,7 @@ def quickstart(qp: QuickstartParams) -> dict:
       method_list = evaluation.methods(list(runs.values()) + [evaluation.LOGMEL_STATS],
                                        list(runs) + [evaluation.LOGMEL_STATS])
       rows = evaluation.evaluate(method_list, task_list, cache_dir=out("eval_cache"),
-                                 eval_params=evaluation.EvalParams(
+                                 eval_params=eval_params_lib.EvalParams(
                                      seed=qp.seed, probe_on=qp.probe_on,
                                      probe_iterations=qp.probe_iterations))
       stages.done("probe", started, key=key, rows=rows)

@@ -17,27 +17,28 @@ from absl import flags
 from mobile_ssl.commands import cli
 from mobile_ssl.core import atomic
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.core import tasks
 from mobile_ssl.data import datasets
 from mobile_ssl.training import pretraining
 from mobile_ssl.training import trainer
 
 PROG = "mobile-ssl-train"
-_DEFAULTS = params_lib.recipe()
+_DEFAULTS = recipes.recipe()
 
 # The Params sections whose fields are flags, one flag per field (metadata in
-# core/params.py; cli.define_dataclass). Their defaults shown in --help are the
-# tuned recipe's; a flag given on the command line overrides the recipe, a flag
-# left out keeps the recipe's value.
+# core/params.py and core/training_params.py; cli.define_dataclass). Their
+# defaults shown in --help are the tuned recipe's; a flag given on the command
+# line overrides the recipe, a flag left out keeps the recipe's value.
 FLAG_SECTIONS = ("train", "encoder", "task", "augment")
 
 
 def define_flags(fv: flags.FlagValues) -> None:
   """Defines the flags in `fv` (mobile_ssl/commands/cli.py)."""
   where = cli.where(fv)
-  flags.DEFINE_enum("task", params_lib.DEFAULT_TASK, list(tasks.ALL),
+  flags.DEFINE_enum("task", recipes.DEFAULT_TASK, list(tasks.ALL),
                     "What to train (default: the best measured pretext task).", **where)
-  flags.DEFINE_enum("recipe", "tuned", list(params_lib.RECIPES),
+  flags.DEFINE_enum("recipe", "tuned", list(recipes.RECIPES),
                     "Defaults to start from: the measured 'tuned' recipe, or the 'paper's "
                     "configuration; flags given override either.", **where)
   flags.DEFINE_string("dataset", "synthetic_audio",
@@ -67,7 +68,7 @@ def define_flags(fv: flags.FlagValues) -> None:
 
 def params_from_flags(fv: flags.FlagValues) -> params_lib.Params:
   """The recipe's Params with the flags given on the command line applied."""
-  params = dataclasses.replace(params_lib.recipe(fv.task, fv.recipe),
+  params = dataclasses.replace(recipes.recipe(fv.task, fv.recipe),
                                datasets=tuple(datasets.split_list(fv.dataset)))
   sections = {}
   for section in FLAG_SECTIONS:

@@ -20,6 +20,7 @@ import math
 import tensorflow as tf
 
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import training_params
 
 
 # Decibels to the natural-log units of the log-mel: a gain of g dB adds g * DB.
@@ -156,7 +157,7 @@ def masks(x: tf.Tensor, time_frames: int, freq_bins: int, seed: tf.Tensor) -> tf
   return tf.where(hidden[..., None], mean, x)
 
 
-def augment_views(x: tf.Tensor, params: params_lib.AugmentParams, seed: tf.Tensor,
+def augment_views(x: tf.Tensor, params: training_params.AugmentParams, seed: tf.Tensor,
                   feature_params: params_lib.FeatureParams = params_lib.FeatureParams()
                   ) -> tf.Tensor:
   """Augments a batch of views [N, frames, bins, 1] (each view its own draws)."""

@@ -11,15 +11,15 @@ CosineDecay with `alpha=0` (tests hold the two equal).
 
 import math
 
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import training_params
 
 
-def warmup_steps(train: params_lib.TrainParams) -> int:
+def warmup_steps(train: training_params.TrainParams) -> int:
   """The warm-up actually used: a recipe's warm-up is capped at a tenth of a short run."""
   return min(train.warmup_steps, train.steps // 10)
 
 
-def learning_rate_at(train: params_lib.TrainParams, step: int) -> float:
+def learning_rate_at(train: training_params.TrainParams, step: int) -> float:
   """The rate of the update after `step` earlier updates (0-based, Keras's `iterations`)."""
   if train.schedule == "constant":
     return float(train.learning_rate)

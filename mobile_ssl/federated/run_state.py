@@ -32,8 +32,10 @@ import numpy as np
 
 from mobile_ssl.core import atomic
 from mobile_ssl.core import encoder as encoder_lib
+from mobile_ssl.core import fields
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.export import trainable
 
 LOG = logging.getLogger("mobile_ssl.federated")
@@ -94,7 +96,7 @@ class FederatedParams:
     if self.rounds < 1 or self.local_steps < 1:
       raise ValueError(f"--rounds and --local_steps must be >= 1, got {self.rounds}, "
                        f"{self.local_steps}")
-    params_lib.check_choices(self)
+    fields.check_choices(self)
     if self.train_batch < 2:
       raise ValueError(f"--train_batch must be >= 2, got {self.train_batch}")
     if self.server_learning_rate <= 0 or not 0 <= self.server_momentum < 1:
@@ -237,7 +239,7 @@ def default_params(recipe: str = "tuned") -> params_lib.Params:
   steps; at 38,400 pairs cosine scored 86.3 on FSDD digits where bilinear
   scored 78.0 (docs/federated.md).
   """
-  params = params_lib.recipe("contrastive", recipe)
+  params = recipes.recipe("contrastive", recipe)
   if recipe != "tuned":
     return params
   # The resized crop stretches the mel axis mildly (0.8-1.25x). mobile-ssl-train's

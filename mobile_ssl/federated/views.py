@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import training_params
 
 # augment.DB (dB to the log-mel's natural-log units) and augment.EQ_COMPONENTS.
 DB = math.log(10.0) / 20.0
@@ -109,7 +110,7 @@ def masks(x: np.ndarray, time_frames: int, freq_bins: int,
   return out
 
 
-def augment_views(x: np.ndarray, params: params_lib.AugmentParams, rng: np.random.Generator,
+def augment_views(x: np.ndarray, params: training_params.AugmentParams, rng: np.random.Generator,
                   feature_params: params_lib.FeatureParams = params_lib.FeatureParams()
                   ) -> np.ndarray:
   """Augments [N, frames, bins, 1] float32 views as augment.augment_views does."""

@@ -18,6 +18,7 @@ import numpy as np
 
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import features
+from mobile_ssl.core import fields
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import tasks
@@ -163,7 +164,7 @@ def run(params: params_lib.Params, model_dir: str, *, data_dir: typing.Optional[
   params.encoder.validate()
   params.augment.validate()
   params.task.validate()
-  params_lib.check_choices(params.train)
+  fields.check_choices(params.train)
   task = None if params.task.name == "untrained" else tasks.get(params.task.name)
   sources = resolve_sources(params.datasets, split, data_dir) if task else []
   if task and task.needs_labels:

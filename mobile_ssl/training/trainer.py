@@ -38,6 +38,7 @@ from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import progress as progress_bar
 from mobile_ssl.core import schedule
+from mobile_ssl.core import training_params
 
 LOG_FILE = "train_log.csv"
 TENSORBOARD_DIR = "tensorboard"
@@ -115,7 +116,7 @@ def _distribute(strategy, dataset, global_batch: int, start_step: int):
   return strategy.distribute_datasets_from_function(dataset_fn)
 
 
-def learning_rate(train: params_lib.TrainParams):
+def learning_rate(train: training_params.TrainParams):
   """The learning rate, or its schedule: constant, or linear warm-up then cosine to 0."""
   if train.schedule == "constant":
     if train.warmup_steps:
@@ -134,7 +135,7 @@ def learning_rate(train: params_lib.TrainParams):
   raise ValueError(f"--schedule must be 'constant' or 'cosine', got {train.schedule!r}")
 
 
-def make_optimizer(train: params_lib.TrainParams) -> keras.optimizers.Optimizer:
+def make_optimizer(train: training_params.TrainParams) -> keras.optimizers.Optimizer:
   """Adam (the paper's), AdamW with decoupled weight decay, optional global-norm clipping."""
   if train.weight_decay < 0 or train.clip_norm < 0:
     raise ValueError("--weight_decay and --clip_norm must be >= 0")

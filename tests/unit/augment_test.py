@@ -7,7 +7,8 @@ import numpy as np
 import tensorflow as tf
 
 from mobile_ssl.core import augment
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
+from mobile_ssl.core import training_params
 
 SEED = tf.constant([3, 4], tf.int64)
 
@@ -104,17 +105,17 @@ def test_frequency_crop_range_is_its_own_and_defaults_to_the_time_range():
   kept = augment.resized_crop(over_freq, (0.6, 0.8), SEED, -6.9, freq_scale=(1.0, 1.0))
   np.testing.assert_allclose(kept.numpy(), over_freq.numpy(), atol=1e-4)
   # (0, 0) is crop_scale's range: the same draws as before the option existed.
-  default = params_lib.AugmentParams(crop_scale=(0.6, 1.5))
+  default = training_params.AugmentParams(crop_scale=(0.6, 1.5))
   assert default.crop_scales == ((0.6, 1.5), (0.6, 1.5)) and default.crops
   x = _batch()
   np.testing.assert_array_equal(
       augment.augment_views(x, default, SEED).numpy(),
       augment.augment_views(x, dataclasses.replace(default, freq_crop_scale=(0.6, 1.5)),
                             SEED).numpy())
-  only_freq = params_lib.AugmentParams(freq_crop_scale=(0.8, 1.2))
+  only_freq = training_params.AugmentParams(freq_crop_scale=(0.8, 1.2))
   assert only_freq.enabled and only_freq.crop_scales == ((1.0, 1.0), (0.8, 1.2))
-  assert params_lib.AugmentParams(crop_scale=(0.6, 1.5), freq_crop_scale=(1.0, 1.0)).crops
-  assert not params_lib.AugmentParams(freq_crop_scale=(1.0, 1.0)).enabled
+  assert training_params.AugmentParams(crop_scale=(0.6, 1.5), freq_crop_scale=(1.0, 1.0)).crops
+  assert not training_params.AugmentParams(freq_crop_scale=(1.0, 1.0)).enabled
 
 
 def test_masks_fill_one_band_per_axis_with_the_view_mean():
@@ -132,7 +133,7 @@ def test_masks_fill_one_band_per_axis_with_the_view_mean():
 
 
 def test_augment_inputs_treats_every_view_and_is_reproducible():
-  params = dataclasses.replace(params_lib.tiny(), augment=params_lib.AugmentParams(
+  params = dataclasses.replace(recipes.tiny(), augment=training_params.AugmentParams(
       gain_db=6, eq_db=10, mixup_ratio=0.4, crop_scale=(0.6, 1.5), time_mask_frames=8,
       freq_mask_bins=8))
   inputs = {"anchor": _batch(4), "positive": _batch(4), "context": tf.stack([_batch(4)] * 2, 1),
@@ -147,15 +148,15 @@ def test_augment_inputs_treats_every_view_and_is_reproducible():
   # Two identical views come out different: each view has its own draws.
   assert not np.allclose(a["anchor"].numpy(), a["positive"].numpy())
   # Switched off, nothing changes.
-  plain = augment.augment_inputs(inputs, params_lib.tiny(), SEED)
+  plain = augment.augment_inputs(inputs, recipes.tiny(), SEED)
   np.testing.assert_array_equal(plain["anchor"].numpy(), inputs["anchor"].numpy())
 
 
 def test_bad_augment_params_are_clear_errors():
   import pytest
   with pytest.raises(ValueError, match="crop_scale"):
-    params_lib.AugmentParams(crop_scale=(1.5, 0.6)).validate()
+    training_params.AugmentParams(crop_scale=(1.5, 0.6)).validate()
   with pytest.raises(ValueError, match="freq_crop_scale"):
-    params_lib.AugmentParams(freq_crop_scale=(0.0, 1.2)).validate()
+    training_params.AugmentParams(freq_crop_scale=(0.0, 1.2)).validate()
   with pytest.raises(ValueError, match="mixup_ratio"):
-    params_lib.AugmentParams(mixup_ratio=1.0).validate()
+    training_params.AugmentParams(mixup_ratio=1.0).validate()

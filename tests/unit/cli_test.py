@@ -8,7 +8,7 @@ from absl import flags
 
 from mobile_ssl.commands import cli
 from mobile_ssl.commands import train as train_cmd
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,13 +83,13 @@ def _train_flags(*args):
 
 def test_train_flags_start_from_the_tuned_recipe():
   params = _train_flags("--dataset=a,b@test")
-  assert params == dataclasses.replace(params_lib.recipe(), datasets=("a", "b@test"))
+  assert params == dataclasses.replace(recipes.recipe(), datasets=("a", "b@test"))
 
 
 def test_train_flags_given_override_the_chosen_recipe():
   params = _train_flags("--task=temporal_gap", "--recipe=paper", "--crop_scale=0.8,1.2",
                         "--steps=50", "--width=0.5", "--encoder_variant=fast")
-  paper = params_lib.recipe("temporal_gap", "paper")
+  paper = recipes.recipe("temporal_gap", "paper")
   assert params.augment == dataclasses.replace(paper.augment, crop_scale=(0.8, 1.2))
   assert params.train == dataclasses.replace(paper.train, steps=50)
   assert params.encoder == dataclasses.replace(paper.encoder, width=0.5, variant="fast")

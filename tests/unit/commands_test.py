@@ -22,15 +22,17 @@ from mobile_ssl.commands import federated
 from mobile_ssl.commands import quickstart
 from mobile_ssl.commands import train
 from mobile_ssl.core import params as params_lib
-from mobile_ssl.evaluation import suite
+from mobile_ssl.core import recipes
+from mobile_ssl.core import training_params
+from mobile_ssl.evaluation import eval_params as eval_params_lib
 from mobile_ssl.export import exporter
 from mobile_ssl.federated import run_state
 
 # command module -> the params dataclasses whose fields are its flags.
 COMMANDS = {
-    train: [params_lib.TrainParams, params_lib.EncoderParams, params_lib.TaskParams,
-            params_lib.AugmentParams],
-    evaluate: [suite.EvalParams],
+    train: [training_params.TrainParams, params_lib.EncoderParams, training_params.TaskParams,
+            training_params.AugmentParams],
+    evaluate: [eval_params_lib.EvalParams],
     export_tflite: [exporter.ExportParams],
     bench: [bench_lib.BenchParams],
     federated: [run_state.FederatedParams],
@@ -39,11 +41,11 @@ COMMANDS = {
 }
 # Fields that are deliberately not flags ('flag': None in their metadata).
 NOT_FLAGS = {
-    params_lib.TrainParams: {"keep_checkpoints"},
+    training_params.TrainParams: {"keep_checkpoints"},
     params_lib.EncoderParams: {"base_channels"},
-    params_lib.TaskParams: {"name", "byol_hidden_dim", "byol_projection_dim", "num_classes"},
-    params_lib.AugmentParams: set(),
-    suite.EvalParams: {"shuffle_buffer"},
+    training_params.TaskParams: {"name", "byol_hidden_dim", "byol_projection_dim", "num_classes"},
+    training_params.AugmentParams: set(),
+    eval_params_lib.EvalParams: {"shuffle_buffer"},
     exporter.ExportParams: set(),
     bench_lib.BenchParams: set(),
     run_state.FederatedParams: {"min_clients"},
@@ -63,9 +65,9 @@ def _flags(module, *args) -> flags.FlagValues:
 def _defaults(module, cls):
   """What a run without the flag gets: the tuned recipe's sections for train."""
   if module is train:
-    section = {params_lib.TrainParams: "train", params_lib.EncoderParams: "encoder",
-               params_lib.TaskParams: "task", params_lib.AugmentParams: "augment"}[cls]
-    return getattr(params_lib.recipe(), section)
+    section = {training_params.TrainParams: "train", params_lib.EncoderParams: "encoder",
+               training_params.TaskParams: "task", training_params.AugmentParams: "augment"}[cls]
+    return getattr(recipes.recipe(), section)
   return cls()
 
 
@@ -130,7 +132,7 @@ def test_defaults_are_the_dataclass_defaults(module):
     assert dataclasses.replace(defaults, **cli.dataclass_values(cls, fv)) == defaults
     assert cli.dataclass_values(cls, fv, present_only=True) == {}
   if module is train:
-    assert train.params_from_flags(fv) == params_lib.recipe()
+    assert train.params_from_flags(fv) == recipes.recipe()
 
 
 @pytest.mark.parametrize("cls", list(NOT_FLAGS), ids=lambda c: c.__name__)
@@ -250,8 +252,8 @@ def test_commands_define_into_separate_flag_values_without_collisions():
 
 
 def test_params_json_unchanged_by_flag_metadata():
-  for name in params_lib.RECIPES:
-    p = params_lib.recipe(name=name)
+  for name in recipes.RECIPES:
+    p = recipes.recipe(name=name)
     assert params_lib.from_json(p.to_json()) == p
     assert "help" not in p.to_json() and "metadata" not in p.to_json()
 

@@ -8,10 +8,10 @@ from mobile_ssl.core import embedding
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import features
 from mobile_ssl.core import model_dir
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from tests import audio_fixtures
 
-PARAMS = params_lib.tiny()
+PARAMS = recipes.tiny()
 HALF_SLICE = PARAMS.features.slice_seconds / 2  # 0.4875 s
 
 

@@ -14,6 +14,7 @@ from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import features
 from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.export import convert
 from tests import audio_fixtures
 
@@ -59,7 +60,7 @@ def _run_builtins_tflite(model, x):
 @pytest.mark.parametrize("pooling,embedding_dim", [("time_mean_max", 16),
                                                    ("multi_mean_std", 0)])
 def test_pooled_encoder_saves_loads_and_converts_to_builtins(tmp_path, pooling, embedding_dim):
-  params = params_lib.tiny()
+  params = recipes.tiny()
   params = params.__class__(**{**params.__dict__, "encoder": params_lib.EncoderParams(
       width=0.25, embedding_dim=embedding_dim, pooling=pooling)})
   model = encoder_lib.build_encoder(params.encoder, seed=0)

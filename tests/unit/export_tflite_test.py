@@ -10,13 +10,13 @@ import os
 import pytest
 
 from mobile_ssl.commands import export_tflite
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.export import exporter
 from tests import model_fixtures
 
 
 DATASET = "synthetic_audio/tiny"
-PARAMS = dataclasses.replace(params_lib.tiny(), datasets=(DATASET,))
+PARAMS = dataclasses.replace(recipes.tiny(), datasets=(DATASET,))
 
 
 def test_bad_input_is_one_clear_line(encoder_dir, tmp_path, capsys):

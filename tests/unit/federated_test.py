@@ -310,20 +310,20 @@ class TestViews:
 class TestSchedule:
 
   def test_matches_keras_cosine_schedule_of_the_trainer(self):
-    from mobile_ssl.core import params as params_lib  # pylint: disable=import-outside-toplevel
     from mobile_ssl.core import schedule  # pylint: disable=import-outside-toplevel
+    from mobile_ssl.core import training_params  # pylint: disable=import-outside-toplevel
     from mobile_ssl.training import trainer  # pylint: disable=import-outside-toplevel
-    for train in (params_lib.TrainParams(steps=600, schedule="cosine", warmup_steps=19),
-                  params_lib.TrainParams(steps=50, schedule="cosine", warmup_steps=100),
-                  params_lib.TrainParams(steps=50, schedule="cosine"),
-                  params_lib.TrainParams(steps=50)):
+    for train in (training_params.TrainParams(steps=600, schedule="cosine", warmup_steps=19),
+                  training_params.TrainParams(steps=50, schedule="cosine", warmup_steps=100),
+                  training_params.TrainParams(steps=50, schedule="cosine"),
+                  training_params.TrainParams(steps=50)):
       keras_schedule = trainer.learning_rate(train)
       for step in (0, 1, 4, 5, 18, 19, 20, 300, 599, 600, 700):
         want = (keras_schedule if isinstance(keras_schedule, float)
                 else float(keras_schedule(step)))
         assert abs(schedule.learning_rate_at(train, step) - want) < 1e-8, (train, step)
     with pytest.raises(ValueError, match="--schedule"):
-      schedule.learning_rate_at(params_lib.TrainParams(schedule="step"), 0)
+      schedule.learning_rate_at(training_params.TrainParams(schedule="step"), 0)
 
 
 @pytest.mark.parametrize("changes, message", [

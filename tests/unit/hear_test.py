@@ -18,9 +18,10 @@ import tensorflow as tf
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.evaluation import hear
 
-TINY = params_lib.tiny()
+TINY = recipes.tiny()
 
 
 @pytest.fixture(scope="module")

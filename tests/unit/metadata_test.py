@@ -6,13 +6,13 @@ from ai_edge_litert import schema_py_generated as schema
 
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import features
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.export import convert
 from mobile_ssl.export import metadata
 from mobile_ssl.export import tflite_embedder as embedder_lib
 from tests import audio_fixtures
 
-PARAMS = params_lib.tiny()
+PARAMS = recipes.tiny()
 DIM = PARAMS.encoder.embedding_dim
 
 

@@ -8,9 +8,9 @@ import pytest
 
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 
-TINY = params_lib.tiny()
+TINY = recipes.tiny()
 
 
 def test_params_round_trip_through_the_run_directory(tmp_path):

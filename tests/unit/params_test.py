@@ -6,10 +6,12 @@ import json
 import pytest
 
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
+from mobile_ssl.core import training_params
 
 
-@pytest.mark.parametrize("make", [params_lib.Params, params_lib.tiny, params_lib.recipe,
-                                  lambda: params_lib.recipe("temporal_gap", "paper")])
+@pytest.mark.parametrize("make", [params_lib.Params, recipes.tiny, recipes.recipe,
+                                  lambda: recipes.recipe("temporal_gap", "paper")])
 def test_json_round_trip_keeps_every_field_and_tuple(make):
   params = make()
   back = params_lib.from_json(params.to_json())
@@ -68,10 +70,10 @@ def test_output_dim_counts_the_blocks_and_bins():
     (params_lib.FeatureParams(stft_dtype="float16"), "stft_dtype"),
     (params_lib.FeatureParams(num_mel_bins=0), "positive"),
     (params_lib.EncoderParams(width=0.0), "--width must be > 0"),
-    (params_lib.AugmentParams(gain_db=-1.0), "--gain_db"),
-    (params_lib.AugmentParams(eq_db=-1.0), "--eq_db"),
-    (params_lib.AugmentParams(crop_scale=(0.0, 1.0)), "--crop_scale"),
-    (params_lib.TaskParams(audio2vec_target="raw"), "--audio2vec_target must be one of"),
+    (training_params.AugmentParams(gain_db=-1.0), "--gain_db"),
+    (training_params.AugmentParams(eq_db=-1.0), "--eq_db"),
+    (training_params.AugmentParams(crop_scale=(0.0, 1.0)), "--crop_scale"),
+    (training_params.TaskParams(audio2vec_target="raw"), "--audio2vec_target must be one of"),
 ])
 def test_validation_names_the_parameter(bad, message):
   with pytest.raises(ValueError, match=message):
@@ -85,49 +87,49 @@ def test_validation_names_the_parameter(bad, message):
     ({"crop_scale": 1.0}, r"\['crop_scale'\]: expected 2 values, got 1.0"),
 ])
 def test_params_file_tuples_need_their_length(augment, message):
-  values = params_lib.recipe().to_dict()
+  values = recipes.recipe().to_dict()
   values["augment"].update(augment)
   with pytest.raises(ValueError, match=message):
     params_lib.from_dict(values)
   # Variable-length tuples take any count.
-  values = params_lib.recipe().to_dict()
+  values = recipes.recipe().to_dict()
   values["encoder"]["base_channels"] = [4, 8, 16]
   assert params_lib.from_dict(values).encoder.base_channels == (4, 8, 16)
 
 
 def test_defaults_validate():
-  params = params_lib.recipe()
+  params = recipes.recipe()
   assert params.features.validate() is params.features
   assert params.encoder.validate() is params.encoder
   assert params.augment.validate() is params.augment
 
 
 def test_augment_enabled_by_any_augmentation():
-  assert not params_lib.AugmentParams().enabled
+  assert not training_params.AugmentParams().enabled
   for change in ({"gain_db": 1.0}, {"eq_db": 1.0}, {"mixup_ratio": 0.1},
                  {"crop_scale": (0.9, 1.0)}, {"time_mask_frames": 1}, {"freq_mask_bins": 1}):
-    assert params_lib.AugmentParams(**change).enabled, change
+    assert training_params.AugmentParams(**change).enabled, change
 
 
 def test_recipes():
-  paper = params_lib.recipe("triplet", "paper")
-  assert paper == dataclasses.replace(params_lib.Params(), task=params_lib.TaskParams(
+  paper = recipes.recipe("triplet", "paper")
+  assert paper == dataclasses.replace(params_lib.Params(), task=training_params.TaskParams(
       name="triplet"))
-  tuned = params_lib.recipe()
-  assert tuned.task.name == params_lib.DEFAULT_TASK == "triplet"
+  tuned = recipes.recipe()
+  assert tuned.task.name == recipes.DEFAULT_TASK == "triplet"
   assert (tuned.encoder.pooling, tuned.encoder.embedding_dim) == ("multi_mean_std", 0)
   assert tuned.encoder.pool_blocks == 5 and tuned.encoder.output_dim() == 2560
   assert params_lib.Params().encoder.pool_blocks == 3  # what older run directories had
   assert tuned.task.contrastive_similarity == "cosine"
   assert (tuned.train.schedule, tuned.train.concat_clips) == ("cosine", 0)
-  assert (tuned.train.steps, tuned.train.batch_size) == (params_lib.TUNED_STEPS, 64) == (3200, 64)
+  assert (tuned.train.steps, tuned.train.batch_size) == (recipes.TUNED_STEPS, 64) == (3200, 64)
   # Steps follow a task's step cost where it is far from triplet's: the same time budget.
-  assert params_lib.recipe("audio2vec_cbow").train.steps == 1900 < params_lib.TUNED_STEPS
-  assert params_lib.recipe("audio2vec_skipgram").train.steps == 3700 > params_lib.TUNED_STEPS
-  assert params_lib.recipe("temporal_gap").train.steps == params_lib.TUNED_STEPS
-  assert tuned.augment == params_lib.TUNED_AUGMENT and tuned.augment.enabled
+  assert recipes.recipe("audio2vec_cbow").train.steps == 1900 < recipes.TUNED_STEPS
+  assert recipes.recipe("audio2vec_skipgram").train.steps == 3700 > recipes.TUNED_STEPS
+  assert recipes.recipe("temporal_gap").train.steps == recipes.TUNED_STEPS
+  assert tuned.augment == recipes.TUNED_AUGMENT and tuned.augment.enabled
   with pytest.raises(ValueError, match="--recipe must be one of tuned, paper, got 'best'"):
-    params_lib.recipe(name="best")
+    recipes.recipe(name="best")
 
 
 def test_params_are_frozen():

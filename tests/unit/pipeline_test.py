@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import training_params
 from mobile_ssl.data import pipeline
 from mobile_ssl.data import task_stream
 
@@ -65,7 +66,7 @@ def test_concatenate_clips_loops_each_clip_in_loop_mode():
   ds = tf.data.Dataset.from_tensor_slices({"waveform": [[1., 2.]]})
   assert next(pipeline.concatenate_clips(ds, 3, "loop", min_samples=7).as_numpy_iterator())[
       "waveform"].tolist() == [1., 2.] * 4
-  params = params_lib.Params(train=params_lib.TrainParams(concat_clips=3))
+  params = params_lib.Params(train=training_params.TrainParams(concat_clips=3))
   loop = dataclasses.replace(params, train=dataclasses.replace(params.train, concat_mode="loop"))
   assert pipeline.cache_key(params) != pipeline.cache_key(loop)
   assert pipeline.cache_key(loop).endswith("_concat3_loop")

@@ -6,6 +6,7 @@ import pytest
 from mobile_ssl.core import embedding
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.core import streaming
 from tests import audio_fixtures
 
@@ -86,7 +87,7 @@ class TestStreamingEmbedder:
     assert backend.calls == 1
 
   def test_keras_backend(self):
-    tiny = params_lib.tiny()
+    tiny = recipes.tiny()
     keras_embedder = embedding.KerasEmbedder(
         encoder=encoder_lib.build_encoder(tiny.encoder, tiny.features, seed=0), params=tiny)
     x = audio_fixtures.chirp(2.5)

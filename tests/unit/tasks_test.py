@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from mobile_ssl.core import encoder as encoder_lib
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.core import tasks
 from mobile_ssl.core.tasks import contrastive
 from mobile_ssl.core.tasks import sampling
@@ -15,7 +15,7 @@ from mobile_ssl.core.tasks import temporal_gap
 from mobile_ssl.core.tasks import triplet
 
 PARAMS = dataclasses.replace(
-    params_lib.tiny(), task=dataclasses.replace(params_lib.tiny().task, num_classes=3))
+    recipes.tiny(), task=dataclasses.replace(recipes.tiny().task, num_classes=3))
 
 
 def _ramp(frames, base=0.0):

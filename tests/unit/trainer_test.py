@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mobile_ssl.core import params as params_lib
+from mobile_ssl.core import recipes
 from mobile_ssl.training import trainer
 
-TINY = params_lib.tiny()
+TINY = recipes.tiny()
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero():
@@ -41,9 +41,8 @@ def test_resume_check_reads_an_older_params_json_with_the_fields_added_since(tmp
   """A params.json written before a field existed resumes under that field's default, and a
   real change is still refused by name (training/pretraining.check_resumable)."""
   import json  # pylint: disable=import-outside-toplevel
-  from mobile_ssl.core import params as params_lib  # pylint: disable=import-outside-toplevel
   from mobile_ssl.training import pretraining  # pylint: disable=import-outside-toplevel
-  earlier = params_lib.recipe("triplet", "tuned")
+  earlier = recipes.recipe("triplet", "tuned")
   earlier = dataclasses.replace(earlier, augment=dataclasses.replace(
       earlier.augment, freq_crop_scale=(0.0, 0.0)))
   written = json.loads(earlier.to_json())
@@ -51,7 +50,7 @@ def test_resume_check_reads_an_older_params_json_with_the_fields_added_since(tmp
   (tmp_path / "params.json").write_text(json.dumps(written))
   pretraining.check_resumable(str(tmp_path), earlier)  # the same run: resumes
   with pytest.raises(ValueError, match="augment.freq_crop_scale"):
-    pretraining.check_resumable(str(tmp_path), params_lib.recipe("triplet", "tuned"))
+    pretraining.check_resumable(str(tmp_path), recipes.recipe("triplet", "tuned"))
 
 
 def test_an_input_errors_line_keeps_the_ops_message_and_drops_tensorflows_frame():

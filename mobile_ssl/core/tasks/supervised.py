@@ -1,6 +1,6 @@
 """Supervised baseline: the same encoder plus a linear head, trained on labels.
 
-Also the fine-tuning model of the evaluation (mobile_ssl/evaluation/suite.py): start
+Also the fine-tuning model of the evaluation (mobile_ssl/evaluation/finetune.py): start
 from a pretrained encoder instead of the random initialization.
 """
 
