@@ -208,8 +208,12 @@ class TestEvaluation:
         digit_task, "train", params.features, FAST.hop_seconds).as_numpy_iterator()]
     assert sizes[:-1] == [3] * (len(sizes) - 1) and 1 <= sizes[-1] <= 3
     assert sum(sizes) == len(default[0]["clips"])
-    for small, usual in zip(embed(), default):  # the same to the bit: a choice of speed only
-      np.testing.assert_array_equal(small["embeddings"], usual["embeddings"])
+    # A choice of speed only: the same windows, and the same values to float32
+    # rounding. To the bit on the AVX-512 hosts of sessions 40-58; an AVX2-only
+    # EPYC (2026-12-08) blocks its matrix products by batch, and batch 3 moved
+    # 275 of 384 values by at most 5.6e-9.
+    for small, usual in zip(embed(), default):
+      np.testing.assert_allclose(small["embeddings"], usual["embeddings"], rtol=1e-5, atol=1e-7)
       np.testing.assert_array_equal(small["clips"], usual["clips"])
 
   def test_cache_files_are_written_in_the_background(self, digit_task, tiny_run, tmp_path):
