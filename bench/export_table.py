@@ -28,6 +28,7 @@ from mobile_ssl.benchmark import latency
 from mobile_ssl.core import model_dir
 from mobile_ssl.data import downstream
 from mobile_ssl.evaluation import probe
+from mobile_ssl.export import export_params as export_params_lib
 from mobile_ssl.export import exporter
 from mobile_ssl.export import probe_accuracy
 from mobile_ssl.export import tflite_embedder as embedder_lib
@@ -48,12 +49,12 @@ FLAGS = flags.FLAGS
 def _export_all(folder):
   """Every combination, written whatever its cosines (the check column applies the defaults)."""
   rows = []
-  for quantization, kind in exporter.COMBINATIONS:
+  for quantization, kind in export_params_lib.COMBINATIONS:
     if FLAGS.precisions and quantization not in FLAGS.precisions:
       continue
     path = os.path.join(folder, f"encoder_{quantization}_{kind}.tflite")
     start = time.perf_counter()
-    report = exporter.export_encoder(FLAGS.encoder, path, exporter.ExportParams(
+    report = exporter.export_encoder(FLAGS.encoder, path, export_params_lib.ExportParams(
         quantization=quantization, input_kind=kind,
         representative_data=FLAGS.representative_data,
         validation_data=FLAGS.validation_data, num_validation=FLAGS.num_validation,
@@ -107,7 +108,7 @@ def _table(rows, probes, times):
       line += (f" {accuracy:.4f} ({keras_accuracy:.4f}) | "
                f"{result['agreement'][row['path']]:.3f} |")
       if (keras_accuracy - accuracy
-          > exporter.ExportParams.max_probe_drop + probe.DROP_TOLERANCE):
+          > export_params_lib.ExportParams.max_probe_drop + probe.DROP_TOLERANCE):
         checks.append(f"{name} drop {keras_accuracy - accuracy:.3f}")
     lines.append(line + f" {'ok' if not checks else 'FAIL (' + ', '.join(checks) + ')'} |")
   return "\n".join(lines)
@@ -118,10 +119,10 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   if not FLAGS.encoder:
     raise app.UsageError("--encoder is required (a run directory)")
-  unknown = sorted(set(FLAGS.precisions) - set(exporter.QUANTIZATIONS))
+  unknown = sorted(set(FLAGS.precisions) - set(export_params_lib.QUANTIZATIONS))
   if unknown:
     raise app.UsageError(f"--precisions: unknown {', '.join(unknown)}; valid: "
-                         f"{', '.join(exporter.QUANTIZATIONS)}")
+                         f"{', '.join(export_params_lib.QUANTIZATIONS)}")
   try:
     params = model_dir.read_params(FLAGS.encoder)
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,7 +5,7 @@ r"""What a log-mel front end costs per second of audio, against a plain FFT as t
 Times, on the same real-valued 975 ms windows (15,600 samples -> 96 x 64
 log-mel), interleaved in `--rounds` rounds (median of each row's round
 medians; 1 thread everywhere):
-  * ours, LiteRT     our front end alone as a float32 .tflite (`convert.LogMel`:
+  * ours, LiteRT     our front end alone as a float32 .tflite (`inference_model_lib.LogMel`:
                      the STFT as two small DFTs in matmuls, `features.dft_magnitude`,
                      grouped mel matmuls), and the same with `--stft=fft`, i.e.
                      TFLite's builtin RFFT2D, which the exports used before;
@@ -37,6 +37,7 @@ from mobile_ssl.benchmark import peers  # pylint: disable=wrong-import-position
 from mobile_ssl.core import features  # pylint: disable=wrong-import-position
 from mobile_ssl.core import params as params_lib  # pylint: disable=wrong-import-position
 from mobile_ssl.export import convert  # pylint: disable=wrong-import-position
+from mobile_ssl.export import inference_model as inference_model_lib  # pylint: disable=wrong-import-position
 
 flags.DEFINE_integer("rounds", 7, "Interleaved rounds.")
 flags.DEFINE_integer("invokes", 200, "Invokes (or numpy calls) per row and round.")
@@ -93,9 +94,9 @@ def main(argv):
   window = np.random.default_rng(0).normal(scale=0.1, size=fp.slice_samples).astype(np.float32)
   rows = {
       "ours, LiteRT float32 (two-stage DFT)": _litert_call(
-          _front_end_tflite(convert.LogMel, fp), window),
+          _front_end_tflite(inference_model_lib.LogMel, fp), window),
       "ours with RFFT2D, LiteRT float32 (before)": _litert_call(
-          _front_end_tflite(functools.partial(convert.LogMel, stft="fft"), fp), window),
+          _front_end_tflite(functools.partial(inference_model_lib.LogMel, stft="fft"), fp), window),
       "YAMNet tflite_compatible, LiteRT float32 (DFT matmul)": _litert_call(
           _front_end_tflite(peers.YamnetLogMel, fp), window),
       "numpy.fft.rfft log-mel (floor)": _numpy_call(window, fp, np.fft.rfft),

@@ -29,6 +29,7 @@ from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import streaming
 from mobile_ssl.export import convert
+from mobile_ssl.export import inference_model as inference_model_lib
 from mobile_ssl.export import tflite_embedder as embedder_lib
 
 flags.DEFINE_list("model", [], ".tflite files (default: the untrained width-1.0 encoder).")
@@ -43,7 +44,7 @@ RATE = 16000
 def _default_models(folder: str):
   params = params_lib.Params()
   encoder = encoder_lib.build_encoder(params.encoder, params.features, seed=0)
-  model = convert.inference_model(encoder, params.features, "waveform")
+  model = inference_model_lib.inference_model(encoder, params.features, "waveform")
   paths = []
   for quantization in ("float32", "dynamic"):
     path = os.path.join(folder, f"width1_{quantization}_waveform.tflite")

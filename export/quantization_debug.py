@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from mobile_ssl.export import convert
+from mobile_ssl.export import float_ends
 from mobile_ssl.export import validation
 
 COLUMNS = ("layer", "op", "rmse_over_scale", "relative_error", "share", "scale")
@@ -53,7 +54,7 @@ def layer_errors(model: keras.Model, examples: typing.Sequence[np.ndarray],
   """Runs the quantization debugger on an int8 conversion of an inference model.
 
   Args:
-    model: `convert.inference_model(...)` (float I/O).
+    model: `inference_model.inference_model(...)` (float I/O).
     examples: calibration examples, batch-1 (`convert.representative`).
     debug_examples: held-out batch-1 examples the errors are measured on.
 
@@ -83,7 +84,7 @@ def layer_errors(model: keras.Model, examples: typing.Sequence[np.ndarray],
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=converter, debug_dataset=lambda: ([x] for x in debug_examples),
         debug_options=tf.lite.experimental.QuantizationDebugOptions(**metrics))
-    denied = convert.float_nodes(debugger.calibrated_model, model)
+    denied = float_ends.float_nodes(debugger.calibrated_model, model)
     if denied:
       debugger.options = tf.lite.experimental.QuantizationDebugOptions(
           denylisted_nodes=denied, **metrics)

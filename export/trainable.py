@@ -45,7 +45,7 @@ import tensorflow as tf
 from mobile_ssl.core import atomic
 from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
-from mobile_ssl.export import convert
+from mobile_ssl.export import inference_model as inference_model_lib
 from mobile_ssl.export import trainable_graph as graph
 from mobile_ssl.export import trainable_runner
 
@@ -123,7 +123,7 @@ class TrainableModule(tf.Module):
 
   def _log_mel(self, waveform):
     # The inference model's front end (export/convert.py).
-    return {"log_mel": convert.exported_log_mel(waveform, self._params.features)}
+    return {"log_mel": inference_model_lib.exported_log_mel(waveform, self._params.features)}
 
   def _embed_waveform(self, waveform):
     return self._embed(self._log_mel(waveform)["log_mel"])

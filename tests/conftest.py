@@ -56,10 +56,11 @@ def tiny_tflite(tmp_path_factory):
    'float32': path, 'int8': path}.
   """
   from mobile_ssl.export import convert
+  from mobile_ssl.export import inference_model as inference_model_lib
   tiny = recipes.tiny()
   folder = tmp_path_factory.mktemp("tiny_tflite")
   encoder = encoder_lib.build_encoder(tiny.encoder, tiny.features, seed=0)
-  model = convert.inference_model(encoder, tiny.features, "log_mel")
+  model = inference_model_lib.inference_model(encoder, tiny.features, "log_mel")
   log_mels = audio_fixtures.log_mels()
   paths = {"encoder": encoder, "input": str(folder / "input.npy")}
   np.save(paths["input"], log_mels[:1])

@@ -26,9 +26,13 @@ from mobile_ssl.evaluation import linear_eval
 from mobile_ssl.evaluation import probe
 from mobile_ssl.evaluation import suite
 from mobile_ssl.evaluation import window_embeddings
+from mobile_ssl.export import calibration
 from mobile_ssl.export import classifier
 from mobile_ssl.export import convert
+from mobile_ssl.export import export_params as export_params_lib
 from mobile_ssl.export import exporter
+from mobile_ssl.export import float_ends
+from mobile_ssl.export import inference_model as inference_model_lib
 from mobile_ssl.export import metadata
 from mobile_ssl.export import probe_accuracy
 from mobile_ssl.export import quantization_debug
@@ -40,7 +44,7 @@ from tests import model_fixtures
 DATASET = "synthetic_audio/tiny"
 PARAMS = dataclasses.replace(recipes.tiny(), datasets=(DATASET,))
 DIM = PARAMS.encoder.embedding_dim
-COMBINATIONS = list(exporter.COMBINATIONS)
+COMBINATIONS = list(export_params_lib.COMBINATIONS)
 INPUT_SHAPES = {"waveform": [1, 15600], "log_mel": [1, 96, 64, 1]}
 _TYPES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
 
@@ -52,7 +56,7 @@ def exported(encoder_dir, tiny_synthetic, data_dir, tmp_path_factory):
   out = {}
   for quantization, kind in COMBINATIONS:
     path = str(folder / f"{quantization}_{kind}.tflite")
-    report = exporter.export_encoder(encoder_dir, path, exporter.ExportParams(
+    report = exporter.export_encoder(encoder_dir, path, export_params_lib.ExportParams(
         quantization=quantization, input_kind=kind, data_dir=data_dir))
     out[quantization, kind] = (path, report)
   return out
@@ -146,13 +150,13 @@ class TestPrecisionsAndInputs:
     windows, _ = features.frame_waveform(x, 0.25, PARAMS.features)
     cos = validation.cosines(embedder_lib.TFLiteEmbedder(path).embed_windows(windows),
                              keras_embedder.embed_windows(windows))
-    min_mean, min_min = exporter.DEFAULT_THRESHOLDS[quantization]
+    min_mean, min_min = export_params_lib.DEFAULT_THRESHOLDS[quantization]
     assert cos.mean() >= min_mean and cos.min() >= min_min
     if quantization == "float32":
       assert cos.min() > 0.99999
     # The report's numbers, recomputed here on the same held-out windows (the test split).
     v = report["validation"]
-    held_out = validation.windows(tiny_synthetic, "test", exporter.ExportParams().num_validation,
+    held_out = validation.windows(tiny_synthetic, "test", export_params_lib.ExportParams().num_validation,
                                   PARAMS.features, hop_seconds=exporter.VALIDATION_HOP_SECONDS)
     assert (v["dataset"], v["split"], v["windows"]) == (DATASET, "test", len(held_out))
     lite = embedder_lib.TFLiteEmbedder(path).embed_windows(held_out).astype(np.float64)
@@ -173,13 +177,13 @@ class TestPrecisionsAndInputs:
                                          "windows": report["representative"]["windows"]}
     first = next(pipeline.clips(tiny_synthetic, "train").as_numpy_iterator())["waveform"]
     windows = validation.windows(tiny_synthetic, "train", 5, PARAMS.features,
-                                 hop_seconds=convert.CALIBRATION_HOP_SECONDS)
+                                 hop_seconds=calibration.CALIBRATION_HOP_SECONDS)
     np.testing.assert_array_equal(windows[0], first[:PARAMS.features.slice_samples])
     assert len(windows) == 5
 
 
 class TestInt8StatisticsPooling:
-  """A waveform-in int8 file keeps the statistics pooling float (`convert.float_nodes`)."""
+  """A waveform-in int8 file keeps the statistics pooling float (`float_ends.float_nodes`)."""
 
   @pytest.fixture(scope="class")
   def pooled(self):
@@ -187,16 +191,16 @@ class TestInt8StatisticsPooling:
     ep = params_lib.EncoderParams(width=0.25, pooling="multi_mean_std", pool_blocks=3,
                                   embedding_dim=0)
     fp = params_lib.FeatureParams()
-    model = convert.inference_model(encoder_lib.build_encoder(ep, fp, seed=0), fp, "waveform")
+    model = inference_model_lib.inference_model(encoder_lib.build_encoder(ep, fp, seed=0), fp, "waveform")
     waves = [audio_fixtures.chirp(1.0, f0=100.0 * (i + 1)) * (0.05 + 0.1 * i) for i in range(8)]
     waves += [audio_fixtures.noise(1.0, seed=i, amplitude=0.02 * (i + 1)) for i in range(8)]
     examples = [w[None, :fp.slice_samples].astype(np.float32) for w in waves]
     float_pool = convert.convert(model, "int8", examples)
-    saved, convert._pooling_tail = convert._pooling_tail, lambda model: []  # the old conversion
+    saved, float_ends._pooling_tail = float_ends._pooling_tail, lambda model: []  # the old conversion
     try:
       int8_pool = convert.convert(model, "int8", examples)
     finally:
-      convert._pooling_tail = saved
+      float_ends._pooling_tail = saved
     held = np.stack([
         (audio_fixtures.sine(1.0, 150.0 * (i + 1), amplitude=0.02 + 0.04 * i)
          + audio_fixtures.noise(1.0, seed=50 + i, amplitude=0.01))[:fp.slice_samples]
@@ -240,8 +244,8 @@ class TestInt8StatisticsPooling:
     # Fully integer for integer-only accelerators: the pooling is int8 there too.
     ep = params_lib.EncoderParams(width=0.25, pooling="multi_mean_std", embedding_dim=0)
     fp = params_lib.FeatureParams()
-    model = convert.inference_model(encoder_lib.build_encoder(ep, seed=0), fp, "log_mel")
-    assert convert._pooling_tail(model)[0].startswith("global_pool_block")
+    model = inference_model_lib.inference_model(encoder_lib.build_encoder(ep, seed=0), fp, "log_mel")
+    assert float_ends._pooling_tail(model)[0].startswith("global_pool_block")
     examples = [x[None] for x in embedder_lib.model_inputs(
         np.stack([audio_fixtures.chirp(1.0, f0=100.0 * (i + 1))[:fp.slice_samples]
                   for i in range(6)]).astype(np.float32), "log_mel", fp)]
@@ -291,7 +295,7 @@ class TestEmbedder:
       assert emb.shape == (len(stamps), DIM) and emb.dtype == np.float32
       cos = validation.cosines(emb, ref)
       if quantization == "int8":  # a tiny encoder calibrated on 24 windows, tones unseen
-        assert cos.mean() > exporter.DEFAULT_THRESHOLDS["int8"][0] and cos.min() > 0.95
+        assert cos.mean() > export_params_lib.DEFAULT_THRESHOLDS["int8"][0] and cos.min() > 0.95
       else:
         assert cos.min() > 0.99
 
@@ -346,7 +350,7 @@ class TestCommand:
                                             tmp_path, capsys):
     output = tmp_path / "enc.tflite"
     with pytest.raises(exporter.ValidationError, match="mean cosine .* < 1.0") as failure:
-      exporter.export_encoder(encoder_dir, str(output), exporter.ExportParams(
+      exporter.export_encoder(encoder_dir, str(output), export_params_lib.ExportParams(
           quantization="dynamic", input_kind="log_mel", data_dir=data_dir, min_mean_cosine=1.0))
     assert not failure.value.report["passed"] and os.listdir(tmp_path) == []
     output.write_bytes(b"older export")  # a failed export leaves an older file alone
@@ -361,7 +365,7 @@ class TestCommand:
   def test_stft_fft_keeps_tflites_rfft2d_and_the_same_embedding(self, exported, encoder_dir,
                                                                 data_dir, tmp_path):
     path = str(tmp_path / "fft.tflite")
-    report = exporter.export_encoder(encoder_dir, path, exporter.ExportParams(
+    report = exporter.export_encoder(encoder_dir, path, export_params_lib.ExportParams(
         quantization="float32", input_kind="waveform", stft="fft", data_dir=data_dir))
     assert report["passed"] and report["stft"] == "fft" and "RFFT2D" in report["ops"]
     matmul_path, matmul_report = exported["float32", "waveform"]
@@ -387,7 +391,7 @@ class TestCommand:
 @pytest.fixture(scope="module")
 def exported_classifier(encoder_dir, tiny_synthetic, data_dir, tmp_path_factory):
   path = str(tmp_path_factory.mktemp("classifier") / "classifier.tflite")
-  report = exporter.export_encoder(encoder_dir, path, exporter.ExportParams(
+  report = exporter.export_encoder(encoder_dir, path, export_params_lib.ExportParams(
       classifier_task=f"{DATASET}:event", data_dir=data_dir, max_probe_drop=0.0))
   return path, report
 
@@ -475,7 +479,7 @@ class TestOneValidationPath:
     folder = _write_sparse_digits(str(tmp_path / "recordings"))
     task_spec = f"{folder}:digit"
     output = str(tmp_path / "enc.tflite")
-    report = exporter.export_encoder(encoder_dir, output, exporter.ExportParams(
+    report = exporter.export_encoder(encoder_dir, output, export_params_lib.ExportParams(
         quantization="float32", input_kind="log_mel", data_dir=data_dir, probe_task=task_spec,
         max_probe_drop=1.0, probe_window_stride=1))
     task = downstream.load_task(task_spec, data_dir)
@@ -502,7 +506,7 @@ class TestOneValidationPath:
     # side) is loaded, not embedded and fitted again.
     folder = _write_sparse_digits(str(tmp_path / "recordings"))
     cache = str(tmp_path / "cache")
-    export_params = exporter.ExportParams(
+    export_params = export_params_lib.ExportParams(
         quantization="float32", input_kind="log_mel", data_dir=data_dir,
         probe_task=f"{folder}:digit", max_probe_drop=1.0, cache_dir=cache)
     first = exporter.export_encoder(encoder_dir, str(tmp_path / "a.tflite"), export_params)
@@ -536,9 +540,9 @@ class TestOneValidationPath:
 
   def test_calibration_pool_takes_equal_shares(self, data_dir, tiny_synthetic, tmp_path):
     folder = _write_sparse_digits(str(tmp_path / "recordings"))
-    windows, info = convert.calibration_windows(f"{DATASET},{folder}", 10, PARAMS.features,
+    windows, info = calibration.calibration_windows(f"{DATASET},{folder}", 10, PARAMS.features,
                                                 data_dir=data_dir)
-    alone = [convert.calibration_windows(spec, 5, PARAMS.features, data_dir=data_dir)[0]
+    alone = [calibration.calibration_windows(spec, 5, PARAMS.features, data_dir=data_dir)[0]
              for spec in (DATASET, folder)]
     np.testing.assert_array_equal(windows, np.concatenate(alone))
     assert info == {"dataset": f"{DATASET},{folder}", "split": "train,train", "windows": 10}
@@ -547,7 +551,7 @@ class TestOneValidationPath:
                                                   tmp_path):
     from mobile_ssl.benchmark import lineup  # pylint: disable=g-import-not-at-top
     output = str(tmp_path / "enc.tflite")
-    exporter.export_encoder(encoder_dir, output, exporter.ExportParams(
+    exporter.export_encoder(encoder_dir, output, export_params_lib.ExportParams(
         quantization="int8", input_kind="log_mel", data_dir=data_dir,
         representative_data=f"{DATASET}@train", num_representative=7))
     calib = lineup.calibration(DATASET, "train", 7, data_dir)
@@ -559,11 +563,11 @@ class TestOneValidationPath:
                                      monkeypatch):
     from mobile_ssl.benchmark import lineup  # pylint: disable=g-import-not-at-top
     calls = []
-    sampler = convert.calibration_windows
-    monkeypatch.setattr(convert, "calibration_windows",
+    sampler = calibration.calibration_windows
+    monkeypatch.setattr(calibration, "calibration_windows",
                         lambda *a, **k: calls.append(a[0]) or sampler(*a, **k))
     lineup.calibration(DATASET, "train", 3, data_dir)
-    exporter.export_encoder(encoder_dir, str(tmp_path / "enc.tflite"), exporter.ExportParams(
+    exporter.export_encoder(encoder_dir, str(tmp_path / "enc.tflite"), export_params_lib.ExportParams(
         quantization="int8", input_kind="log_mel", data_dir=data_dir, num_representative=3,
         num_validation=3))
     assert calls == [f"{DATASET}@train", DATASET]
@@ -571,11 +575,11 @@ class TestOneValidationPath:
 
 class TestDebugQuantization:
 
-  @pytest.mark.parametrize("kind", exporter.INPUT_KINDS)
+  @pytest.mark.parametrize("kind", export_params_lib.INPUT_KINDS)
   def test_table_names_layers_and_shares_sum_to_one(self, encoder_dir, data_dir, tiny_synthetic,
                                                     tmp_path, kind):
     output = str(tmp_path / f"enc_{kind}.tflite")
-    report = exporter.export_encoder(encoder_dir, output, exporter.ExportParams(
+    report = exporter.export_encoder(encoder_dir, output, export_params_lib.ExportParams(
         quantization="int8", input_kind=kind, data_dir=data_dir, num_representative=8,
         num_validation=6, debug_quantization=True))
     debug = report["quantization_debug"]

@@ -40,6 +40,7 @@ from mobile_ssl.data import pipeline
 from mobile_ssl.evaluation import eval_params as eval_params_lib
 from mobile_ssl.evaluation import probe
 from mobile_ssl.evaluation import window_embeddings
+from mobile_ssl.export import export_params as export_params_lib
 from mobile_ssl.export import exporter
 from mobile_ssl.export import tflite_embedder as embedder_lib
 from tests import audio_fixtures
@@ -129,7 +130,7 @@ def tiny_run(tmp_path_factory):
 def digit_classifier(tiny_run, fsdd_subset, data_dir, tmp_path_factory):
   """(classifier .tflite, export report, task) for FSDD digits."""
   path = str(tmp_path_factory.mktemp("clf") / "digits.tflite")
-  report = exporter.export_encoder(tiny_run, path, exporter.ExportParams(
+  report = exporter.export_encoder(tiny_run, path, export_params_lib.ExportParams(
       classifier_task=f"{fsdd_subset}:digit", data_dir=data_dir))
   return path, report, downstream.load_task(f"{fsdd_subset}:digit", data_dir)
 
@@ -219,7 +220,7 @@ def test_audio_classifier_stream_mode_matches_streaming_embedder(
 def test_legacy_audio_embedder_matches_tflite_embedder(legacy_python, tiny_run, fsdd_subset,
                                                       data_dir, tmp_path):
   path = str(tmp_path / "embedder.tflite")
-  exporter.export_encoder(tiny_run, path, exporter.ExportParams(validation_data=fsdd_subset,
+  exporter.export_encoder(tiny_run, path, export_params_lib.ExportParams(validation_data=fsdd_subset,
                                                             data_dir=data_dir))
   x = np.concatenate([audio_fixtures.chirp(1.5), audio_fixtures.noise(1.2, seed=7),
                       audio_fixtures.sine(0.8, 660.0)])  # 3.5 s at 16 kHz

@@ -29,7 +29,7 @@ from mobile_ssl.benchmark import peers as peers_lib
 from mobile_ssl.benchmark import tflite_graph
 from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.data import downstream
-from mobile_ssl.export import convert
+from mobile_ssl.export import calibration
 from mobile_ssl.export import probe_accuracy
 from mobile_ssl.export import validation
 
@@ -88,7 +88,7 @@ class BenchParams:
   calibration_split: str = dataclasses.field(default="train", metadata={
       "help": "Split of --calibration_dataset."})
   calibration_examples: int = dataclasses.field(
-      default=convert.DEFAULT_CALIBRATION_WINDOWS,
+      default=calibration.DEFAULT_CALIBRATION_WINDOWS,
       metadata={"help": "975 ms windows used to calibrate int8."})
   data_dir: typing.Optional[str] = dataclasses.field(default=None, metadata={
       "help": "TFDS data dir (default: TFDS's, ~/tensorflow_datasets)."})

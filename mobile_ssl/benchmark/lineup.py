@@ -2,7 +2,7 @@
 
 Every built model goes through the project's one converter at the same
 precision, with int8 calibrated on real audio by the exporter's own sampler
-(`convert.calibration_windows`), never noise. Our encoder is built by
+(`calibration_lib.calibration_windows`), never noise. Our encoder is built by
 `convert.encoder_tflite`, the function behind `export_tflite` (integer I/O for
 int8 log-mel, metadata included), so with the same calibration data and count
 the timed file is the shipped file byte for byte; the peers get the same
@@ -26,7 +26,9 @@ from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import model_dir as model_dir_lib
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import progress
+from mobile_ssl.export import calibration as calibration_lib
 from mobile_ssl.export import convert
+from mobile_ssl.export import inference_model as inference_model_lib
 from mobile_ssl.export import tflite_embedder
 
 
@@ -67,17 +69,17 @@ class Calibration:
 
 
 def calibration(dataset: str = "synthetic_audio", split: str = "train",
-                count: int = convert.DEFAULT_CALIBRATION_WINDOWS,
+                count: int = calibration_lib.DEFAULT_CALIBRATION_WINDOWS,
                 data_dir: typing.Optional[str] = None,
                 feature_params: params_lib.FeatureParams = params_lib.FeatureParams()
                 ) -> Calibration:
-  """`count` windows of real audio from a dataset: `convert.calibration_windows`' windows.
+  """`count` windows of real audio from a dataset: `calibration_lib.calibration_windows`' windows.
 
   Raises:
     ValueError: unknown or unbuilt dataset (datasets.builder's message), or no audio.
   """
   spec = dataset if "@" in dataset else f"{dataset}@{split}"
-  waveforms, _ = convert.calibration_windows(spec, count, feature_params, data_dir=data_dir)
+  waveforms, _ = calibration_lib.calibration_windows(spec, count, feature_params, data_dir=data_dir)
   log_mels = tflite_embedder.model_inputs(waveforms, "log_mel", feature_params)
   return Calibration(waveforms, log_mels.astype(np.float32))
 
@@ -155,7 +157,7 @@ def peer_entries(names: typing.Sequence[str], precisions: typing.Sequence[str], 
       wrapped.set_weights(model.get_weights())
       arch = name.replace("_waveform", "")
     else:
-      wrapped, arch = convert.inference_model(model, feature_params, "log_mel"), name
+      wrapped, arch = inference_model_lib.inference_model(model, feature_params, "log_mel"), name
     for precision in precisions:
       entry_name = f"{arch}_{kind}_{precision}"
       path = os.path.join(work_dir, entry_name + ".tflite")

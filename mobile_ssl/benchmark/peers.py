@@ -27,7 +27,7 @@ downloaded.
     0.001). That is 25.3 M multiply-adds per 975 ms window for the DFT alone
     (an FFT needs ~0.2 M); ours computes it as two small DFTs in matmuls,
     4.6 M (`features.dft_magnitude`). The front
-    end subclasses `convert.LogMel`, so the converter keeps it float32 in
+    end subclasses `inference_model_lib.LogMel`, so the converter keeps it float32 in
     every precision exactly as it does ours: same converter, same precision.
   * cola: COLA-like. COLA's encoder is EfficientNet-B0 on the log-mel patch
     with global max pooling, a 1280-d embedding (its projection head is for
@@ -43,7 +43,7 @@ import tensorflow as tf
 
 from mobile_ssl.core import features
 from mobile_ssl.core import params as params_lib
-from mobile_ssl.export import convert
+from mobile_ssl.export import inference_model as inference_model_lib
 
 # (kind, stride, output channels), as _YAMNET_LAYER_DEFS in yamnet.py.
 YAMNET_LAYERS = (
@@ -72,10 +72,10 @@ def input_kind(name: str) -> str:
 
 
 @keras.saving.register_keras_serializable(package="mobile_ssl")
-class YamnetLogMel(convert.LogMel):
+class YamnetLogMel(inference_model_lib.LogMel):
   """YAMNet's `tflite_compatible` front end: [B, samples] -> [B, frames, 64, 1].
 
-  A `convert.LogMel` for the converter (kept float32 at every precision);
+  A `inference_model_lib.LogMel` for the converter (kept float32 at every precision);
   its own computation, after tensorflow/models research/audioset/yamnet
   features.py `_tflite_stft_magnitude`, with YAMNet's dense mel matrix.
   """
@@ -171,7 +171,7 @@ def waveform_peer(feature_params: params_lib.FeatureParams = params_lib.FeatureP
                   batch_size: typing.Optional[int] = None) -> keras.Model:
   """YAMNet's waveform-in model: waveform [B, slice_samples] -> {'embedding': logits}.
 
-  The output is named like our inference models' (`convert.inference_model`);
+  The output is named like our inference models' (`inference_model_lib.inference_model`);
   `batch_size=1` gives the batch-1 graph the benchmark converts.
   """
   inputs = keras.Input((feature_params.slice_samples,), batch_size=batch_size, name="waveform")

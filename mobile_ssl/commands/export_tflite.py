@@ -15,6 +15,7 @@ from absl import flags
 
 from mobile_ssl.commands import cli
 from mobile_ssl.core import atomic
+from mobile_ssl.export import export_params as export_params_lib
 from mobile_ssl.export import exporter
 from mobile_ssl.export import trainable
 
@@ -28,7 +29,7 @@ def define_flags(fv: flags.FlagValues) -> None:
                       **where)
   flags.DEFINE_string("output", None, "The .tflite to write (atomically).", **where)
   # --quantization, --input, --representative_data, ...: one flag per ExportParams field.
-  cli.define_dataclass(fv, exporter.ExportParams)
+  cli.define_dataclass(fv, export_params_lib.ExportParams)
   flags.DEFINE_bool("trainable", False, "Write a trainable .tflite instead (export/trainable.py): "
                     "signatures embed, embed_waveform, train, train_head, infer_head, save, "
                     "restore; float32, checked in LiteRT against Keras.", **where)
@@ -50,7 +51,7 @@ def main(argv, fv: flags.FlagValues) -> int:
                                           fv.head_classes)
       print(json.dumps(report, indent=2, sort_keys=True))
       return 0
-    export_params = exporter.ExportParams(**cli.dataclass_values(exporter.ExportParams, fv))
+    export_params = export_params_lib.ExportParams(**cli.dataclass_values(export_params_lib.ExportParams, fv))
     if fv.report:
       exporter.check_output_path(fv.report)
     report = exporter.export_encoder(fv.encoder, fv.output or "", export_params, progress=True)

@@ -43,6 +43,7 @@ from mobile_ssl.data import datasets
 from mobile_ssl.data import downstream
 from mobile_ssl.evaluation import eval_params as eval_params_lib
 from mobile_ssl.evaluation import suite as evaluation
+from mobile_ssl.export import export_params as export_params_lib
 from mobile_ssl.export import exporter
 from mobile_ssl.training import pretraining
 from mobile_ssl.training import trainer
@@ -92,7 +93,7 @@ class QuickstartParams:
               f"{eval_params_lib.EvalParams.probe_iterations}."})
   # The int8 file's allowed probe-accuracy drop (export_tflite's default).
   max_probe_drop: float = dataclasses.field(
-      default=exporter.ExportParams().max_probe_drop, metadata={
+      default=export_params_lib.ExportParams().max_probe_drop, metadata={
           "help": "Largest probe-accuracy drop of the int8 file against Keras before the "
                   "export refuses it."})
 
@@ -220,11 +221,11 @@ def quickstart(qp: QuickstartParams) -> dict:
 
   model_path = out("encoder_int8_waveform.tflite")
   key = (_mtime(os.path.join(pretext_dir, "encoder.keras"))
-         + f" {qp.probe_on} {qp.probe_iterations} {exporter.ExportParams().probe_window_stride}")
+         + f" {qp.probe_on} {qp.probe_iterations} {export_params_lib.ExportParams().probe_window_stride}")
   export_report = (stages.finished("export", key) or {}).get("report")
   started = stages.begin("export", f"int8, waveform input -> {model_path}")
   if not export_report or not os.path.exists(model_path):
-    export_params = exporter.ExportParams(quantization="int8", input_kind="waveform",
+    export_params = export_params_lib.ExportParams(quantization="int8", input_kind="waveform",
                                         max_probe_drop=qp.max_probe_drop,
                                         probe_task=f"{qp.dataset}:{labels[0]}" if labels else "",
                                         data_dir=qp.data_dir, cache_dir=out("eval_cache"),

@@ -6,7 +6,7 @@ stage reads them back from a run; the pretext task, optimisation and
 augmentations (training_params.py), which only what trains reads. The defaults
 a run starts from are `recipes.recipe()`. Each other stage keeps its own
 settings as a frozen dataclass in that stage (`EvalParams` in
-evaluation/eval_params.py, `ExportParams` in export/exporter.py, `BenchParams`
+evaluation/eval_params.py, `ExportParams` in export/export_params.py, `BenchParams`
 in benchmark/bench.py, `FederatedParams` in federated/run_state.py,
 `QuickstartParams` in commands/quickstart.py; docs/architecture.md, 'One home
 per concept').

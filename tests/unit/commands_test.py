@@ -25,7 +25,7 @@ from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import recipes
 from mobile_ssl.core import training_params
 from mobile_ssl.evaluation import eval_params as eval_params_lib
-from mobile_ssl.export import exporter
+from mobile_ssl.export import export_params as export_params_lib
 from mobile_ssl.federated import run_state
 
 # command module -> the params dataclasses whose fields are its flags.
@@ -33,7 +33,7 @@ COMMANDS = {
     train: [training_params.TrainParams, params_lib.EncoderParams, training_params.TaskParams,
             training_params.AugmentParams],
     evaluate: [eval_params_lib.EvalParams],
-    export_tflite: [exporter.ExportParams],
+    export_tflite: [export_params_lib.ExportParams],
     bench: [bench_lib.BenchParams],
     federated: [run_state.FederatedParams],
     quickstart: [quickstart.QuickstartParams],
@@ -46,7 +46,7 @@ NOT_FLAGS = {
     training_params.TaskParams: {"name", "byol_hidden_dim", "byol_projection_dim", "num_classes"},
     training_params.AugmentParams: set(),
     eval_params_lib.EvalParams: {"shuffle_buffer"},
-    exporter.ExportParams: set(),
+    export_params_lib.ExportParams: set(),
     bench_lib.BenchParams: set(),
     run_state.FederatedParams: {"min_clients"},
     quickstart.QuickstartParams: set(),

@@ -16,6 +16,7 @@ from mobile_ssl.core import model_dir
 from mobile_ssl.core import params as params_lib
 from mobile_ssl.core import recipes
 from mobile_ssl.export import convert
+from mobile_ssl.export import inference_model as inference_model_lib
 from tests import audio_fixtures
 
 FEATURES = params_lib.FeatureParams()
@@ -182,7 +183,7 @@ class TestFastVariant:
     assert not np.allclose(a, c)
 
   def test_converts_to_int8_with_only_xnnpack_friendly_ops(self):
-    model = convert.inference_model(_build("fast", width=0.25), FEATURES, "log_mel")
+    model = inference_model_lib.inference_model(_build("fast", width=0.25), FEATURES, "log_mel")
     sounds = [audio_fixtures.sine(1.0, 440.0), audio_fixtures.noise(1.0, seed=1),
               audio_fixtures.chirp(1.0), audio_fixtures.sine(1.0, 2000.0)]
     log_mels = features.log_mel_spectrogram(

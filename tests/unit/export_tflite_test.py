@@ -11,7 +11,7 @@ import pytest
 
 from mobile_ssl.commands import export_tflite
 from mobile_ssl.core import recipes
-from mobile_ssl.export import exporter
+from mobile_ssl.export import export_params as export_params_lib
 from tests import model_fixtures
 
 
@@ -50,7 +50,7 @@ def test_bad_input_is_one_clear_line(encoder_dir, tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1 and message in err, (args, err)
   assert not os.path.exists(out_file)
   with pytest.raises(ValueError, match="unknown quantization 'int4'; valid: float32"):
-    exporter.ExportParams(quantization="int4").validate()
+    export_params_lib.ExportParams(quantization="int4").validate()
 
 
 def test_bad_combinations_are_one_line(encoder_dir, tmp_path, capsys):

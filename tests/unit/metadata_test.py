@@ -8,6 +8,7 @@ from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import features
 from mobile_ssl.core import recipes
 from mobile_ssl.export import convert
+from mobile_ssl.export import inference_model as inference_model_lib
 from mobile_ssl.export import metadata
 from mobile_ssl.export import tflite_embedder as embedder_lib
 from tests import audio_fixtures
@@ -18,7 +19,7 @@ DIM = PARAMS.encoder.embedding_dim
 
 def test_adding_metadata_keeps_the_model(tmp_path):
   encoder = encoder_lib.build_encoder(PARAMS.encoder, PARAMS.features, seed=1)
-  raw = convert.convert(convert.inference_model(encoder, PARAMS.features, "log_mel"), "float32")
+  raw = convert.convert(inference_model_lib.inference_model(encoder, PARAMS.features, "log_mel"), "float32")
   with pytest.raises(ValueError, match="no 'mobile_ssl' metadata"):
     metadata.read_metadata(raw)
   bare = embedder_lib.TFLiteEmbedder(raw)  # a .tflite from elsewhere still runs

@@ -7,6 +7,7 @@ from mobile_ssl.core import encoder as encoder_lib
 from mobile_ssl.core import features
 from mobile_ssl.core import recipes
 from mobile_ssl.export import convert
+from mobile_ssl.export import inference_model as inference_model_lib
 from mobile_ssl.export import tflite_embedder as embedder_lib
 from tests import audio_fixtures
 
@@ -24,7 +25,7 @@ def test_bad_files(tmp_path):
 
 def test_workers_share_the_windows_and_give_the_same_embeddings():
   encoder = encoder_lib.build_encoder(PARAMS.encoder, PARAMS.features, seed=1)
-  raw = convert.convert(convert.inference_model(encoder, PARAMS.features, "waveform"), "float32")
+  raw = convert.convert(inference_model_lib.inference_model(encoder, PARAMS.features, "waveform"), "float32")
   windows, _ = features.frame_waveform(audio_fixtures.chirp(4.0), 0.5, PARAMS.features)
   assert len(windows) > 3
   alone = embedder_lib.TFLiteEmbedder(raw).embed_windows(windows)
