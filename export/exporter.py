@@ -12,7 +12,7 @@ LiteRT's default name, so `get_signature_runner()` needs no argument):
   front end is in the graph (the STFT as two small DFTs in matmuls, or with
   `--stft=fft` TFLite's RFFT2D; LOG, ...: builtins only) and stays
   float32 in every precision; dynamic and int8 quantize the encoder only
-  (export/convert.py says why). An int8 waveform input would be 8-bit audio.
+  (export/float_ends.py says why). An int8 waveform input would be 8-bit audio.
 * `log_mel` [1, 96, 64, 1] -> `embedding` [1, d]. With int8 the graph is fully
   integer: int8 in and int8 out (scale/zero point in the tensor and the
   metadata) for integer-only accelerators; an int8 output costs nothing, the

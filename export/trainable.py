@@ -122,7 +122,7 @@ class TrainableModule(tf.Module):
     return {"embedding": graph.encoder_forward(self.encoder_vars, log_mel, self._params, False)[0]}
 
   def _log_mel(self, waveform):
-    # The inference model's front end (export/convert.py).
+    # The inference model's front end (export/inference_model.py).
     return {"log_mel": inference_model_lib.exported_log_mel(waveform, self._params.features)}
 
   def _embed_waveform(self, waveform):
