@@ -137,6 +137,23 @@ def _mtime(path: str) -> str:
 QUICKSTART_POOL_BLOCKS = params_lib.MULTI_POOL_BLOCKS
 
 
+def file_after_refusal(export_report: dict, model_path: str, encoder_path: str) -> dict:
+  """What a file at the int8 path is when the export check refused this encoder's file.
+
+  A refusal writes nothing, so a file there was written by someone else: after
+  the refusal, for this encoder (newer than its encoder.keras; e.g. the
+  report's command without the probe check): it is benchmarked, the report
+  says so ('written_without_probe_check'); or before this encoder was
+  trained, an earlier encoder's file (older): not benchmarked as this run's,
+  and kept ('stale_file'). An accepted export is returned as it is.
+  """
+  if not export_report.get("error") or not os.path.exists(model_path):
+    return export_report
+  if os.path.getmtime(model_path) < os.path.getmtime(encoder_path):
+    return dict(export_report, stale_file=True)
+  return dict(export_report, written_without_probe_check=True)
+
+
 def _run_params(qp: QuickstartParams, task: str, **task_fields) -> params_lib.Params:
   """The recipe's params with the quickstart's budget; baselines get the same recipe."""
   d = recipes.recipe(task, qp.recipe)
@@ -220,29 +237,25 @@ def quickstart(qp: QuickstartParams) -> dict:
       stages.done("probe", started, key=key, rows=rows)
 
   model_path = out("encoder_int8_waveform.tflite")
-  key = (_mtime(os.path.join(pretext_dir, "encoder.keras"))
-         + f" {qp.probe_on} {qp.probe_iterations} {export_params_lib.ExportParams().probe_window_stride}")
+  encoder_path = os.path.join(pretext_dir, "encoder.keras")
+  key = (_mtime(encoder_path) + f" {qp.probe_on} {qp.probe_iterations} "
+         f"{export_params_lib.ExportParams().probe_window_stride}")
   export_report = (stages.finished("export", key) or {}).get("report")
   started = stages.begin("export", f"int8, waveform input -> {model_path}")
   if not export_report or not os.path.exists(model_path):
-    export_params = export_params_lib.ExportParams(quantization="int8", input_kind="waveform",
-                                        max_probe_drop=qp.max_probe_drop,
-                                        probe_task=f"{qp.dataset}:{labels[0]}" if labels else "",
-                                        data_dir=qp.data_dir, cache_dir=out("eval_cache"),
-                                        probe_on=qp.probe_on,
-                                        probe_iterations=qp.probe_iterations)
+    export_params = export_params_lib.ExportParams(
+        quantization="int8", input_kind="waveform", max_probe_drop=qp.max_probe_drop,
+        probe_task=f"{qp.dataset}:{labels[0]}" if labels else "", data_dir=qp.data_dir,
+        cache_dir=out("eval_cache"), probe_on=qp.probe_on, probe_iterations=qp.probe_iterations)
     try:
       export_report = exporter.export_encoder(pretext_dir, model_path, export_params)
     except exporter.ValidationError as e:
       export_report = dict(e.report, error=str(e))
     stages.done("export", started, key=key, report=export_report)
-  elif export_report.get("error"):
-    # Refused by the check, yet a file is there: written afterwards by hand (e.g. the
-    # report's command without the probe check). It is benchmarked; the report says so.
-    export_report = dict(export_report, written_without_probe_check=True)
+  export_report = file_after_refusal(export_report, model_path, encoder_path)
 
   bench = None
-  if os.path.exists(model_path):
+  if os.path.exists(model_path) and not export_report.get("stale_file"):
     key = _mtime(model_path)
     record = stages.finished("benchmark", key)
     started = stages.begin("benchmark", f"host latency, 1 thread, vs {qp.peer} at int8")

@@ -35,6 +35,9 @@ def _export_lines(export: typing.Optional[dict]) -> typing.List[str]:
                  "that path was written afterwards, outside the quickstart's checked export.")
   elif refused:
     lines.append(f"**The int8 model failed validation and was not written:** {export['error']}")
+  if export.get("stale_file"):
+    lines.append(f"- the file at `{export.get('path')}` is older than this run's encoder, from "
+                 "an earlier one: kept as it was, not benchmarked")
   validation = export.get("validation", {})
   state = " (written outside the quickstart's checks)" if later else (
       " (refused, not written)" if refused else "")

@@ -97,3 +97,29 @@ def test_the_reports_counts_and_stage_times_read_as_text():
                                        "report": None})
   assert line == "data 10.0 s (10 %), pretrain 50.0 s (50 %), probe 40.0 s (40 %); 100.0 s in all"
   assert quickstart_report.stage_line({"data": None}) == "(no stage finished)"
+
+
+def test_a_file_found_after_a_refusal_is_this_encoders_only_when_newer(tmp_path):
+  """quickstart.file_after_refusal: what the report and the benchmark make of a file there."""
+  import os  # pylint: disable=import-outside-toplevel
+  from mobile_ssl.commands import quickstart  # pylint: disable=import-outside-toplevel
+  encoder, model = tmp_path / "encoder.keras", tmp_path / "enc.tflite"
+  encoder.write_bytes(b"k")
+  refused = {"path": str(model), "error": "probe drop 1.33 > 1.00 points"}
+  # Nothing there: the refusal stands as it is.
+  assert quickstart.file_after_refusal(refused, str(model), str(encoder)) == refused
+  model.write_bytes(b"t")
+  os.utime(encoder, (1000, 1000))
+  os.utime(model, (2000, 2000))  # written after this encoder: by hand, benchmarked
+  later = quickstart.file_after_refusal(refused, str(model), str(encoder))
+  assert later == dict(refused, written_without_probe_check=True)
+  os.utime(model, (500, 500))  # older than this encoder: an earlier encoder's file
+  stale = quickstart.file_after_refusal(refused, str(model), str(encoder))
+  assert stale == dict(refused, stale_file=True)
+  lines = quickstart_report._export_lines(stale)  # pylint: disable=protected-access
+  assert lines[0].startswith("**The int8 model failed validation and was not written:**")
+  assert lines[1] == (f"- the file at `{model}` is older than this run's encoder, from an "
+                      "earlier one: kept as it was, not benchmarked")
+  # An accepted export is this run's file whatever its age.
+  accepted = {"path": str(model)}
+  assert quickstart.file_after_refusal(accepted, str(model), str(encoder)) == accepted
