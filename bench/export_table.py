@@ -32,7 +32,6 @@ from mobile_ssl.export import export_params as export_params_lib
 from mobile_ssl.export import exporter
 from mobile_ssl.export import probe_accuracy
 from mobile_ssl.export import tflite_embedder as embedder_lib
-from mobile_ssl.export.exporter import DEFAULT_THRESHOLDS
 
 flags.DEFINE_string("encoder", None, "Run directory (params.json + encoder.keras).")
 flags.DEFINE_string("probe_task", "", "Task codes or DATASET:LABEL_KEY, comma-separated: "
@@ -60,7 +59,8 @@ def _export_all(folder):
         validation_data=FLAGS.validation_data, num_validation=FLAGS.num_validation,
         min_mean_cosine=-1.0, min_min_cosine=-1.0, data_dir=FLAGS.data_dir))
     report["seconds"] = time.perf_counter() - start
-    v, (min_mean, min_min) = report["validation"], DEFAULT_THRESHOLDS[quantization]
+    v = report["validation"]
+    min_mean, min_min = export_params_lib.DEFAULT_THRESHOLDS[quantization]
     report["cosine_ok"] = v["mean_cosine"] >= min_mean and v["min_cosine"] >= min_min
     print(f"{quantization:8s} {kind:9s} {report['size_bytes']:9d} B  "
           f"{'ok' if report['cosine_ok'] else 'FAIL'}  {report['seconds']:.1f} s", flush=True)

@@ -1,4 +1,4 @@
-"""Tests of mobile_ssl.export.exporter's settings: which precision and input go together."""
+"""Tests of mobile_ssl.export.export_params: which precision and input go together."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Tests of mobile_ssl.export.metadata: adding, replacing and reading a .tflite's metadata."""
+"""Tests of mobile_ssl.export.metadata and model_metadata: adding, replacing, reading metadata."""
 
 import numpy as np
 import pytest

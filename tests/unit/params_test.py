@@ -1,4 +1,4 @@
-"""Tests of mobile_ssl.core.params: JSON round trips, derived sizes, validation, the recipes."""
+"""Tests of mobile_ssl.core.params, training_params and recipes: JSON, sizes, validation, recipes."""
 
 import dataclasses
 import json
