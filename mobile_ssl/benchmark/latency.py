@@ -273,14 +273,20 @@ def recommend_precision(features: typing.Sequence[str]) -> str:
   """The precision to ship for a CPU with `features`, and why (one line).
 
   int8 wherever an int8 dot product exists (x86 VNNI, ARM dotprod/i8mm): the
-  encoder is conv-bound and int8 is also 4x smaller. Without one, int8 still
-  wins on size and on measured x86 AVX2 latency; a benchmark table at several
-  precisions on the device itself is the final word (`--precisions`).
+  encoder is conv-bound and int8 is also 4x smaller. On x86 without VNNI
+  (AVX2 only) int8 ran 1.13-1.54x slower than float32 on every one of our
+  models, measured on an AVX2-only AMD EPYC (docs/benchmark.md, "On an
+  AVX2-only CPU"): float32 for latency there, int8 only for size. ARM without
+  dotprod is unmeasured. A benchmark table at several precisions on the
+  device itself is the final word (`--precisions`).
   """
   have = set(features)
   if have & {"avx512_vnni", "avx_vnni", "asimddp", "i8mm"}:
     return "int8: the CPU has int8 dot-product instructions (4x smaller, fastest)"
-  if have & set(X86_FEATURES) or have & set(ARM_FEATURES):
+  if have & set(X86_FEATURES):
+    return ("float32 for latency, int8 for size: without VNNI our int8 files ran 1.1-1.5x "
+            "slower than float32 on an AVX2-only CPU; compare with float32 in this table")
+  if have & set(ARM_FEATURES):
     return ("int8 for size; latency gain smaller without int8 dot products: compare with "
             "float32 in this table")
   return "unknown CPU: benchmark int8 and float32 on the device (--precisions=int8,float32)"
